@@ -1,0 +1,109 @@
+"""The public entry points: datasets → features → domains → distance → ranking."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from .backbone import BackboneSpec
+from .config import load_config
+from .datasets import DatasetError, ImageList, list_images, resolve_dataset, select
+from .domains import Domain, build_domain
+from .features import Extractor, FeatureSet, extract_features
+from .ranking import Ranking, pairwise_emd, rank_sources
+
+log = logging.getLogger(__name__)
+
+
+def backbone_spec(cfg: DictConfig) -> BackboneSpec:
+    b = cfg.backbone
+    return BackboneSpec(name=b.name, alpha=b.alpha, image_size=b.image_size, weights=b.weights,
+                        weights_dir=b.weights_dir)
+
+
+def open_dataset(name: str, cfg: DictConfig) -> ImageList:
+    """The image list of a catalog name or an image-folder path."""
+    return list_images(resolve_dataset(name, cfg.catalog, cfg.data_root))
+
+
+def split_indices_of(images: ImageList, cfg: DictConfig, split: str = "train",
+                     cap: int | None = None) -> np.ndarray:
+    """Indices of one split of `images`: the same seeded, stratified split everywhere in the project."""
+    return select(images, split, cfg.split, cfg.seed, cap)
+
+
+def make_extractor(cfg: DictConfig) -> Extractor:
+    """The configured frozen backbone; share one across datasets so it is built once."""
+    return Extractor(backbone_spec(cfg))
+
+
+def dataset_features(name_or_images: str | ImageList, cfg: DictConfig, split: str = "train",
+                     extractor: Extractor | None = None) -> FeatureSet:
+    """Backbone features of one split (the train split for the recommender), cached on disk."""
+    images = name_or_images if isinstance(name_or_images, ImageList) else open_dataset(name_or_images, cfg)
+    indices = split_indices_of(images, cfg, split, cfg.features.max_images_per_class)
+    return extract_features(images, indices, extractor or make_extractor(cfg), Path(cfg.features.cache_dir),
+                            batch_size=cfg.features.batch_size, progress=cfg.features.progress)
+
+
+def dataset_domain(name: str, cfg: DictConfig, extractor: Extractor | None = None) -> Domain:
+    return build_domain(dataset_features(name, cfg, extractor=extractor), cfg.emd.min_images_per_class)
+
+
+def source_names(cfg: DictConfig) -> tuple[list[str], list[str]]:
+    """The candidate sources for `cfg.target` and notes on what was left out."""
+    target, requested = str(cfg.target), cfg.sources
+    notes = []
+    if requested in (None, "all"):
+        names = [n for n in cfg.catalog if n != target]
+    else:
+        names = [str(requested)] if isinstance(requested, str) else [str(n) for n in requested]
+        if target in names:
+            notes.append(f"The target {target!r} was also listed as a source; it is excluded.")
+            log.warning(notes[-1])
+        names = list(dict.fromkeys(n for n in names if n != target))
+    if not names:
+        raise DatasetError("No candidate sources: set sources=all or sources=[name,...] with at least one name "
+                           "other than the target.")
+    return names, notes
+
+
+def recommend(target: str | None = None, sources: Sequence[str] | None = None, *,
+              cfg: DictConfig | None = None, overrides: Sequence[str] = ()) -> Ranking:
+    """Rank candidate source datasets for `target` by EMD (Cui et al. 2018), closest first.
+
+    Either pass a composed config (`cfg`, as the scripts do) or let this compose the default one with
+    `overrides`; `target`/`sources` given here override the config's.
+    """
+    cfg = cfg if cfg is not None else load_config(overrides)
+    if target is not None or sources is not None:
+        cfg = cfg.copy()
+        if target is not None:
+            cfg.target = str(target)
+        if sources is not None:
+            cfg.sources = list(sources)
+    if OmegaConf.is_missing(cfg, "target"):
+        raise DatasetError("No target dataset: pass target=<name or folder> (e.g. target=plants).")
+    names, notes = source_names(cfg)
+    extractor = make_extractor(cfg)
+    target_domain = dataset_domain(str(cfg.target), cfg, extractor)
+    source_domains = [dataset_domain(n, cfg, extractor) for n in names]
+    for dom in [target_domain, *source_domains]:
+        if dom.n_skipped:
+            notes.append(f"{dom.name}: {dom.n_skipped} unreadable image(s) skipped.")
+        if dom.dropped:
+            notes.append(f"{dom.name}: classes dropped (fewer than {cfg.emd.min_images_per_class} images): "
+                         + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
+    results = rank_sources(target_domain, source_domains, cfg.emd.ground_metric, cfg.emd.gamma)
+    all_domains = [target_domain, *source_domains]
+    return Ranking(
+        target=target_domain,
+        sources=results,
+        distance_names=[d.name for d in all_domains],
+        distances=pairwise_emd(all_domains, cfg.emd.ground_metric),
+        config=OmegaConf.to_container(cfg, resolve=True),
+        notes=notes,
+    )

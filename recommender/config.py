@@ -1,0 +1,17 @@
+"""Compose the Hydra configuration from conf/ for library use and tests (scripts get it from @hydra.main)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from .datasets import PROJECT_ROOT
+
+CONF_DIR = PROJECT_ROOT / "conf"
+
+
+def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
+    """The same configuration `scripts/recommend.py` would see with these command-line overrides."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        return compose(config_name=config_name, overrides=list(overrides))

@@ -1,0 +1,206 @@
+"""Datasets: which images a dataset holds, their classes, and the seeded stratified split.
+
+Two kinds are supported, as named in a catalog entry (conf/dataset/*.yaml):
+  folder  one sub-folder per class (JPEG/PNG/BMP/GIF files inside);
+  tfds    `tfds.load(name, split=..., data_dir=...)` with an integer `label` feature.
+Anything that is not a catalog name but is an existing folder can be used as a dataset directly.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SPLITS = ("train", "val", "test")
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be used as asked; the message says which one and what to do."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset lives. `path` for folders; `tfds_name`/`tfds_split`/`data_dir` for TFDS."""
+
+    name: str
+    kind: str = "folder"
+    path: Path | None = None
+    tfds_name: str | None = None
+    tfds_split: str = "train"
+    data_dir: str | None = None
+
+
+@dataclass
+class ImageList:
+    """Every image of a dataset, in a fixed order: `refs[i]` (file path or TFDS index) has class `labels[i]`."""
+
+    spec: DatasetSpec
+    class_names: list[str]
+    refs: list
+    labels: np.ndarray
+    fingerprint: str
+    empty_classes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def default_data_root() -> Path | None:
+    """RECOMMENDER_DATA_ROOT if set, else ../shared/datasets beside the project when it exists."""
+    env = os.environ.get("RECOMMENDER_DATA_ROOT")
+    if env:
+        return Path(env).expanduser()
+    shared = PROJECT_ROOT.parent / "shared" / "datasets"
+    return shared if shared.is_dir() else None
+
+
+def resolve_dataset(name: str, catalog: Mapping[str, Mapping], data_root: str | Path | None) -> DatasetSpec:
+    """Turn a catalog name or a folder path into a DatasetSpec."""
+    name = str(name)
+    if name in catalog:
+        entry = dict(catalog[name])
+        kind = entry.get("kind", "folder")
+        if kind == "folder":
+            path = Path(str(entry["path"])).expanduser()
+            if not path.is_absolute():
+                root = Path(data_root).expanduser() if data_root else default_data_root()
+                if root is None:
+                    raise DatasetError(
+                        f"Dataset {name!r} is relative to the data root, but no data root is set: "
+                        "pass data_root=/path/to/datasets or set RECOMMENDER_DATA_ROOT."
+                    )
+                path = root / path
+            return DatasetSpec(name=entry.get("name", name), kind="folder", path=path)
+        if kind == "tfds":
+            return DatasetSpec(
+                name=entry.get("name", name),
+                kind="tfds",
+                tfds_name=entry["tfds_name"],
+                tfds_split=entry.get("split", "train"),
+                data_dir=entry.get("data_dir"),
+            )
+        raise DatasetError(f"Dataset {name!r}: unknown kind {kind!r} (use 'folder' or 'tfds').")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return DatasetSpec(name=path.resolve().name, kind="folder", path=path.resolve())
+    raise DatasetError(
+        f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(catalog))}. "
+        "Or give the path of an image folder with one sub-folder per class."
+    )
+
+
+def list_images(spec: DatasetSpec) -> ImageList:
+    if spec.kind == "folder":
+        return _list_folder(spec)
+    if spec.kind == "tfds":
+        return _list_tfds(spec)
+    raise DatasetError(f"Dataset {spec.name!r}: unknown kind {spec.kind!r}.")
+
+
+def _list_folder(spec: DatasetSpec) -> ImageList:
+    root = spec.path
+    if root is None or not root.is_dir():
+        raise DatasetError(f"Dataset {spec.name!r}: folder {root} does not exist (check data_root).")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(class_dirs) < 2:
+        found = "no class sub-folders" if not class_dirs else f"only one class ({class_dirs[0].name})"
+        raise DatasetError(
+            f"Dataset {spec.name!r} at {root}: found {found}. A dataset needs one sub-folder per class "
+            "and at least two classes, e.g. {root}/cat/*.jpg and {root}/dog/*.jpg."
+        )
+    digest = hashlib.sha256()
+    class_names, refs, labels, empty = [], [], [], []
+    for class_dir in class_dirs:
+        # Every regular file counts: a stray non-image is skipped and counted at decode time, not hidden.
+        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if not files:
+            log.warning("Dataset %r: class folder %s is empty; skipped.", spec.name, class_dir)
+            empty.append(class_dir.name)
+            continue
+        label = len(class_names)
+        class_names.append(class_dir.name)
+        for f in files:
+            st = f.stat()
+            digest.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            refs.append(str(f))
+            labels.append(label)
+    if len(class_names) < 2:
+        raise DatasetError(
+            f"Dataset {spec.name!r} at {root}: fewer than two non-empty class folders "
+            f"(empty: {', '.join(empty)}). Add images to the class folders."
+        )
+    return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), digest.hexdigest(), empty)
+
+
+def _list_tfds(spec: DatasetSpec) -> ImageList:
+    import tensorflow_datasets as tfds
+
+    try:
+        ds, info = tfds.load(spec.tfds_name, split=spec.tfds_split, data_dir=spec.data_dir, with_info=True,
+                             decoders={"image": tfds.decode.SkipDecoding()})
+    except Exception as err:  # tfds raises many types; the user needs the name and the cause
+        raise DatasetError(
+            f"Dataset {spec.name!r}: tfds could not load {spec.tfds_name!r} split {spec.tfds_split!r} "
+            f"(data_dir={spec.data_dir}): {err}"
+        ) from err
+    class_names = list(info.features["label"].names)
+    labels = np.fromiter((int(ex["label"]) for ex in tfds.as_numpy(ds)), dtype=np.int64)
+    key = f"{spec.tfds_name}\0{info.version}\0{spec.tfds_split}\0{len(labels)}\0{info.data_dir}"
+    fingerprint = hashlib.sha256(key.encode() + labels.tobytes()).hexdigest()
+    return ImageList(spec, class_names, list(range(len(labels))), labels, fingerprint)
+
+
+def split_indices(labels: np.ndarray, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Deterministic stratified train/val/test split: each class is shuffled with (seed, class) and cut.
+
+    The recommender uses `train`; fine-tuning uses all three, so both see the same images.
+    """
+    fracs = {s: float(fractions.get(s, 0.0)) for s in SPLITS}
+    if any(f < 0 for f in fracs.values()) or not np.isclose(sum(fracs.values()), 1.0):
+        raise DatasetError(f"split fractions {fracs} must be non-negative and sum to 1.")
+    parts = {s: [] for s in SPLITS}
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        order = np.random.default_rng([int(seed), int(label)]).permutation(members)
+        n_test = int(round(len(order) * fracs["test"]))
+        n_val = int(round(len(order) * fracs["val"]))
+        parts["test"].append(order[:n_test])
+        parts["val"].append(order[n_test : n_test + n_val])
+        parts["train"].append(order[n_test + n_val :])
+    return {s: np.sort(np.concatenate(p)) if p else np.empty(0, np.int64) for s, p in parts.items()}
+
+
+def cap_per_class(indices: np.ndarray, labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+    """Keep at most `cap` images per class (a seeded choice), so quick runs stay representative."""
+    if cap is None:
+        return indices
+    if int(cap) < 1:
+        raise DatasetError(f"features.max_images_per_class must be a positive integer or null, got {cap}.")
+    kept = []
+    for label in np.unique(labels[indices]):
+        members = indices[labels[indices] == label]
+        rng = np.random.default_rng([int(seed), int(label), 1])
+        kept.append(members if len(members) <= cap else rng.choice(members, int(cap), replace=False))
+    return np.sort(np.concatenate(kept))
+
+
+def select(image_list: ImageList, split: str, fractions: Mapping[str, float], seed: int,
+           cap: int | None = None) -> np.ndarray:
+    """Indices into `image_list` of one split, optionally capped per class."""
+    if split not in SPLITS:
+        raise DatasetError(f"Unknown split {split!r}; use one of {SPLITS}.")
+    idx = split_indices(image_list.labels, fractions, seed)[split]
+    return cap_per_class(idx, image_list.labels, cap, seed)
+
+
+def known_names(catalog: Mapping[str, Mapping]) -> Sequence[str]:
+    return sorted(catalog)

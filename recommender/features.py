@@ -1,0 +1,246 @@
+"""Backbone features of a dataset split, streamed into per-class sums and cached on disk.
+
+Extraction is the expensive step, so each (dataset content, split selection, backbone) is extracted once:
+the cache file name is a hash of all of them, and a second run on unchanged data extracts nothing.
+While extracting, features are added to per-class sums and appended to a temporary file, so memory
+does not grow with the number of images; the per-image features stay available for retrieval and plots.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backbone import BackboneSpec, build_backbone, identity, preprocess, resolve_weights
+from .datasets import ImageList
+from .images import UnreadableImageError, load_rgb, resize_array
+
+log = logging.getLogger(__name__)
+CACHE_FORMAT = 1
+
+
+@dataclass
+class FeatureSet:
+    """Features of one dataset split: class sums for the recommender, per-image rows on demand."""
+
+    dataset: str
+    class_names: list[str]
+    class_counts: np.ndarray  # images successfully read per class
+    class_sums: np.ndarray  # (n_classes, dim), float64
+    refs: np.ndarray  # readable images, in row order of `features()`
+    labels: np.ndarray
+    skipped: np.ndarray  # refs of images that could not be read
+    path: Path
+    extracted: bool = False  # True when this call ran the backbone (cache miss)
+
+    @property
+    def n_images(self) -> int:
+        return int(self.class_counts.sum())
+
+    def features(self) -> np.ndarray:
+        """Per-image features, (n_images, dim) float32, read from the cache file."""
+        with np.load(self.path, allow_pickle=False) as data:
+            return data["features"]
+
+
+def cache_key(image_list: ImageList, indices: np.ndarray, backbone: dict) -> str:
+    payload = {
+        "format": CACHE_FORMAT,
+        "dataset": image_list.fingerprint,
+        "indices": hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest(),
+        "backbone": backbone,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+class Extractor:
+    """The frozen backbone as a function images -> features, built on first use.
+
+    Building it lazily keeps a fully cached run free of TensorFlow start-up; sharing one instance across
+    datasets builds and traces the model once.
+    """
+
+    def __init__(self, spec: BackboneSpec):
+        self.spec = spec
+        self.weights_path = resolve_weights(spec)
+        self.identity = identity(spec, self.weights_path)
+        self._forward = None
+        self.dim = None
+
+    def __call__(self, images) -> np.ndarray:
+        if self._forward is None:
+            import tensorflow as tf
+
+            model = build_backbone(self.spec, self.weights_path)
+            size = int(self.spec.image_size)
+            self._forward = tf.function(lambda x: model(preprocess(x), training=False),
+                                        input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
+            self.dim = int(model.output_shape[-1])
+        return self._forward(images).numpy()
+
+
+def extract_features(
+    image_list: ImageList,
+    indices: np.ndarray,
+    extractor: Extractor,
+    cache_dir: str | Path,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> FeatureSet:
+    """Features of `image_list[indices]`, from the cache when it holds them, else extracted and cached."""
+    key = cache_key(image_list, indices, extractor.identity)
+    safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_list.name)
+    path = Path(cache_dir).expanduser() / f"{safe_name}-{key}.npz"
+    if path.is_file():
+        try:
+            return _load(path, image_list.name)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+            log.warning("Feature cache %s is unreadable (%s); extracting again.", path, err)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _extract_to(path, image_list, np.asarray(indices), extractor, batch_size, progress)
+    result = _load(path, image_list.name)
+    result.extracted = True
+    return result
+
+
+def _load(path: Path, dataset: str) -> FeatureSet:
+    with np.load(path, allow_pickle=False) as data:
+        return FeatureSet(
+            dataset=dataset,
+            class_names=[str(c) for c in data["class_names"]],
+            class_counts=data["class_counts"],
+            class_sums=data["class_sums"],
+            refs=data["refs"],
+            labels=data["labels"],
+            skipped=data["skipped"],
+            path=path,
+        )
+
+
+def image_batches(image_list: ImageList, indices: np.ndarray, image_size: int, batch_size: int):
+    """A tf.data pipeline of (images 0..255, labels, readable) batches; decoding overlaps the forward pass."""
+    import tensorflow as tf
+
+    size = int(image_size)
+    labels = image_list.labels[indices]
+    if image_list.spec.kind == "tfds":
+        ds = _tfds_images(image_list, indices, size)
+    else:
+        paths = [image_list.refs[i] for i in indices]
+
+        def decode(path):
+            try:
+                return resize_array(load_rgb(path.decode()), size), True
+            except UnreadableImageError as err:
+                log.warning("Skipping unreadable image: %s", err)
+                return np.zeros((size, size, 3), np.float32), False
+
+        def decode_tf(path):
+            image, ok = tf.numpy_function(decode, [path], [tf.float32, tf.bool], stateful=False)
+            image.set_shape((size, size, 3))
+            ok.set_shape(())
+            return image, ok
+
+        ds = tf.data.Dataset.from_tensor_slices(paths).map(
+            decode_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+    ds = tf.data.Dataset.zip((ds, tf.data.Dataset.from_tensor_slices(labels)))
+    ds = ds.map(lambda pair, label: (pair[0], label, pair[1]))
+    return ds.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+
+
+def _tfds_images(image_list: ImageList, indices: np.ndarray, size: int):
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    spec = image_list.spec
+    ds = tfds.load(spec.tfds_name, split=spec.tfds_split, data_dir=spec.data_dir)
+    wanted = tf.constant(np.isin(np.arange(len(image_list.labels)), indices))
+    ds = ds.enumerate().filter(lambda i, ex: tf.gather(wanted, i)).map(lambda i, ex: ex["image"])
+
+    def to_rgb(image):
+        image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True) if image.dtype != tf.uint8 else image
+        image = tf.cond(tf.shape(image)[-1] == 1, lambda: tf.image.grayscale_to_rgb(image), lambda: image[..., :3])
+        return tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bilinear"), True
+
+    return ds.map(to_rgb, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _extract_to(path, image_list, indices, extractor, batch_size, progress):
+    from tqdm.auto import tqdm
+
+    n_classes = len(image_list.class_names)
+    sums = None
+    counts = np.zeros(n_classes, np.int64)
+    kept_labels, kept_refs, skipped = [], [], []
+    refs = np.asarray([str(image_list.refs[i]) for i in indices])
+    position = 0
+    fd, raw_name = tempfile.mkstemp(dir=path.parent, suffix=".raw")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            batches = image_batches(image_list, indices, extractor.spec.image_size, batch_size)
+            bar = tqdm(total=len(indices), desc=f"features {image_list.name}", unit="img", disable=not progress)
+            for images, labels, readable in batches:
+                ok = readable.numpy()
+                feats = extractor(images)[ok]
+                if sums is None:
+                    sums = np.zeros((n_classes, extractor.dim), np.float64)
+                labels = labels.numpy()[ok]
+                np.add.at(sums, labels, feats)
+                np.add.at(counts, labels, 1)
+                raw.write(feats.astype("<f4").tobytes())
+                batch_refs = refs[position : position + len(ok)]
+                kept_refs.append(batch_refs[ok])
+                skipped.append(batch_refs[~ok])
+                kept_labels.append(labels)
+                position += len(ok)
+                bar.update(len(ok))
+            bar.close()
+        n_kept = int(counts.sum())
+        if n_kept == 0:
+            raise UnreadableImageError(
+                f"Dataset {image_list.name!r}: none of its {len(indices)} images could be read "
+                "(see the warnings above for each file)."
+            )
+        small = {
+            "class_names": np.asarray(image_list.class_names),
+            "class_counts": counts,
+            "class_sums": sums,
+            "refs": np.concatenate(kept_refs),
+            "labels": np.concatenate(kept_labels).astype(np.int64),
+            "skipped": np.concatenate(skipped) if skipped else np.asarray([], dtype=str),
+        }
+        _write_npz_atomic(path, small, raw_name, (n_kept, extractor.dim))
+    finally:
+        if os.path.exists(raw_name):
+            os.unlink(raw_name)
+
+
+def _write_npz_atomic(path: Path, arrays: dict, raw_name: str, feature_shape: tuple[int, int]) -> None:
+    """Write an npz whose `features` member is streamed from the raw float32 file, then rename it into place.
+
+    A crash leaves only a temporary file behind, never a half-written cache entry that a later run would trust.
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, array in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+            header = {"descr": "<f4", "fortran_order": False, "shape": feature_shape}
+            with zf.open("features.npy", "w", force_zip64=True) as member, open(raw_name, "rb") as raw:
+                np.lib.format.write_array_header_2_0(member, header)
+                while chunk := raw.read(1 << 20):
+                    member.write(chunk)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)

@@ -1,0 +1,47 @@
+"""Decode one image file into an RGB array the backbone can take.
+
+Real folders hold grayscale scans, RGBA and palette PNGs, 16-bit PNGs and the odd broken file.
+Every path into the backbone goes through `load_rgb`, so they are all handled the same way.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+
+class UnreadableImageError(ValueError):
+    """The file is not an image PIL can fully decode (corrupt, truncated or another format)."""
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Open `path` and return a fully decoded 8-bit RGB image, or raise UnreadableImageError."""
+    try:
+        with warnings.catch_warnings():
+            # A truncated file must fail here rather than decode as half an image.
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                img.load()
+                return _to_rgb8(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise UnreadableImageError(f"{path}: {err}") from err
+
+
+def _to_rgb8(img: Image.Image) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit PNGs: PIL's own convert("L") clips at 255, which turns most scans white.
+        depth = 65535.0 if img.mode.startswith("I;16") or np.asarray(img).max() > 255 else 255.0
+        scaled = np.asarray(img, dtype=np.float64) * (255.0 / depth)
+        img = Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), mode="L")
+    elif img.mode == "F":
+        img = Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8), mode="L")
+    elif img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return img.convert("RGB")
+
+
+def resize_array(img: Image.Image, size: int) -> np.ndarray:
+    """Resize (squash, like keras.utils.image_dataset_from_directory) to size x size; float32 in 0..255."""
+    return np.asarray(img.resize((size, size), Image.BILINEAR), dtype=np.float32)

@@ -1,0 +1,25 @@
+"""Rank candidate pretraining sources for a target dataset.
+
+    python scripts/recommend.py target=plants
+    python scripts/recommend.py target=/data/my_images sources=[flowers,animals]
+    python scripts/recommend.py -m target=plants,flowers,animals
+"""
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from recommender import recommend
+from recommender.report import format_table, write_reports
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    ranking = recommend(cfg=cfg)
+    out_dir = HydraConfig.get().runtime.output_dir
+    write_reports(ranking, out_dir, top_flows=cfg.report.top_flows)
+    print(format_table(ranking))
+    print(f"Reports written to {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
