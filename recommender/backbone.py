@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .datasets import PROJECT_ROOT
+from .errors import RecommenderError
 
 WEIGHTS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
 KERAS_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 PREPROCESSING = "keras.applications.mobilenet_v2.preprocess_input; bilinear squash resize; RGB8"
 
 
-class BackboneError(RuntimeError):
+class BackboneError(RecommenderError, RuntimeError):
     """The backbone cannot be built as configured; the message says which file or option to fix."""
 
 

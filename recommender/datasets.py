@@ -16,13 +16,15 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .errors import RecommenderError
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SPLITS = ("train", "val", "test")
 
 
-class DatasetError(ValueError):
+class DatasetError(RecommenderError, ValueError):
     """A dataset cannot be used as asked; the message says which one and what to do."""
 
 

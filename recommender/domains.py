@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import RecommenderError
 from .features import FeatureSet
 
 log = logging.getLogger(__name__)
 
 
-class DomainError(ValueError):
+class DomainError(RecommenderError, ValueError):
     """A dataset has nothing left to compare after filtering."""
 
 

@@ -163,13 +163,20 @@ def _tfds_images(image_list: ImageList, indices: np.ndarray, size: int):
     spec = image_list.spec
     ds = tfds.load(spec.tfds_name, split=spec.tfds_split, data_dir=spec.data_dir)
     wanted = tf.constant(np.isin(np.arange(len(image_list.labels)), indices))
-    ds = ds.enumerate().filter(lambda i, ex: tf.gather(wanted, i)).map(lambda i, ex: ex["image"])
 
-    def to_rgb(image):
-        image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True) if image.dtype != tf.uint8 else image
-        image = tf.cond(tf.shape(image)[-1] == 1, lambda: tf.image.grayscale_to_rgb(image), lambda: image[..., :3])
+    def in_split(position, example):
+        return tf.gather(wanted, position)
+
+    def to_rgb(position, example):
+        image = example["image"]
+        if image.dtype != tf.uint8:
+            image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True)
+        # Both branches are (h, w, 3): grayscale is repeated, RGBA loses its alpha.
+        image = tf.cond(tf.shape(image)[-1] == 1, lambda: tf.repeat(image[..., :1], 3, axis=-1),
+                        lambda: image[..., :3])
         return tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bilinear"), True
 
+    ds = ds.enumerate().filter(in_split)
     return ds.map(to_rgb, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .errors import RecommenderError
 
-class UnreadableImageError(ValueError):
+
+class UnreadableImageError(RecommenderError, ValueError):
     """The file is not an image PIL can fully decode (corrupt, truncated or another format)."""
 
 

@@ -4,17 +4,24 @@
     python scripts/recommend.py target=/data/my_images sources=[flowers,animals]
     python scripts/recommend.py -m target=plants,flowers,animals
 """
+import sys
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import recommend
+from recommender.errors import RecommenderError
 from recommender.report import format_table, write_reports
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    ranking = recommend(cfg=cfg)
+    try:
+        ranking = recommend(cfg=cfg)
+    except RecommenderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     out_dir = HydraConfig.get().runtime.output_dir
     write_reports(ranking, out_dir, top_flows=cfg.report.top_flows)
     print(format_table(ranking))

@@ -1,0 +1,96 @@
+"""Folder datasets, catalog resolution and the seeded stratified split."""
+import numpy as np
+import pytest
+
+from recommender.datasets import (DatasetError, cap_per_class, default_data_root, list_images, resolve_dataset,
+                                  split_indices)
+
+from conftest import make_folder_dataset, write_image
+
+CATALOG = {"plants": {"name": "plants", "kind": "folder", "path": "plants"}}
+
+
+def test_folder_listing_has_classes_labels_and_fingerprint(colour_dataset):
+    images = list_images(resolve_dataset(str(colour_dataset), CATALOG, None))
+    assert images.name == "colours"
+    assert images.class_names == ["blue", "green", "red"]
+    assert np.bincount(images.labels).tolist() == [6, 6, 6]
+    assert len(images.refs) == 18 and len(images.fingerprint) == 64
+
+
+def test_fingerprint_changes_when_one_file_changes(colour_dataset):
+    before = list_images(resolve_dataset(str(colour_dataset), CATALOG, None)).fingerprint
+    write_image(colour_dataset / "red" / "000.png", (0, 0, 0), size=(41, 30))
+    after = list_images(resolve_dataset(str(colour_dataset), CATALOG, None)).fingerprint
+    assert before != after
+
+
+def test_catalog_name_resolves_under_the_data_root(tmp_path):
+    spec = resolve_dataset("plants", CATALOG, tmp_path)
+    assert spec.path == tmp_path / "plants" and spec.kind == "folder"
+
+
+def test_unknown_dataset_lists_the_known_names():
+    with pytest.raises(DatasetError, match=r"Unknown dataset 'planets'.*Known datasets: plants"):
+        resolve_dataset("planets", CATALOG, None)
+
+
+def test_missing_data_root_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        list_images(resolve_dataset("plants", CATALOG, tmp_path / "nowhere"))
+
+
+def test_folder_without_class_subfolders_is_refused(tmp_path):
+    write_image(tmp_path / "flat" / "a.png", (1, 2, 3))
+    with pytest.raises(DatasetError, match="no class sub-folders"):
+        list_images(resolve_dataset(str(tmp_path / "flat"), CATALOG, None))
+
+
+def test_folder_with_one_class_is_refused(tmp_path):
+    make_folder_dataset(tmp_path / "one", {"only": (1, 2, 3)}, per_class=2)
+    with pytest.raises(DatasetError, match=r"only one class \(only\)"):
+        list_images(resolve_dataset(str(tmp_path / "one"), CATALOG, None))
+
+
+def test_empty_class_folder_is_skipped_warned_and_counted(colour_dataset, caplog):
+    (colour_dataset / "empty").mkdir()
+    images = list_images(resolve_dataset(str(colour_dataset), CATALOG, None))
+    assert images.empty_classes == ["empty"]
+    assert "empty" not in images.class_names
+    assert "is empty" in caplog.text
+
+
+def test_split_is_stratified_disjoint_complete_and_seeded():
+    labels = np.repeat(np.arange(3), [20, 40, 13])
+    fractions = {"train": 0.7, "val": 0.15, "test": 0.15}
+    parts = split_indices(labels, fractions, seed=0)
+    together = np.concatenate(list(parts.values()))
+    assert sorted(together.tolist()) == list(range(len(labels)))
+    for c, n in enumerate([20, 40, 13]):
+        assert (labels[parts["test"]] == c).sum() == round(n * 0.15)
+        assert (labels[parts["val"]] == c).sum() == round(n * 0.15)
+    again = split_indices(labels, fractions, seed=0)
+    other = split_indices(labels, fractions, seed=1)
+    assert all(np.array_equal(parts[s], again[s]) for s in parts)
+    assert not np.array_equal(parts["test"], other["test"])
+
+
+def test_bad_split_fractions_are_refused():
+    with pytest.raises(DatasetError, match="sum to 1"):
+        split_indices(np.zeros(4, int), {"train": 0.9, "val": 0.2, "test": 0.0}, seed=0)
+
+
+def test_cap_per_class_keeps_a_seeded_subset():
+    labels = np.repeat([0, 1], [10, 3])
+    idx = np.arange(13)
+    capped = cap_per_class(idx, labels, 4, seed=0)
+    assert np.bincount(labels[capped]).tolist() == [4, 3]
+    assert np.array_equal(capped, cap_per_class(idx, labels, 4, seed=0))
+    assert np.array_equal(cap_per_class(idx, labels, None, seed=0), idx)
+    with pytest.raises(DatasetError, match="max_images_per_class"):
+        cap_per_class(idx, labels, 0, seed=0)
+
+
+def test_default_data_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECOMMENDER_DATA_ROOT", str(tmp_path))
+    assert default_data_root() == tmp_path
