@@ -13,6 +13,8 @@ import logging
 import os
 import tempfile
 import zipfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from .images import UnreadableImageError, load_rgb, resize_array
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
+LOOKAHEAD = 2  # batches decoded ahead of the model: enough to hide decoding, bounded memory
 
 
 @dataclass
@@ -80,8 +83,8 @@ class Extractor:
 
             model = build_backbone(self.spec, self.weights_path)
             size = int(self.spec.image_size)
-            self._forward = tf.function(lambda x: model(preprocess(x), training=False),
-                                        input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
+            self._forward = tf.function(lambda x: model(preprocess(tf.cast(x, tf.float32)), training=False),
+                                        input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
             self.dim = int(model.output_shape[-1])
         return self._forward(images).numpy()
 
@@ -125,35 +128,42 @@ def _load(path: Path, dataset: str) -> FeatureSet:
 
 
 def image_batches(image_list: ImageList, indices: np.ndarray, image_size: int, batch_size: int):
-    """A tf.data pipeline of (images 0..255, labels, readable) batches; decoding overlaps the forward pass."""
-    import tensorflow as tf
+    """Yield (images uint8 (n, size, size, 3), labels, readable mask) batches in index order.
 
-    size = int(image_size)
+    The next batches decode in a background thread while the caller runs the model on this one: PIL releases
+    the GIL while decoding and TensorFlow while computing, so decoding hides behind the forward pass.
+    """
+    size, batch_size = int(image_size), int(batch_size)
     labels = image_list.labels[indices]
     if image_list.spec.kind == "tfds":
-        ds = _tfds_images(image_list, indices, size)
-    else:
-        paths = [image_list.refs[i] for i in indices]
+        import tensorflow_datasets as tfds
 
-        def decode(path):
+        batches = tfds.as_numpy(_tfds_images(image_list, indices, size).batch(batch_size))
+        for lo, images in zip(range(0, len(indices), batch_size), batches):
+            yield images, labels[lo : lo + batch_size], np.ones(len(images), bool)
+        return
+    paths = [image_list.refs[i] for i in indices]
+    starts = range(0, len(paths), batch_size)
+
+    def decode(lo):
+        batch = np.zeros((min(batch_size, len(paths) - lo), size, size, 3), np.uint8)
+        ok = np.ones(len(batch), bool)
+        for k, path in enumerate(paths[lo : lo + batch_size]):
             try:
-                return resize_array(load_rgb(path.decode()), size), True
+                batch[k] = resize_array(load_rgb(path, min_size=size), size)
             except UnreadableImageError as err:
                 log.warning("Skipping unreadable image: %s", err)
-                return np.zeros((size, size, 3), np.float32), False
+                ok[k] = False
+        return batch, labels[lo : lo + batch_size], ok
 
-        def decode_tf(path):
-            image, ok = tf.numpy_function(decode, [path], [tf.float32, tf.bool], stateful=False)
-            image.set_shape((size, size, 3))
-            ok.set_shape(())
-            return image, ok
-
-        ds = tf.data.Dataset.from_tensor_slices(paths).map(
-            decode_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-    ds = tf.data.Dataset.zip((ds, tf.data.Dataset.from_tensor_slices(labels)))
-    ds = ds.map(lambda pair, label: (pair[0], label, pair[1]))
-    return ds.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = deque(pool.submit(decode, lo) for lo in starts[:LOOKAHEAD])
+        for lo in starts[LOOKAHEAD:]:
+            done = ahead.popleft().result()
+            ahead.append(pool.submit(decode, lo))
+            yield done
+        while ahead:
+            yield ahead.popleft().result()
 
 
 def _tfds_images(image_list: ImageList, indices: np.ndarray, size: int):
@@ -174,7 +184,8 @@ def _tfds_images(image_list: ImageList, indices: np.ndarray, size: int):
         # Both branches are (h, w, 3): grayscale is repeated, RGBA loses its alpha.
         image = tf.cond(tf.shape(image)[-1] == 1, lambda: tf.repeat(image[..., :1], 3, axis=-1),
                         lambda: image[..., :3])
-        return tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bilinear"), True
+        resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bilinear")
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
     ds = ds.enumerate().filter(in_split)
     return ds.map(to_rgb, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -195,20 +206,19 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress):
             batches = image_batches(image_list, indices, extractor.spec.image_size, batch_size)
             bar = tqdm(total=len(indices), desc=f"features {image_list.name}", unit="img", disable=not progress)
             for images, labels, readable in batches:
-                ok = readable.numpy()
-                feats = extractor(images)[ok]
+                feats = extractor(images)[readable]
                 if sums is None:
                     sums = np.zeros((n_classes, extractor.dim), np.float64)
-                labels = labels.numpy()[ok]
+                labels = labels[readable]
                 np.add.at(sums, labels, feats)
                 np.add.at(counts, labels, 1)
                 raw.write(feats.astype("<f4").tobytes())
-                batch_refs = refs[position : position + len(ok)]
-                kept_refs.append(batch_refs[ok])
-                skipped.append(batch_refs[~ok])
+                batch_refs = refs[position : position + len(readable)]
+                kept_refs.append(batch_refs[readable])
+                skipped.append(batch_refs[~readable])
                 kept_labels.append(labels)
-                position += len(ok)
-                bar.update(len(ok))
+                position += len(readable)
+                bar.update(len(readable))
             bar.close()
         n_kept = int(counts.sum())
         if n_kept == 0:

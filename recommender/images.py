@@ -18,13 +18,19 @@ class UnreadableImageError(RecommenderError, ValueError):
     """The file is not an image PIL can fully decode (corrupt, truncated or another format)."""
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """Open `path` and return a fully decoded 8-bit RGB image, or raise UnreadableImageError."""
+def load_rgb(path: str | Path, min_size: int | None = None) -> Image.Image:
+    """Open `path` and return a fully decoded 8-bit RGB image, or raise UnreadableImageError.
+
+    With `min_size`, a large JPEG may be decoded at a reduced scale (libjpeg's DCT scaling) that still keeps
+    both sides at least `min_size`: the result is resized anyway, and decoding fewer pixels is most of the cost.
+    """
     try:
         with warnings.catch_warnings():
             # A truncated file must fail here rather than decode as half an image.
             warnings.simplefilter("ignore")
             with Image.open(path) as img:
+                if min_size and img.format == "JPEG":
+                    img.draft("RGB", (min_size, min_size))
                 img.load()
                 return _to_rgb8(img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
@@ -41,9 +47,9 @@ def _to_rgb8(img: Image.Image) -> Image.Image:
         img = Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8), mode="L")
     elif img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def resize_array(img: Image.Image, size: int) -> np.ndarray:
-    """Resize (squash, like keras.utils.image_dataset_from_directory) to size x size; float32 in 0..255."""
-    return np.asarray(img.resize((size, size), Image.BILINEAR), dtype=np.float32)
+    """Resize (squash, like keras.utils.image_dataset_from_directory) to size x size; uint8 RGB."""
+    return np.asarray(img.resize((size, size), Image.BILINEAR), dtype=np.uint8)
