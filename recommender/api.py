@@ -12,7 +12,7 @@ from .backbone import BackboneSpec
 from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, select
 from .domains import Domain, build_domain
-from .features import Extractor, FeatureSet, extract_features
+from .features import Extractor, FeatureSet, extract_features, image_batches
 from .ranking import Ranking, pairwise_emd, rank_sources
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,19 @@ def split_indices_of(images: ImageList, cfg: DictConfig, split: str = "train",
     return select(images, split, cfg.split, cfg.seed, cap)
 
 
-def make_extractor(cfg: DictConfig) -> Extractor:
-    """The configured frozen backbone; share one across datasets so it is built once."""
-    return Extractor(backbone_spec(cfg))
+def make_extractor(cfg: DictConfig, layer: str | None = None) -> Extractor:
+    """The configured frozen backbone (pooled features, or one layer's activations); share one across datasets."""
+    return Extractor(backbone_spec(cfg), layer)
+
+
+def load_images(name_or_images: str | ImageList, cfg: DictConfig, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Decoded, resized uint8 images of one split and their labels (unreadable files skipped, with a warning)."""
+    images = name_or_images if isinstance(name_or_images, ImageList) else open_dataset(name_or_images, cfg)
+    indices = split_indices_of(images, cfg, split, cfg.features.max_images_per_class)
+    batches = list(image_batches(images, indices, cfg.backbone.image_size, cfg.features.batch_size))
+    readable = np.concatenate([ok for _, _, ok in batches])
+    return (np.concatenate([b for b, _, _ in batches])[readable],
+            np.concatenate([lab for _, lab, _ in batches])[readable])
 
 
 def dataset_features(name_or_images: str | ImageList, cfg: DictConfig, split: str = "train",

@@ -66,26 +66,37 @@ def cache_key(image_list: ImageList, indices: np.ndarray, backbone: dict) -> str
 class Extractor:
     """The frozen backbone as a function images -> features, built on first use.
 
-    Building it lazily keeps a fully cached run free of TensorFlow start-up; sharing one instance across
+    `layer=None` gives the global-average-pooled features the recommender compares; a layer name gives that
+    layer's activations (flattened), which fine-tuning caches so the frozen part of the network runs once.
+    Building lazily keeps a fully cached run free of TensorFlow start-up; sharing one instance across
     datasets builds and traces the model once.
     """
 
-    def __init__(self, spec: BackboneSpec):
+    def __init__(self, spec: BackboneSpec, layer: str | None = None):
         self.spec = spec
+        self.layer = layer
         self.weights_path = resolve_weights(spec)
-        self.identity = identity(spec, self.weights_path)
+        self.identity = {**identity(spec, self.weights_path), "layer": layer or "global_average_pool"}
         self._forward = None
-        self.dim = None
+        self.output_shape = None
+
+    @property
+    def dim(self) -> int:
+        return int(np.prod(self.output_shape))
 
     def __call__(self, images) -> np.ndarray:
         if self._forward is None:
+            import keras
             import tensorflow as tf
 
-            model = build_backbone(self.spec, self.weights_path)
+            model = build_backbone(self.spec, self.weights_path, pooling="avg" if self.layer is None else None)
+            if self.layer is not None:
+                model = keras.Model(model.input, model.get_layer(self.layer).output)
             size = int(self.spec.image_size)
-            self._forward = tf.function(lambda x: model(preprocess(tf.cast(x, tf.float32)), training=False),
-                                        input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
-            self.dim = int(model.output_shape[-1])
+            self.output_shape = tuple(int(d) for d in model.output_shape[1:])
+            self._forward = tf.function(
+                lambda x: tf.reshape(model(preprocess(tf.cast(x, tf.float32)), training=False), (tf.shape(x)[0], -1)),
+                input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
         return self._forward(images).numpy()
 
 

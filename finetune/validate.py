@@ -1,0 +1,70 @@
+"""Does the EMD ranking predict which source transfers best? Fine-tune from every source and compare."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from recommender import Ranking, recommend
+
+from .scores import ranking_scores
+from .transfer import TransferResult, train_source, train_target
+
+log = logging.getLogger(__name__)
+BASELINE = "imagenet"
+
+
+@dataclass
+class Validation:
+    target: str
+    ranking: Ranking
+    results: dict[str, list[TransferResult]]  # source (or 'imagenet') -> one result per seed
+    scores: dict
+    seconds: float
+    config: dict = field(default_factory=dict)
+
+    def accuracy(self, source: str) -> np.ndarray:
+        return np.array([r.accuracy for r in self.results[source]])
+
+    def rows(self) -> list[dict]:
+        """One row per source in rank order, then the ImageNet baseline."""
+        rows = []
+        for s in self.ranking.sources:
+            acc = self.accuracy(s.name)
+            rows.append({"source": s.name, "rank": s.rank, "emd": s.emd, "similarity": s.similarity,
+                         "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if acc.size > 1 else 0.0,
+                         "accuracies": acc.tolist()})
+        base = self.accuracy(BASELINE)
+        rows.append({"source": BASELINE, "rank": None, "emd": None, "similarity": None,
+                     "accuracy_mean": float(base.mean()), "accuracy_std": float(base.std(ddof=1)) if base.size > 1 else 0.0,
+                     "accuracies": base.tolist()})
+        return rows
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "rows": self.rows(), "scores": self.scores, "seconds": self.seconds,
+                "per_run": {k: [r.to_dict() for r in v] for k, v in self.results.items()}, "config": self.config}
+
+
+def validate(cfg: DictConfig) -> Validation:
+    """Rank the sources, fine-tune from each (and from ImageNet) over the configured seeds, score the ranking."""
+    start = time.perf_counter()
+    ranking = recommend(cfg=cfg)
+    seeds = [int(s) for s in cfg.finetune.seeds]
+    results: dict[str, list[TransferResult]] = {}
+    for source in [s.name for s in ranking.sources]:
+        for seed in seeds:
+            checkpoint = train_source(source, cfg, seed)
+            result = train_target(str(cfg.target), cfg, seed, checkpoint, source_name=source)
+            results.setdefault(source, []).append(result)
+            log.info("%s -> %s seed %d: accuracy %.3f", source, cfg.target, seed, result.accuracy)
+    for seed in seeds:
+        results.setdefault(BASELINE, []).append(train_target(str(cfg.target), cfg, seed, None))
+        log.info("imagenet -> %s seed %d: accuracy %.3f", cfg.target, seed, results[BASELINE][-1].accuracy)
+    similarity = [s.similarity for s in ranking.sources]
+    accuracies = [[r.accuracy for r in results[s.name]] for s in ranking.sources]
+    return Validation(target=ranking.target.name, ranking=ranking, results=results,
+                      scores=ranking_scores(similarity, accuracies), seconds=time.perf_counter() - start,
+                      config=OmegaConf.to_container(cfg, resolve=True))
