@@ -9,15 +9,13 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from recommender import Extractor, backbone_spec, dataset_features, load_images, open_dataset, split_indices_of
+from recommender import Extractor, atomic_output, backbone_spec, dataset_features, load_images, open_dataset, split_indices_of
 from recommender.backbone import identity, resolve_weights
 from recommender.datasets import DatasetError, ImageList
 
@@ -150,16 +148,8 @@ def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     net = build_network(spec, resolve_weights(spec), cfg.finetune, len(images.class_names))
     epochs = _train_phases(net, images, cfg, seed, "source")
     log.info("Stage 1 %s seed %d: trained (%s epochs)", images.name, seed, epochs)
-    directory.mkdir(parents=True, exist_ok=True)
-    # Save under a temporary name and rename: an interrupted run never leaves a checkpoint a later run trusts.
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".partial.keras")
-    os.close(fd)
-    try:
+    with atomic_output(path, ".keras") as tmp:
         net.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -54,12 +54,12 @@ def validate(cfg: DictConfig) -> Validation:
     ranking = recommend(cfg=cfg)
     seeds = [int(s) for s in cfg.finetune.seeds]
     results: dict[str, list[TransferResult]] = {}
-    for source in [s.name for s in ranking.sources]:
+    for source in ranking.sources:
         for seed in seeds:
-            checkpoint = train_source(source, cfg, seed)
-            result = train_target(str(cfg.target), cfg, seed, checkpoint, source_name=source)
-            results.setdefault(source, []).append(result)
-            log.info("%s -> %s seed %d: accuracy %.3f", source, cfg.target, seed, result.accuracy)
+            checkpoint = train_source(source.ref, cfg, seed)
+            result = train_target(str(cfg.target), cfg, seed, checkpoint, source_name=source.name)
+            results.setdefault(source.name, []).append(result)
+            log.info("%s -> %s seed %d: accuracy %.3f", source.name, cfg.target, seed, result.accuracy)
     for seed in seeds:
         results.setdefault(BASELINE, []).append(train_target(str(cfg.target), cfg, seed, None))
         log.info("imagenet -> %s seed %d: accuracy %.3f", cfg.target, seed, results[BASELINE][-1].accuracy)

@@ -6,11 +6,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up
 for _backend in ("TENSORFLOW", "PYTORCH", "JAX", "CUPY"):
     os.environ.setdefault(f"POT_BACKEND_DISABLE_{_backend}", "1")
 
-from .api import (backbone_spec, dataset_domain, dataset_features, load_images, make_extractor,  # noqa: E402
-                  open_dataset, recommend, source_names, split_indices_of)
+from .api import (backbone_spec, dataset_domain, dataset_features, descriptor_quality_of, load_images,  # noqa: E402
+                  make_extractor, open_dataset, recommend, source_names, split_indices_of)
 from .config import load_config  # noqa: E402
 from .features import Extractor, FeatureSet  # noqa: E402
+from .files import atomic_output  # noqa: E402
 from .ranking import Ranking, SourceResult  # noqa: E402
 
 __all__ = ["recommend", "load_config", "Ranking", "SourceResult", "dataset_features", "dataset_domain",
-           "open_dataset", "split_indices_of", "backbone_spec", "source_names", "make_extractor", "load_images", "Extractor", "FeatureSet"]
+           "open_dataset", "split_indices_of", "backbone_spec", "source_names", "make_extractor", "load_images", "Extractor", "FeatureSet", "atomic_output",
+           "descriptor_quality_of"]

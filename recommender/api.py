@@ -12,6 +12,7 @@ from .backbone import BackboneSpec
 from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, select
 from .domains import Domain, build_domain
+from .explain import descriptor_quality
 from .features import Extractor, FeatureSet, extract_features, image_batches
 from .ranking import Ranking, pairwise_emd, rank_sources
 
@@ -60,7 +61,17 @@ def dataset_features(name_or_images: str | ImageList, cfg: DictConfig, split: st
 
 
 def dataset_domain(name: str, cfg: DictConfig, extractor: Extractor | None = None) -> Domain:
+    """A dataset's train split as class means weighted by class size."""
     return build_domain(dataset_features(name, cfg, extractor=extractor), cfg.emd.min_images_per_class)
+
+
+def descriptor_quality_of(name: str, cfg: DictConfig, extractor: Extractor | None = None,
+                          k: int | None = None) -> dict:
+    """k-NN accuracy and precision@k of the backbone features on the test split (train split as the index)."""
+    extractor = extractor or make_extractor(cfg)
+    images = open_dataset(name, cfg)
+    return descriptor_quality(dataset_features(images, cfg, "train", extractor),
+                              dataset_features(images, cfg, "test", extractor), k or cfg.report.knn_k)
 
 
 def source_names(cfg: DictConfig) -> tuple[list[str], list[str]]:
@@ -99,8 +110,13 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         raise DatasetError("No target dataset: pass target=<name or folder> (e.g. target=plants).")
     names, notes = source_names(cfg)
     extractor = make_extractor(cfg)
-    target_domain = dataset_domain(str(cfg.target), cfg, extractor)
-    source_domains = [dataset_domain(n, cfg, extractor) for n in names]
+    feature_sets = {}
+    domains = []
+    for name in [str(cfg.target), *names]:
+        features = dataset_features(name, cfg, extractor=extractor)
+        feature_sets[features.dataset] = features
+        domains.append(build_domain(features, cfg.emd.min_images_per_class))
+    target_domain, source_domains = domains[0], domains[1:]
     for dom in [target_domain, *source_domains]:
         if dom.n_skipped:
             notes.append(f"{dom.name}: {dom.n_skipped} unreadable image(s) skipped.")
@@ -108,7 +124,13 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
             notes.append(f"{dom.name}: classes dropped (fewer than {cfg.emd.min_images_per_class} images): "
                          + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
     results = rank_sources(target_domain, source_domains, cfg.emd.ground_metric, cfg.emd.gamma)
+    ref_of = {d.name: ref for d, ref in zip(source_domains, names)}
+    for result in results:
+        result.ref = ref_of[result.name]
     all_domains = [target_domain, *source_domains]
+    quality = {}
+    if cfg.report.explain:
+        quality = {d.name: descriptor_quality_of(n, cfg, extractor) for d, n in zip(domains, [str(cfg.target), *names])}
     return Ranking(
         target=target_domain,
         sources=results,
@@ -116,4 +138,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         distances=pairwise_emd(all_domains, cfg.emd.ground_metric),
         config=OmegaConf.to_container(cfg, resolve=True),
         notes=notes,
+        domains={d.name: d for d in all_domains},
+        feature_sets=feature_sets,
+        descriptor_quality=quality,
     )

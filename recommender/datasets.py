@@ -93,7 +93,9 @@ def resolve_dataset(name: str, catalog: Mapping[str, Mapping], data_root: str | 
         raise DatasetError(f"Dataset {name!r}: unknown kind {kind!r} (use 'folder' or 'tfds').")
     path = Path(name).expanduser()
     if path.is_dir():
-        return DatasetSpec(name=path.resolve().name, kind="folder", path=path.resolve())
+        path = path.resolve()
+        # A folder is called by its own name, unless that would pass it off as a catalog dataset.
+        return DatasetSpec(name=str(path) if path.name in catalog else path.name, kind="folder", path=path)
     raise DatasetError(
         f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(catalog))}. "
         "Or give the path of an image folder with one sub-folder per class."

@@ -22,6 +22,7 @@ import numpy as np
 
 from .backbone import BackboneSpec, build_backbone, identity, preprocess, resolve_weights
 from .datasets import ImageList
+from .files import atomic_output
 from .images import UnreadableImageError, load_rgb, resize_array
 
 log = logging.getLogger(__name__)
@@ -256,9 +257,7 @@ def _write_npz_atomic(path: Path, arrays: dict, raw_name: str, feature_shape: tu
 
     A crash leaves only a temporary file behind, never a half-written cache entry that a later run would trust.
     """
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path, ".npz") as tmp_name:
         with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             for name, array in arrays.items():
                 with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
@@ -268,7 +267,3 @@ def _write_npz_atomic(path: Path, arrays: dict, raw_name: str, feature_shape: tu
                 np.lib.format.write_array_header_2_0(member, header)
                 while chunk := raw.read(1 << 20):
                     member.write(chunk)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)

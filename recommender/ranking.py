@@ -30,6 +30,7 @@ class SourceResult:
     plan: np.ndarray  # source classes x target classes
     cost: np.ndarray
     class_names: list[str]
+    ref: str = ""  # what opens the dataset again: its catalog name or folder path
 
     def flows(self, target_classes: list[str], top: int | None = None) -> list[Flow]:
         """The transport plan's non-zero flows, largest mass first."""
@@ -49,6 +50,9 @@ class Ranking:
     distances: np.ndarray
     config: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    domains: dict[str, Domain] = field(default_factory=dict)
+    feature_sets: dict = field(default_factory=dict)  # name -> train-split FeatureSet (per-image features)
+    descriptor_quality: dict[str, dict] = field(default_factory=dict)  # name -> k-NN scores on the test split
 
     @property
     def best(self) -> SourceResult:
@@ -66,9 +70,10 @@ class Ranking:
             "sources": [
                 {"name": s.name, "emd": s.emd, "similarity": s.similarity, "rank": s.rank,
                  "n_classes": s.n_classes, "n_images": s.n_images, "n_skipped": s.n_skipped,
-                 "dropped_classes": s.dropped}
+                 "dropped_classes": s.dropped, "ref": s.ref}
                 for s in self.sources
             ],
+            "descriptor_quality": self.descriptor_quality,
             "notes": self.notes,
             "config": self.config,
         }

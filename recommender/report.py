@@ -4,9 +4,11 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
+from .html import markdown_to_html
 from .ranking import Ranking
 
 TABLE_HEADER = ("rank", "source", "EMD", "similarity", "classes", "images", "skipped")
@@ -35,8 +37,14 @@ def markdown_table(ranking: Ranking) -> str:
     return "\n".join(lines)
 
 
-def write_reports(ranking: Ranking, out_dir: str | Path, top_flows: int = 5) -> dict[str, Path]:
-    """Write ranking.json, ranking.csv, distances.csv, distances.png and report.md into `out_dir`."""
+DEFAULT_OPTIONS = {"top_flows": 5, "explain": False, "top_k": 3, "samples_per_class": 2, "neighbours": 3,
+                   "map_points_per_dataset": 150, "knn_k": 5, "seed": 0}
+
+
+def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None = None) -> dict[str, Path]:
+    """Write ranking.json, ranking.csv, distances.csv, distances.png and report.md into `out_dir`; with
+    `explain`, also the transport-plan, nearest-image and domain-map figures and a self-contained report.html."""
+    opts = {**DEFAULT_OPTIONS, **dict(options or {})}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in
@@ -54,11 +62,44 @@ def write_reports(ranking: Ranking, out_dir: str | Path, top_flows: int = 5) -> 
         for name, row in zip(ranking.distance_names, ranking.distances):
             writer.writerow([name, *(f"{v:.6f}" for v in row)])
     plot_distance_heatmap(ranking, paths["distances.png"])
-    paths["report.md"].write_text(markdown_report(ranking, top_flows))
+    figures = explain_figures(ranking, out, opts) if opts["explain"] else {}
+    paths.update(figures)
+    markdown = markdown_report(ranking, opts["top_flows"], figures)
+    paths["report.md"].write_text(markdown)
+    if opts["explain"]:
+        paths["report.html"] = out / "report.html"
+        paths["report.html"].write_text(markdown_to_html(markdown, out, f"Sources for {ranking.target.name}"))
     return paths
 
 
-def markdown_report(ranking: Ranking, top_flows: int = 5) -> str:
+def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Path]:
+    """The figures that show why the top sources are close: plans, nearest images, a 2-D domain map."""
+    from . import explain
+
+    top = ranking.sources[: int(opts["top_k"])]
+    figures = {}
+    for s in top:
+        figures[f"plan_{s.name}.png"] = out / f"plan_{_safe(s.name)}.png"
+        explain.plot_transport_plan(s, ranking.target, figures[f"plan_{s.name}.png"])
+    if ranking.feature_sets:
+        target_fs = ranking.feature_sets[ranking.target.name]
+        per_class = max(1, min(int(opts["samples_per_class"]), 12 // len(target_fs.class_names)))
+        figures["neighbours.png"] = out / "neighbours.png"
+        explain.plot_neighbours(target_fs, [ranking.feature_sets[s.name] for s in top], per_class,
+                                int(opts["neighbours"]), int(opts["seed"]), figures["neighbours.png"])
+        names = [ranking.target.name, *(s.name for s in top)]
+        figures["domain_map.png"] = out / "domain_map.png"
+        explain.plot_domain_map([ranking.feature_sets[n] for n in names], [ranking.domains[n] for n in names],
+                                int(opts["map_points_per_dataset"]), int(opts["seed"]), figures["domain_map.png"])
+    return figures
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, Path] | None = None) -> str:
+    figures = figures or {}
     cfg = ranking.config
     backbone = cfg.get("backbone", {})
     emd = cfg.get("emd", {})
@@ -74,12 +115,31 @@ def markdown_report(ranking: Ranking, top_flows: int = 5) -> str:
     ]
     if ranking.notes:
         parts += ["## Notes", "", *(f"- {n}" for n in ranking.notes), ""]
+    if ranking.descriptor_quality:
+        parts += ["## Descriptor quality", "",
+                  "How well the backbone features describe each dataset: k-NN classification accuracy and "
+                  "precision@k on its test split, with its train split as the index.", "",
+                  "| dataset | k | k-NN accuracy | precision@k | test images |", "|---|---|---|---|---|"]
+        parts += [f"| {name} | {q['k']} | {q['knn_accuracy']:.3f} | {q['precision_at_k']:.3f} | {q['n_test']} |"
+                  for name, q in ranking.descriptor_quality.items()]
+        parts.append("")
     parts += ["## Dataset distances (EMD)", "", "![pairwise EMD](distances.png)", "",
-              "See `distances.csv` for the numbers.", "", "## Largest flows of each transport plan", "",
+              "See `distances.csv` for the numbers.", ""]
+    if "domain_map.png" in figures:
+        parts += ["## Map of the domains", "",
+                  "Per-image features of the target and the closest sources in 2-D; X marks a class mean.", "",
+                  "![domain map](domain_map.png)", ""]
+    if "neighbours.png" in figures:
+        parts += ["## Nearest source images", "",
+                  "Sample target images (left) and their nearest images in each of the closest sources.", "",
+                  "![nearest images](neighbours.png)", ""]
+    parts += ["## Largest flows of each transport plan", "",
               "Mass a source class sends to a target class (weights sum to 1), and the distance it travels.", ""]
     for s in ranking.sources:
-        parts += [f"### {s.rank}. {s.name} (EMD {s.emd:.3f})", "", "| source class | target class | mass | cost |",
-                  "|---|---|---|---|"]
+        parts += [f"### {s.rank}. {s.name} (EMD {s.emd:.3f})", ""]
+        if f"plan_{s.name}.png" in figures:
+            parts += [f"![transport plan {s.name}]({figures[f'plan_{s.name}.png'].name})", ""]
+        parts += ["| source class | target class | mass | cost |", "|---|---|---|---|"]
         parts += [f"| {f.source_class} | {f.target_class} | {f.mass:.3f} | {f.cost:.3f} |"
                   for f in s.flows(ranking.target.class_names, top_flows)]
         parts.append("")

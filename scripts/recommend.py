@@ -23,7 +23,7 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     out_dir = HydraConfig.get().runtime.output_dir
-    write_reports(ranking, out_dir, top_flows=cfg.report.top_flows)
+    write_reports(ranking, out_dir, cfg.report)
     print(format_table(ranking))
     print(f"Reports written to {out_dir}")
 

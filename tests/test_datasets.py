@@ -94,3 +94,8 @@ def test_cap_per_class_keeps_a_seeded_subset():
 def test_default_data_root_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("RECOMMENDER_DATA_ROOT", str(tmp_path))
     assert default_data_root() == tmp_path
+
+
+def test_a_folder_named_like_a_catalog_dataset_keeps_its_path_as_name(tmp_path):
+    folder = make_folder_dataset(tmp_path / "plants", {"a": (1, 2, 3), "b": (4, 5, 6)}, per_class=1)
+    assert resolve_dataset(str(folder), CATALOG, None).name == str(folder.resolve())

@@ -1,0 +1,51 @@
+"""Automated source selection before training: ask the recommender, transfer from its choice, save the model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from recommender import atomic_output, open_dataset, recommend
+from recommender.datasets import DatasetError
+
+from .transfer import train_source, train_target
+
+
+def choose_source(cfg: DictConfig) -> tuple[str, dict]:
+    """The source to transfer from (catalog name or folder path) and why: `source=auto` takes the recommender's
+    first; a name is forced."""
+    target = str(cfg.target)
+    requested = str(cfg.source)
+    if requested == "auto":
+        ranking = recommend(cfg=cfg)
+        chosen = ranking.best
+        how = f"recommended: closest of {len(ranking.sources)} candidate sources by EMD"
+    else:
+        if requested == target or _same_folder(open_dataset(requested, cfg).spec, open_dataset(target, cfg).spec):
+            raise DatasetError(f"source={requested!r} is the target itself; choose another source or source=auto.")
+        ranking = recommend(cfg=cfg, sources=[requested])
+        chosen = ranking.best
+        how = "forced by source=<name>"
+    reason = {"source": chosen.name, "source_ref": chosen.ref, "how": how, "emd": chosen.emd, "similarity": chosen.similarity,
+              "rank": chosen.rank, "candidates": [(s.name, s.emd) for s in ranking.sources]}
+    return chosen.ref, reason
+
+
+def _same_folder(a, b) -> bool:
+    return a.path is not None and b.path is not None and a.path.resolve() == b.path.resolve()
+
+
+def train_from_source(cfg: DictConfig, out_dir: str | Path) -> dict:
+    """Choose the source, run stage 1 and stage 2, and save `model.keras` and `metrics.json` in `out_dir`."""
+    source, reason = choose_source(cfg)
+    seed = int(cfg.finetune.seeds[0])
+    checkpoint = train_source(source, cfg, seed)
+    result = train_target(str(cfg.target), cfg, seed, checkpoint, source_name=source)
+    out = Path(out_dir)
+    with atomic_output(out / "model.keras", ".keras") as tmp:
+        result.model.save(tmp)
+    metrics = {**result.to_dict(), "seed": seed, "reason": reason, "model": str(out / "model.keras"),
+               "stage1_checkpoint": str(checkpoint)}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics

@@ -1,0 +1,189 @@
+"""Why a source is recommended: transport plans, nearest images, a 2-D map of the domains, descriptor quality.
+
+Everything here works on the cached per-image features; nothing runs the backbone again.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+
+from .domains import Domain
+from .features import FeatureSet
+from .ranking import SourceResult
+
+log = logging.getLogger(__name__)
+
+
+def descriptor_quality(train: FeatureSet, test: FeatureSet, k: int = 5) -> dict:
+    """How well the backbone's features describe a dataset: k-NN accuracy and precision@k on its test split,
+    with its train split as the index (the content-based image retrieval view of a descriptor)."""
+    x_train, x_test = train.features(), test.features()
+    k = int(min(k, len(x_train)))
+    if k < 1 or len(x_test) == 0:
+        raise ValueError(f"Dataset {train.dataset!r}: descriptor quality needs train and test images.")
+    knn = KNeighborsClassifier(n_neighbors=k).fit(x_train, train.labels)
+    neighbours = knn.kneighbors(x_test, return_distance=False)
+    return {
+        "k": k,
+        "knn_accuracy": float(knn.score(x_test, test.labels)),
+        "precision_at_k": float(np.mean(train.labels[neighbours] == test.labels[:, None])),
+        "n_test": int(len(x_test)),
+    }
+
+
+def nearest(index_features: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean k nearest rows of `index_features` for each query row: (distances, indices)."""
+    k = int(min(k, len(index_features)))
+    return NearestNeighbors(n_neighbors=k).fit(index_features).kneighbors(queries)
+
+
+def sample_per_class(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """A few row indices of each class, seeded, in class order."""
+    rng = np.random.default_rng(seed)
+    picks = [np.sort(rng.choice(np.flatnonzero(labels == c), min(per_class, int((labels == c).sum())),
+                                replace=False)) for c in np.unique(labels)]
+    return np.concatenate(picks) if picks else np.empty(0, int)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> None:
+    """Heatmap of the plan: rows source classes, columns target classes; each cell mass and class distance."""
+    plt = _plt()
+    rows, cols = result.plan.shape
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * cols + 3), max(3.0, 0.45 * rows + 2)))
+    im = ax.imshow(result.plan, cmap="Blues", aspect="auto")
+    ax.set_xticks(range(cols), target.class_names, rotation=30, ha="right")
+    ax.set_yticks(range(rows), result.class_names)
+    peak = result.plan.max() or 1.0
+    for i in range(rows):
+        for j in range(cols):
+            mass = result.plan[i, j]
+            ax.text(j, i, f"{mass:.3f}\nd={result.cost[i, j]:.1f}" if mass > 1e-9 else f"d={result.cost[i, j]:.1f}",
+                    ha="center", va="center", fontsize=7, color="white" if mass > 0.6 * peak else "black")
+    fig.colorbar(im, ax=ax, label="mass moved")
+    ax.set_xlabel(f"target: {target.name}")
+    ax.set_ylabel(f"source: {result.name}")
+    ax.set_title(f"Transport plan {result.name} → {target.name} (EMD {result.emd:.2f})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def thumbnail(ref, size: int = 96) -> np.ndarray:
+    """A small RGB thumbnail of an image file, or a grey tile when it is not a readable file (e.g. a TFDS row)."""
+    from .images import UnreadableImageError, load_rgb, resize_array
+
+    try:
+        return resize_array(load_rgb(str(ref), size), size)
+    except (UnreadableImageError, OSError):
+        return np.full((size, size, 3), 200, np.uint8)
+
+
+def plot_neighbours(target: FeatureSet, sources: list[FeatureSet], per_class: int, k: int, seed: int,
+                    path: Path) -> None:
+    """Grid: each row a sample target image, then its k nearest images of each source, with distances."""
+    plt = _plt()
+    queries = sample_per_class(target.labels, per_class, seed)
+    q_feats = target.features()[queries]
+    found = []
+    for src in sources:
+        dist, idx = nearest(src.features(), q_feats, k)
+        found.append((src, dist, idx))
+    n_cols = 1 + sum(idx.shape[1] for _, _, idx in found)
+    fig, axes = plt.subplots(len(queries), n_cols, figsize=(1.3 * n_cols, 1.45 * len(queries)), squeeze=False)
+    for r, q in enumerate(queries):
+        axes[r, 0].imshow(thumbnail(target.refs[q]))
+        axes[r, 0].set_title(f"{target.dataset}\n{target.class_names[target.labels[q]]}", fontsize=7)
+        col = 1
+        for src, dist, idx in found:
+            for d, i in zip(dist[r], idx[r]):
+                axes[r, col].imshow(thumbnail(src.refs[i]))
+                axes[r, col].set_title(f"{src.dataset}\n{src.class_names[src.labels[i]]} d={d:.1f}", fontsize=6)
+                col += 1
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle("Nearest source images of sample target images (Euclidean, backbone features)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def domain_map_points(feature_sets: list[FeatureSet], per_dataset: int, seed: int):
+    """Sampled per-image features of each dataset: (rows, index of the dataset of each row, class of each row)."""
+    rng = np.random.default_rng(seed)
+    rows, owner, labels = [], [], []
+    for d, fs in enumerate(feature_sets):
+        feats = fs.features()
+        take = np.sort(rng.choice(len(feats), min(per_dataset, len(feats)), replace=False))
+        rows.append(feats[take])
+        owner.append(np.full(len(take), d))
+        labels.append(fs.labels[take])
+    return np.concatenate(rows), np.concatenate(owner), np.concatenate(labels)
+
+
+def embeddings_2d(points: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """PCA and t-SNE (and UMAP where its package is installed) of the points, each (n, 2)."""
+    out = {"PCA": PCA(n_components=2, random_state=seed).fit_transform(points)}
+    reduced = PCA(n_components=min(50, *points.shape), random_state=seed).fit_transform(points)
+    perplexity = float(min(30, max(2, (len(points) - 1) / 3)))
+    out["t-SNE"] = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
+    try:
+        import umap
+    except ImportError:
+        log.info("umap-learn is not installed; the domain map shows PCA and t-SNE only.")
+    else:
+        out["UMAP"] = umap.UMAP(n_components=2, random_state=seed).fit_transform(reduced)
+    return out
+
+
+def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_dataset: int, seed: int,
+                    path: Path) -> int:
+    """One PNG: per-image features of the target and sources in 2-D, coloured by dataset, class means labelled.
+
+    Returns the number of image points drawn in each panel. Class means are projected with the same PCA; for
+    t-SNE/UMAP (no out-of-sample transform) each class mean is placed at the centroid of its class's points.
+    """
+    plt = _plt()
+    points, owner, labels = domain_map_points(feature_sets, per_dataset, seed)
+    maps = embeddings_2d(points, seed)
+    pca = PCA(n_components=2, random_state=seed).fit(points)
+    fig, axes = plt.subplots(1, len(maps), figsize=(6.5 * len(maps), 6), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, (method, xy) in zip(axes[0], maps.items()):
+        for d, fs in enumerate(feature_sets):
+            mine = owner == d
+            ax.scatter(xy[mine, 0], xy[mine, 1], s=8, alpha=0.5, color=colours(d % 10), label=fs.dataset)
+            for c, class_name in enumerate(fs.class_names):
+                members = mine & (labels == c)
+                if not members.any():
+                    continue
+                if method == "PCA":
+                    dom = domains[d]
+                    if class_name not in dom.class_names:
+                        continue
+                    centre = pca.transform(dom.means[[dom.class_names.index(class_name)]])[0]
+                else:
+                    centre = xy[members].mean(axis=0)
+                ax.scatter(*centre, marker="X", s=90, color=colours(d % 10), edgecolor="black", linewidth=0.8)
+                ax.annotate(class_name, centre, fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(f"{method} of per-image features (X = class mean)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].legend(fontsize=8, markerscale=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return int(len(points))

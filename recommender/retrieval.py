@@ -1,0 +1,89 @@
+"""Content-based image retrieval over the cached features: the k most similar images to a query image.
+
+The index is each dataset's train split (what `recommend` has already cached); only the query is encoded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from omegaconf import DictConfig
+
+from .api import dataset_features, make_extractor
+from .errors import RecommenderError
+from .explain import nearest, thumbnail
+from .features import Extractor, FeatureSet
+from .images import UnreadableImageError, load_rgb, resize_array
+
+
+@dataclass(frozen=True)
+class Match:
+    rank: int
+    dataset: str
+    class_name: str
+    ref: str
+    distance: float
+
+
+class RetrievalIndex:
+    """Per-image features of several datasets, stacked, with where each row came from."""
+
+    def __init__(self, feature_sets: Sequence[FeatureSet]):
+        if not feature_sets:
+            raise RecommenderError("Retrieval needs at least one dataset: datasets=all or datasets=[name,...].")
+        self.feature_sets = list(feature_sets)
+        self.features = np.concatenate([fs.features() for fs in self.feature_sets])
+        self.owner = np.concatenate([np.full(len(fs.refs), i) for i, fs in enumerate(self.feature_sets)])
+        self.row = np.concatenate([np.arange(len(fs.refs)) for fs in self.feature_sets])
+
+    def search(self, query_features: np.ndarray, k: int) -> list[Match]:
+        distances, rows = nearest(self.features, query_features.reshape(1, -1), k)
+        matches = []
+        for rank, (d, r) in enumerate(zip(distances[0], rows[0]), start=1):
+            fs, i = self.feature_sets[self.owner[r]], self.row[r]
+            matches.append(Match(rank, fs.dataset, fs.class_names[fs.labels[i]], str(fs.refs[i]), float(d)))
+        return matches
+
+
+def build_index(datasets: Sequence[str], cfg: DictConfig, extractor: Extractor | None = None) -> RetrievalIndex:
+    if not datasets:
+        raise RecommenderError("Retrieval needs at least one dataset: datasets=all or datasets=[name,...].")
+    extractor = extractor or make_extractor(cfg)
+    return RetrievalIndex([dataset_features(name, cfg, "train", extractor) for name in datasets])
+
+
+def encode_query(path: str | Path, extractor: Extractor) -> np.ndarray:
+    """The query's features; grayscale, RGBA, palette and 16-bit images are converted to RGB first."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise RecommenderError(f"query={path}: no such image file.")
+    try:
+        image = load_rgb(path, extractor.spec.image_size)
+    except UnreadableImageError as err:
+        raise RecommenderError(f"query={path} is not an image that can be read ({err}).") from err
+    size = int(extractor.spec.image_size)
+    return extractor(resize_array(image, size)[None])[0]
+
+
+def plot_matches(query: str | Path, matches: list[Match], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(6, len(matches) + 1)
+    rows = -(-(len(matches) + 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.3 * rows), squeeze=False)
+    axes[0, 0].imshow(thumbnail(query, 128))
+    axes[0, 0].set_title("query", fontsize=8)
+    for n, m in enumerate(matches, start=1):
+        ax = axes[n // cols, n % cols]
+        ax.imshow(thumbnail(m.ref, 128))
+        ax.set_title(f"{m.rank}. {m.dataset}/{m.class_name}\nd={m.distance:.2f}", fontsize=7)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

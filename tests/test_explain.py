@@ -1,0 +1,123 @@
+"""Explaining the ranking (figures, nearest images, domain map, descriptor quality) and image retrieval."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from recommender import dataset_features, load_config, make_extractor, recommend
+from recommender.errors import RecommenderError
+from recommender.explain import (descriptor_quality, domain_map_points, embeddings_2d, nearest,
+                                 sample_per_class)
+from recommender.html import markdown_to_html
+from recommender.report import write_reports
+from recommender.retrieval import build_index, encode_query
+
+from conftest import SHARED_DATASETS, SHARED_WEIGHTS, make_folder_dataset, needs_shared, write_image
+
+
+def test_nearest_agrees_with_brute_force():
+    rng = np.random.default_rng(0)
+    index, queries = rng.normal(size=(200, 16)), rng.normal(size=(7, 16))
+    distances, rows = nearest(index, queries, 5)
+    brute = cdist(queries, index)
+    np.testing.assert_array_equal(rows, np.argsort(brute, axis=1)[:, :5])
+    np.testing.assert_allclose(distances, np.sort(brute, axis=1)[:, :5], rtol=1e-7)
+
+
+def test_sample_per_class_is_seeded_and_stratified():
+    labels = np.repeat([0, 1, 2], [5, 1, 9])
+    picks = sample_per_class(labels, 2, seed=0)
+    assert np.bincount(labels[picks]).tolist() == [2, 1, 2]
+    assert np.array_equal(picks, sample_per_class(labels, 2, seed=0))
+
+
+@pytest.fixture
+def colour_features(tmp_path, cfg_factory):
+    folder = make_folder_dataset(tmp_path / "colours", {"red": (220, 30, 30), "blue": (30, 30, 220),
+                                                         "green": (30, 200, 40)}, per_class=10)
+    cfg = cfg_factory("target=plants")
+    extractor = make_extractor(cfg)
+    return (cfg, folder, extractor, dataset_features(str(folder), cfg, "train", extractor),
+            dataset_features(str(folder), cfg, "test", extractor))
+
+
+def test_descriptor_quality_matches_a_brute_force_count(colour_features):
+    _, _, _, train, test = colour_features
+    q = descriptor_quality(train, test, k=3)
+    xtr, xte = train.features(), test.features()
+    order = np.argsort(cdist(xte, xtr), axis=1)[:, :3]
+    hits = train.labels[order] == test.labels[:, None]
+    assert q["precision_at_k"] == pytest.approx(hits.mean())
+    votes = [np.bincount(train.labels[row], minlength=3).argmax() for row in order]
+    assert q["knn_accuracy"] == pytest.approx(np.mean(np.array(votes) == test.labels))
+    assert q["knn_accuracy"] > 0.9  # three flat colours are trivially separable by ImageNet features
+
+
+def test_domain_map_has_one_point_per_sampled_image(colour_features):
+    _, _, _, train, test = colour_features
+    points, owner, labels = domain_map_points([train, test], per_dataset=12, seed=0)
+    assert len(points) == 12 + len(test.refs) and np.bincount(owner).tolist() == [12, len(test.refs)]
+    maps = embeddings_2d(points, seed=0)
+    assert {"PCA", "t-SNE"} <= set(maps)
+    assert all(xy.shape == (len(points), 2) for xy in maps.values())
+
+
+def test_retrieval_finds_the_same_colour_and_handles_query_files(colour_features, tmp_path):
+    cfg, folder, extractor, train, _ = colour_features
+    index = build_index([str(folder)], cfg, extractor)
+    query = write_image(tmp_path / "q.png", (220, 30, 30), noise_seed=99)
+    matches = index.search(encode_query(query, extractor), k=4)
+    assert [m.rank for m in matches] == [1, 2, 3, 4]
+    assert all(m.class_name == "red" for m in matches)
+    assert [m.distance for m in matches] == sorted(m.distance for m in matches)
+    # Grayscale and RGBA queries are converted, not refused.
+    for mode in ("L", "RGBA", "P"):
+        converted = write_image(tmp_path / f"q_{mode}.png", (220, 30, 30), mode=mode)
+        assert encode_query(converted, extractor).shape == (1280,)
+    with pytest.raises(RecommenderError, match="no such image file"):
+        encode_query(tmp_path / "missing.jpg", extractor)
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(RecommenderError, match="is not an image"):
+        encode_query(tmp_path / "notes.jpg", extractor)
+    with pytest.raises(RecommenderError, match="at least one dataset"):
+        build_index([], cfg, extractor)
+
+
+def test_html_report_is_self_contained(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.plot([0, 1], [1, 0])
+    plt.savefig(tmp_path / "fig.png")
+    plt.close()
+    page = markdown_to_html("# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![fig](fig.png)\n\n- item `code`\n",
+                            tmp_path, "t")
+    assert "<h1>Title</h1>" in page and "<td>1</td>" in page and "<li>item <code>code</code></li>" in page
+    assert "data:image/png;base64," in page
+    assert not re.search(r'src="(?!data:)', page)  # nothing to fetch from a server or the disk
+
+
+@needs_shared
+def test_explained_report_on_a_small_real_run(tmp_path, test_overrides):
+    cfg = load_config([*test_overrides, "target=plants", "sources=[flowers,aerial,xray]",
+                       f"data_root={SHARED_DATASETS}", "features.max_images_per_class=8", "report.top_k=2",
+                       "report.map_points_per_dataset=20"])
+    ranking = recommend(cfg=cfg)
+    assert set(ranking.descriptor_quality) == {"plants", "flowers", "aerial", "xray"}
+    for q in ranking.descriptor_quality.values():
+        assert 0.0 <= q["knn_accuracy"] <= 1.0 and 0.0 <= q["precision_at_k"] <= 1.0
+    paths = write_reports(ranking, tmp_path, cfg.report)
+    top2 = [s.name for s in ranking.sources[:2]]
+    for name in ("neighbours.png", "domain_map.png", *(f"plan_{n}.png" for n in top2)):
+        assert paths[name].is_file() and paths[name].stat().st_size > 10_000, name
+    assert f"plan_{ranking.sources[2].name}.png" not in paths
+    report = paths["report.md"].read_text()
+    for name in ("neighbours.png", "domain_map.png", "distances.png", *(f"plan_{n}.png" for n in top2)):
+        assert f"({name})" in report
+    assert "## Descriptor quality" in report
+    page = paths["report.html"].read_text()
+    assert page.count("data:image/png;base64,") == 5 and "[missing figure" not in page
