@@ -4,6 +4,9 @@ Everything here works on the cached per-image features; nothing runs the backbon
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
 import logging
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from .domains import Domain
 from .features import FeatureSet
+from .files import atomic_output
 from .ranking import SourceResult
 
 log = logging.getLogger(__name__)
@@ -78,7 +82,7 @@ def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> Non
     ax.set_ylabel(f"source: {result.name}")
     ax.set_title(f"Transport plan {result.name} → {target.name} (EMD {result.emd:.2f})")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": 1})
     plt.close(fig)
 
 
@@ -93,31 +97,39 @@ def thumbnail(ref, size: int = 96) -> np.ndarray:
 
 
 def plot_neighbours(target: FeatureSet, sources: list[FeatureSet], per_class: int, k: int, seed: int,
-                    path: Path) -> None:
-    """Grid: each row a sample target image, then its k nearest images of each source, with distances."""
+                    path: Path, tile: int = 96) -> None:
+    """Grid: each row a sample target image, then its k nearest images of each source, with distances.
+
+    The thumbnails are pasted into one mosaic (one image for matplotlib, not one axes per thumbnail: fast).
+    """
     plt = _plt()
     queries = sample_per_class(target.labels, per_class, seed)
     q_feats = target.features()[queries]
-    found = []
+    columns = [(target, None, None)]
     for src in sources:
         dist, idx = nearest(src.features(), q_feats, k)
-        found.append((src, dist, idx))
-    n_cols = 1 + sum(idx.shape[1] for _, _, idx in found)
-    fig, axes = plt.subplots(len(queries), n_cols, figsize=(1.3 * n_cols, 1.45 * len(queries)), squeeze=False)
+        columns += [(src, dist[:, j], idx[:, j]) for j in range(idx.shape[1])]
+    pad = 34  # room for two lines of caption above each tile
+    mosaic = np.full((len(queries) * (tile + pad), len(columns) * tile, 3), 255, np.uint8)
+    captions = []
     for r, q in enumerate(queries):
-        axes[r, 0].imshow(thumbnail(target.refs[q]))
-        axes[r, 0].set_title(f"{target.dataset}\n{target.class_names[target.labels[q]]}", fontsize=7)
-        col = 1
-        for src, dist, idx in found:
-            for d, i in zip(dist[r], idx[r]):
-                axes[r, col].imshow(thumbnail(src.refs[i]))
-                axes[r, col].set_title(f"{src.dataset}\n{src.class_names[src.labels[i]]} d={d:.1f}", fontsize=6)
-                col += 1
-    for ax in axes.ravel():
-        ax.axis("off")
-    fig.suptitle("Nearest source images of sample target images (Euclidean, backbone features)", fontsize=9)
+        for c, (fs, dist, idx) in enumerate(columns):
+            i = q if idx is None else idx[r]
+            top = r * (tile + pad) + pad
+            mosaic[top : top + tile, c * tile : (c + 1) * tile] = thumbnail(fs.refs[i], tile)
+            label = f"{fs.dataset}\n{fs.class_names[fs.labels[i]]}"
+            captions.append((c * tile + 2, top - 2, label if dist is None else f"{label} d={dist[r]:.1f}",
+                             "darkred" if idx is None else "black"))
+    height, width = mosaic.shape[:2]
+    fig, ax = plt.subplots(figsize=(width / 80, height / 80))
+    ax.imshow(mosaic)
+    for x, y, text, colour in captions:
+        ax.text(x, y, text, fontsize=6, va="bottom", color=colour)
+    ax.axis("off")
+    ax.set_title("Sample target images (left column) and their nearest source images (Euclidean distance of "
+                 "backbone features)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=80, pil_kwargs={"compress_level": 1})
     plt.close(fig)
 
 
@@ -145,12 +157,31 @@ def embeddings_2d(points: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     except ImportError:
         log.info("umap-learn is not installed; the domain map shows PCA and t-SNE only.")
     else:
-        out["UMAP"] = umap.UMAP(n_components=2, random_state=seed).fit_transform(reduced)
+        out["UMAP"] = umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit_transform(reduced)
     return out
 
 
+def cached_embeddings(feature_sets: list[FeatureSet], points: np.ndarray, seed: int, per_dataset: int,
+                      cache_dir: Path | None) -> dict[str, np.ndarray]:
+    """`embeddings_2d`, stored beside the feature cache: t-SNE and UMAP take seconds, and the cache files' names
+    already identify the features they were computed from."""
+    if cache_dir is None:
+        return embeddings_2d(points, seed)
+    key = hashlib.sha256(json.dumps([[fs.path.name for fs in feature_sets], per_dataset, seed,
+                                     importlib.util.find_spec("umap") is not None]).encode()).hexdigest()[:20]
+    path = Path(cache_dir) / f"map2d-{key}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    maps = embeddings_2d(points, seed)
+    with atomic_output(path, ".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **maps)
+    return maps
+
+
 def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_dataset: int, seed: int,
-                    path: Path) -> int:
+                    path: Path, cache_dir: Path | None = None) -> int:
     """One PNG: per-image features of the target and sources in 2-D, coloured by dataset, class means labelled.
 
     Returns the number of image points drawn in each panel. Class means are projected with the same PCA; for
@@ -158,7 +189,7 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
     """
     plt = _plt()
     points, owner, labels = domain_map_points(feature_sets, per_dataset, seed)
-    maps = embeddings_2d(points, seed)
+    maps = cached_embeddings(feature_sets, points, seed, per_dataset, cache_dir)
     pca = PCA(n_components=2, random_state=seed).fit(points)
     fig, axes = plt.subplots(1, len(maps), figsize=(6.5 * len(maps), 6), squeeze=False)
     colours = plt.get_cmap("tab10")
@@ -184,6 +215,6 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
         ax.set_yticks([])
     axes[0, 0].legend(fontsize=8, markerscale=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return int(len(points))

@@ -90,7 +90,8 @@ def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Pat
         names = [ranking.target.name, *(s.name for s in top)]
         figures["domain_map.png"] = out / "domain_map.png"
         explain.plot_domain_map([ranking.feature_sets[n] for n in names], [ranking.domains[n] for n in names],
-                                int(opts["map_points_per_dataset"]), int(opts["seed"]), figures["domain_map.png"])
+                                int(opts["map_points_per_dataset"]), int(opts["seed"]), figures["domain_map.png"],
+                                cache_dir=target_fs.path.parent)
     return figures
 
 
@@ -165,7 +166,7 @@ def plot_distance_heatmap(ranking: Ranking, path: Path) -> None:
     fig.colorbar(im, ax=ax, label="EMD")
     ax.set_title(f"Pairwise EMD (target: {ranking.target.name})")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, pil_kwargs={"compress_level": 1})
     plt.close(fig)
 
 

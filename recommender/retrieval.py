@@ -85,5 +85,5 @@ def plot_matches(query: str | Path, matches: list[Match], path: Path) -> None:
     for ax in axes.ravel():
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, pil_kwargs={"compress_level": 1})
     plt.close(fig)
