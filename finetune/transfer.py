@@ -43,6 +43,13 @@ class TransferResult:
         return {k: v for k, v in self.__dict__.items() if k != "model"}
 
 
+def transfer_config(cfg: DictConfig) -> DictConfig:
+    """The configuration the transfer runs with: the backbone at `finetune.image_size`."""
+    if int(cfg.finetune.image_size) == int(cfg.backbone.image_size):
+        return cfg
+    return OmegaConf.merge(cfg, {"backbone": {"image_size": int(cfg.finetune.image_size)}})
+
+
 def check_splittable(images: ImageList, cfg: DictConfig) -> None:
     """Every class needs enough images for a train, a validation and a test share."""
     minimum = int(cfg.finetune.min_images_per_class)
@@ -136,6 +143,7 @@ def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     """Stage 1: train on the source's train split; the checkpoint is cached per (source, config, seed)."""
     import keras
 
+    cfg = transfer_config(cfg)
     images = open_dataset(source, cfg)
     check_splittable(images, cfg)
     directory = Path(cfg.finetune.checkpoint_dir).expanduser()
@@ -165,6 +173,7 @@ def train_target(target: str, cfg: DictConfig, seed: int, start: Path | None = N
     import keras
     from sklearn.metrics import confusion_matrix
 
+    cfg = transfer_config(cfg)
     images = open_dataset(target, cfg)
     check_splittable(images, cfg)
     n_classes = len(images.class_names)

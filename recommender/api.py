@@ -1,6 +1,7 @@
 """The public entry points: datasets → features → domains → distance → ranking."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -13,6 +14,7 @@ from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, select
 from .domains import Domain, build_domain
 from .explain import descriptor_quality
+from .files import atomic_output
 from .features import Extractor, FeatureSet, extract_features, image_batches
 from .ranking import Ranking, pairwise_emd, rank_sources
 
@@ -65,13 +67,22 @@ def dataset_domain(name: str, cfg: DictConfig, extractor: Extractor | None = Non
     return build_domain(dataset_features(name, cfg, extractor=extractor), cfg.emd.min_images_per_class)
 
 
-def descriptor_quality_of(name: str, cfg: DictConfig, extractor: Extractor | None = None,
+def descriptor_quality_of(name_or_images: str | ImageList, cfg: DictConfig, extractor: Extractor | None = None,
                           k: int | None = None) -> dict:
     """k-NN accuracy and precision@k of the backbone features on the test split (train split as the index)."""
     extractor = extractor or make_extractor(cfg)
-    images = open_dataset(name, cfg)
-    return descriptor_quality(dataset_features(images, cfg, "train", extractor),
-                              dataset_features(images, cfg, "test", extractor), k or cfg.report.knn_k)
+    images = name_or_images if isinstance(name_or_images, ImageList) else open_dataset(name_or_images, cfg)
+    train = dataset_features(images, cfg, "train", extractor)
+    test = dataset_features(images, cfg, "test", extractor)
+    k = int(k or cfg.report.knn_k)
+    # The score is a pure function of the two cache files (whose names are content hashes) and k: keep it beside them.
+    cached = train.path.parent / f"quality-{train.path.stem}-{test.path.stem}-k{k}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    quality = descriptor_quality(train, test, k)
+    with atomic_output(cached, ".json") as tmp:
+        Path(tmp).write_text(json.dumps(quality))
+    return quality
 
 
 def source_names(cfg: DictConfig) -> tuple[list[str], list[str]]:
@@ -112,8 +123,9 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     extractor = make_extractor(cfg)
     feature_sets = {}
     domains = []
-    for name in [str(cfg.target), *names]:
-        features = dataset_features(name, cfg, extractor=extractor)
+    opened = [open_dataset(name, cfg) for name in [str(cfg.target), *names]]
+    for images in opened:
+        features = dataset_features(images, cfg, extractor=extractor)
         feature_sets[features.dataset] = features
         domains.append(build_domain(features, cfg.emd.min_images_per_class))
     target_domain, source_domains = domains[0], domains[1:]
@@ -130,7 +142,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     all_domains = [target_domain, *source_domains]
     quality = {}
     if cfg.report.explain:
-        quality = {d.name: descriptor_quality_of(n, cfg, extractor) for d, n in zip(domains, [str(cfg.target), *names])}
+        quality = {d.name: descriptor_quality_of(images, cfg, extractor) for d, images in zip(domains, opened)}
     return Ranking(
         target=target_domain,
         sources=results,

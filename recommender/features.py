@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import zipfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,8 @@ from .images import UnreadableImageError, load_rgb, resize_array
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
-LOOKAHEAD = 2  # batches decoded ahead of the model: enough to hide decoding, bounded memory
+LOOKAHEAD = 3  # batches decoded ahead of the model: enough to hide decoding, bounded memory
+DECODE_THREADS = 2
 
 
 @dataclass
@@ -168,7 +170,7 @@ def image_batches(image_list: ImageList, indices: np.ndarray, image_size: int, b
                 ok[k] = False
         return batch, labels[lo : lo + batch_size], ok
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=DECODE_THREADS, initializer=_lower_priority) as pool:
         ahead = deque(pool.submit(decode, lo) for lo in starts[:LOOKAHEAD])
         for lo in starts[LOOKAHEAD:]:
             done = ahead.popleft().result()
@@ -176,6 +178,14 @@ def image_batches(image_list: ImageList, indices: np.ndarray, image_size: int, b
             yield done
         while ahead:
             yield ahead.popleft().result()
+
+
+def _lower_priority() -> None:
+    """Let the decoding thread yield to the model's threads: it only has to fill the gaps they leave."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: decoding still works, just less politely
+        pass
 
 
 def _tfds_images(image_list: ImageList, indices: np.ndarray, size: int):

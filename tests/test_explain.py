@@ -121,3 +121,24 @@ def test_explained_report_on_a_small_real_run(tmp_path, test_overrides):
     assert "## Descriptor quality" in report
     page = paths["report.html"].read_text()
     assert page.count("data:image/png;base64,") == 5 and "[missing figure" not in page
+
+
+def test_retrieve_script_prints_and_writes_matches(tmp_path, test_overrides):
+    import subprocess
+    import sys
+
+    folder = make_folder_dataset(tmp_path / "colours", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=8)
+    query = write_image(tmp_path / "query.png", (30, 30, 220), noise_seed=7)
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "scripts/retrieve.py", f"query={query}", f"datasets=[{folder}]", "k=3",
+                           *test_overrides, f"hydra.run.dir={run}"], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert len(lines) == 3 and all("colours/blue " in line for line in lines)
+    assert (run / "matches.png").stat().st_size > 5_000
+    assert len((run / "matches.csv").read_text().splitlines()) == 4
+    missing = subprocess.run([sys.executable, "scripts/retrieve.py", f"query={tmp_path / 'nope.jpg'}",
+                              f"datasets=[{folder}]", *test_overrides, f"hydra.run.dir={run}"],
+                             cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "no such image file" in missing.stderr

@@ -181,3 +181,25 @@ def test_scores_reject_bad_shapes():
         ranking_scores([0.9], [[0.5]])
     with pytest.raises(ValueError):
         ranking_scores([0.9, 0.8], [0.5, 0.6])
+
+
+def test_augmentation_trains_on_images_and_image_size_is_an_option(tiny):
+    source, target, overrides = tiny
+    cfg = load_config([*overrides, "finetune.augmentation.flip=true", "finetune.augmentation.shift=true",
+                       "finetune.image_size=48"], "validate")
+    checkpoint = train_source(str(source), cfg, seed=0)
+    net = load_checkpoint(checkpoint)
+    names = [layer.name for layer in net.layers]
+    assert "aug_flip" in names and "aug_shift" in names and "aug_zoom" not in names
+    assert tuple(net.input.shape[1:]) == (48, 48, 3)
+    result = train_target(str(target), cfg, seed=0, start=checkpoint, source_name="src")
+    assert result.n_test == 4
+
+
+def test_linear_probe_trains_only_the_head_on_pooled_features(tiny):
+    source, target, overrides = tiny
+    cfg = load_config([*overrides, "finetune.strategy=linear_probe"], "validate")
+    net = load_checkpoint(train_source(str(source), cfg, seed=0))
+    tail, cut = trainable_tail(net)
+    assert cut is None and tuple(tail.input.shape[1:]) == (1280,)
+    assert "top" not in [layer.name for layer in net.layers]
