@@ -66,8 +66,8 @@ def check_splittable(images: ImageList, cfg: DictConfig) -> None:
         missing = sorted(set(range(len(images.class_names))) - set(images.labels[idx].tolist()))
         if missing:
             raise DatasetError(f"Dataset {images.name!r}: the {s} split has no image of class "
-                               f"{images.class_names[missing[0]]!r}; raise finetune.min_images_per_class' "
-                               "data or the split fractions.")
+                               f"{images.class_names[missing[0]]!r}; add images of that class or change "
+                               "split.train/val/test.")
 
 
 def _uses_images(cfg: DictConfig) -> bool:
