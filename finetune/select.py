@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from recommender import atomic_output, open_dataset, recommend
 from recommender.datasets import DatasetError
@@ -17,6 +17,7 @@ def choose_source(cfg: DictConfig) -> tuple[str, dict]:
     first; a name is forced."""
     target = str(cfg.target)
     requested = str(cfg.source)
+    cfg = OmegaConf.merge(cfg, {"report": {"explain": False}})  # the choice needs the ranking, not its figures
     if requested == "auto":
         ranking = recommend(cfg=cfg)
         chosen = ranking.best

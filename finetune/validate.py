@@ -51,7 +51,7 @@ class Validation:
 def validate(cfg: DictConfig) -> Validation:
     """Rank the sources, fine-tune from each (and from ImageNet) over the configured seeds, score the ranking."""
     start = time.perf_counter()
-    ranking = recommend(cfg=cfg)
+    ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}))
     seeds = [int(s) for s in cfg.finetune.seeds]
     results: dict[str, list[TransferResult]] = {}
     for source in ranking.sources:
