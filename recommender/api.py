@@ -27,8 +27,10 @@ def backbone_spec(cfg: DictConfig) -> BackboneSpec:
                         weights_dir=b.weights_dir)
 
 
-def open_dataset(name: str, cfg: DictConfig) -> ImageList:
-    """The image list of a catalog name or an image-folder path."""
+def open_dataset(name: str | ImageList, cfg: DictConfig) -> ImageList:
+    """The image list of a catalog name or an image-folder path (an ImageList is returned as it is)."""
+    if isinstance(name, ImageList):
+        return name
     return list_images(resolve_dataset(name, cfg.catalog, cfg.data_root))
 
 
@@ -45,7 +47,7 @@ def make_extractor(cfg: DictConfig, layer: str | None = None) -> Extractor:
 
 def load_images(name_or_images: str | ImageList, cfg: DictConfig, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """Decoded, resized uint8 images of one split and their labels (unreadable files skipped, with a warning)."""
-    images = name_or_images if isinstance(name_or_images, ImageList) else open_dataset(name_or_images, cfg)
+    images = open_dataset(name_or_images, cfg)
     indices = split_indices_of(images, cfg, split, cfg.features.max_images_per_class)
     batches = list(image_batches(images, indices, cfg.backbone.image_size, cfg.features.batch_size))
     readable = np.concatenate([ok for _, _, ok in batches])
@@ -56,8 +58,11 @@ def load_images(name_or_images: str | ImageList, cfg: DictConfig, split: str = "
 def dataset_features(name_or_images: str | ImageList, cfg: DictConfig, split: str = "train",
                      extractor: Extractor | None = None) -> FeatureSet:
     """Backbone features of one split (the train split for the recommender), cached on disk."""
-    images = name_or_images if isinstance(name_or_images, ImageList) else open_dataset(name_or_images, cfg)
+    images = open_dataset(name_or_images, cfg)
     indices = split_indices_of(images, cfg, split, cfg.features.max_images_per_class)
+    if len(indices) == 0:
+        raise DatasetError(f"Dataset {images.name!r}: its {split} split is empty (too few images per class for "
+                           f"split={dict(cfg.split)}); add images or change the split fractions.")
     return extract_features(images, indices, extractor or make_extractor(cfg), Path(cfg.features.cache_dir),
                             batch_size=cfg.features.batch_size, progress=cfg.features.progress)
 
@@ -71,7 +76,7 @@ def descriptor_quality_of(name_or_images: str | ImageList, cfg: DictConfig, extr
                           k: int | None = None) -> dict:
     """k-NN accuracy and precision@k of the backbone features on the test split (train split as the index)."""
     extractor = extractor or make_extractor(cfg)
-    images = name_or_images if isinstance(name_or_images, ImageList) else open_dataset(name_or_images, cfg)
+    images = open_dataset(name_or_images, cfg)
     train = dataset_features(images, cfg, "train", extractor)
     test = dataset_features(images, cfg, "test", extractor)
     k = int(k or cfg.report.knn_k)
@@ -142,7 +147,11 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     all_domains = [target_domain, *source_domains]
     quality = {}
     if cfg.report.explain:
-        quality = {d.name: descriptor_quality_of(images, cfg, extractor) for d, images in zip(domains, opened)}
+        for dom, images in zip(domains, opened):
+            try:
+                quality[dom.name] = descriptor_quality_of(images, cfg, extractor)
+            except DatasetError as err:  # a tiny dataset has no test split: rank it, but say why it has no score
+                notes.append(f"No descriptor-quality score: {err}")
     return Ranking(
         target=target_domain,
         sources=results,

@@ -194,7 +194,7 @@ def cap_per_class(indices: np.ndarray, labels: np.ndarray, cap: int | None, seed
         members = indices[labels[indices] == label]
         rng = np.random.default_rng([int(seed), int(label), 1])
         kept.append(members if len(members) <= cap else rng.choice(members, int(cap), replace=False))
-    return np.sort(np.concatenate(kept))
+    return np.sort(np.concatenate(kept)) if kept else indices
 
 
 def select(image_list: ImageList, split: str, fractions: Mapping[str, float], seed: int,

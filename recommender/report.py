@@ -27,6 +27,9 @@ def format_table(ranking: Ranking) -> str:
     t = ranking.target
     head = (f"Target: {t.name} ({len(t.class_names)} classes, {t.n_images} images, {t.n_skipped} skipped)"
             f" — sources ranked by EMD, closest first")
+    quality = [f"{name} {q['knn_accuracy']:.2f}" for name, q in ranking.descriptor_quality.items()]
+    if quality:
+        lines.append(f"descriptor quality (k-NN accuracy on each test split): {', '.join(quality)}")
     return "\n".join([head, *lines, *(f"note: {n}" for n in ranking.notes)])
 
 

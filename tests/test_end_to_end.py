@@ -122,3 +122,14 @@ def test_command_line_errors_are_clear(real_overrides, tmp_path):
     assert done.returncode == 2
     assert "Unknown dataset 'planets'" in done.stderr and "Known datasets:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_tiny_folder_without_a_test_split_is_ranked_with_a_note(tmp_path, real_overrides):
+    from conftest import make_folder_dataset
+
+    tiny = make_folder_dataset(tmp_path / "tiny", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
+    ranking = recommend(cfg=load_config([f"target={tiny}", "sources=[flowers]", *real_overrides,
+                                         "emd.min_images_per_class=1"]))
+    assert ranking.best.name == "flowers"
+    assert "tiny" not in ranking.descriptor_quality and "flowers" in ranking.descriptor_quality
+    assert any("No descriptor-quality score" in n and "test split is empty" in n for n in ranking.notes)
