@@ -125,17 +125,16 @@ def _list_folder(spec: DatasetSpec) -> ImageList:
     class_names, refs, labels, empty = [], [], [], []
     for class_dir in class_dirs:
         # Every regular file counts: a stray non-image is skipped and counted at decode time, not hidden.
-        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        files = _files_below(class_dir)
         if not files:
             log.warning("Dataset %r: class folder %s is empty; skipped.", spec.name, class_dir)
             empty.append(class_dir.name)
             continue
         label = len(class_names)
         class_names.append(class_dir.name)
-        for f in files:
-            st = f.stat()
-            digest.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            refs.append(str(f))
+        for path, st in files:
+            digest.update(f"{os.path.relpath(path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            refs.append(path)
             labels.append(label)
     if len(class_names) < 2:
         raise DatasetError(
@@ -143,6 +142,21 @@ def _list_folder(spec: DatasetSpec) -> ImageList:
             f"(empty: {', '.join(empty)}). Add images to the class folders."
         )
     return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), digest.hexdigest(), empty)
+
+
+def _files_below(folder: Path) -> list[tuple[str, os.stat_result]]:
+    """Every non-hidden regular file below `folder` with its stat, sorted by path (scandir: one pass, no rglob)."""
+    found, stack = [], [str(folder)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=True):
+                    found.append((entry.path, entry.stat()))
+    return sorted(found)
 
 
 def _list_tfds(spec: DatasetSpec) -> ImageList:

@@ -1,6 +1,8 @@
 """Why a source is recommended: transport plans, nearest images, a 2-D map of the domains, descriptor quality.
 
-Everything here works on the cached per-image features; nothing runs the backbone again.
+Everything here works on the cached per-image features; nothing runs the backbone again. The slow derived
+results (2-D embeddings, neighbour searches) are cached beside the features too, and scikit-learn is imported
+only when something has to be computed, so a fully cached run stays quick.
 """
 from __future__ import annotations
 
@@ -11,9 +13,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
-from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from .domains import Domain
 from .features import FeatureSet
@@ -26,6 +25,8 @@ log = logging.getLogger(__name__)
 def descriptor_quality(train: FeatureSet, test: FeatureSet, k: int = 5) -> dict:
     """How well the backbone's features describe a dataset: k-NN accuracy and precision@k on its test split,
     with its train split as the index (the content-based image retrieval view of a descriptor)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
     x_train, x_test = train.features(), test.features()
     k = int(min(k, len(x_train)))
     if k < 1 or len(x_test) == 0:
@@ -42,8 +43,26 @@ def descriptor_quality(train: FeatureSet, test: FeatureSet, k: int = 5) -> dict:
 
 def nearest(index_features: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean k nearest rows of `index_features` for each query row: (distances, indices)."""
+    from sklearn.neighbors import NearestNeighbors
+
     k = int(min(k, len(index_features)))
     return NearestNeighbors(n_neighbors=k).fit(index_features).kneighbors(queries)
+
+
+def cached_arrays(cache_dir: Path | None, kind: str, key_parts, compute) -> dict[str, np.ndarray]:
+    """`compute()` (a dict of arrays), stored in `cache_dir` under a hash of `key_parts`; None: no caching."""
+    if cache_dir is None:
+        return compute()
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:20]
+    path = Path(cache_dir) / f"{kind}-{key}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    arrays = compute()
+    with atomic_output(path, ".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return arrays
 
 
 def sample_per_class(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -97,7 +116,7 @@ def thumbnail(ref, size: int = 96) -> np.ndarray:
 
 
 def plot_neighbours(target: FeatureSet, sources: list[FeatureSet], per_class: int, k: int, seed: int,
-                    path: Path, tile: int = 96) -> None:
+                    path: Path, tile: int = 96, cache_dir: Path | None = None) -> None:
     """Grid: each row a sample target image, then its k nearest images of each source, with distances.
 
     The thumbnails are pasted into one mosaic (one image for matplotlib, not one axes per thumbnail: fast).
@@ -107,7 +126,9 @@ def plot_neighbours(target: FeatureSet, sources: list[FeatureSet], per_class: in
     q_feats = target.features()[queries]
     columns = [(target, None, None)]
     for src in sources:
-        dist, idx = nearest(src.features(), q_feats, k)
+        found = cached_arrays(cache_dir, "neighbours", [target.path.name, src.path.name, per_class, k, seed],
+                              lambda: dict(zip(("dist", "idx"), nearest(src.features(), q_feats, k))))
+        dist, idx = found["dist"], found["idx"]
         columns += [(src, dist[:, j], idx[:, j]) for j in range(idx.shape[1])]
     pad = 34  # room for two lines of caption above each tile
     mosaic = np.full((len(queries) * (tile + pad), len(columns) * tile, 3), 255, np.uint8)
@@ -146,38 +167,29 @@ def domain_map_points(feature_sets: list[FeatureSet], per_dataset: int, seed: in
     return np.concatenate(rows), np.concatenate(owner), np.concatenate(labels)
 
 
-def embeddings_2d(points: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """PCA and t-SNE (and UMAP where its package is installed) of the points, each (n, 2)."""
-    out = {"PCA": PCA(n_components=2, random_state=seed).fit_transform(points)}
+def embeddings_2d(points: np.ndarray, seed: int, extra: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """PCA and t-SNE (and UMAP where its package is installed) of the points, each (n, 2).
+
+    `extra` rows (class means) are projected with the same PCA as "PCA_extra"; t-SNE and UMAP have no
+    out-of-sample transform.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    pca = PCA(n_components=2, random_state=seed).fit(points)
+    out = {"PCA": pca.transform(points)}
+    if extra is not None:
+        out["PCA_extra"] = pca.transform(extra)
     reduced = PCA(n_components=min(50, *points.shape), random_state=seed).fit_transform(points)
     perplexity = float(min(30, max(2, (len(points) - 1) / 3)))
     out["t-SNE"] = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
-    try:
-        import umap
-    except ImportError:
+    if importlib.util.find_spec("umap") is None:
         log.info("umap-learn is not installed; the domain map shows PCA and t-SNE only.")
     else:
+        import umap
+
         out["UMAP"] = umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit_transform(reduced)
     return out
-
-
-def cached_embeddings(feature_sets: list[FeatureSet], points: np.ndarray, seed: int, per_dataset: int,
-                      cache_dir: Path | None) -> dict[str, np.ndarray]:
-    """`embeddings_2d`, stored beside the feature cache: t-SNE and UMAP take seconds, and the cache files' names
-    already identify the features they were computed from."""
-    if cache_dir is None:
-        return embeddings_2d(points, seed)
-    key = hashlib.sha256(json.dumps([[fs.path.name for fs in feature_sets], per_dataset, seed,
-                                     importlib.util.find_spec("umap") is not None]).encode()).hexdigest()[:20]
-    path = Path(cache_dir) / f"map2d-{key}.npz"
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    maps = embeddings_2d(points, seed)
-    with atomic_output(path, ".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **maps)
-    return maps
 
 
 def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_dataset: int, seed: int,
@@ -189,8 +201,10 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
     """
     plt = _plt()
     points, owner, labels = domain_map_points(feature_sets, per_dataset, seed)
-    maps = cached_embeddings(feature_sets, points, seed, per_dataset, cache_dir)
-    pca = PCA(n_components=2, random_state=seed).fit(points)
+    means = np.concatenate([dom.means for dom in domains])
+    key = [[fs.path.name for fs in feature_sets], per_dataset, seed, importlib.util.find_spec("umap") is not None]
+    maps = cached_arrays(cache_dir, "map2d", key, lambda: embeddings_2d(points, seed, means))
+    mean_xy = dict(zip([(d, c) for d, dom in enumerate(domains) for c in dom.class_names], maps.pop("PCA_extra")))
     fig, axes = plt.subplots(1, len(maps), figsize=(6.5 * len(maps), 6), squeeze=False)
     colours = plt.get_cmap("tab10")
     for ax, (method, xy) in zip(axes[0], maps.items()):
@@ -202,10 +216,9 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
                 if not members.any():
                     continue
                 if method == "PCA":
-                    dom = domains[d]
-                    if class_name not in dom.class_names:
+                    if (d, class_name) not in mean_xy:  # a class dropped from the domain has no mean
                         continue
-                    centre = pca.transform(dom.means[[dom.class_names.index(class_name)]])[0]
+                    centre = mean_xy[(d, class_name)]
                 else:
                     centre = xy[members].mean(axis=0)
                 ax.scatter(*centre, marker="X", s=90, color=colours(d % 10), edgecolor="black", linewidth=0.8)

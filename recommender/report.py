@@ -89,7 +89,8 @@ def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Pat
         per_class = max(1, min(int(opts["samples_per_class"]), 12 // len(target_fs.class_names)))
         figures["neighbours.png"] = out / "neighbours.png"
         explain.plot_neighbours(target_fs, [ranking.feature_sets[s.name] for s in top], per_class,
-                                int(opts["neighbours"]), int(opts["seed"]), figures["neighbours.png"])
+                                int(opts["neighbours"]), int(opts["seed"]), figures["neighbours.png"],
+                                cache_dir=target_fs.path.parent)
         names = [ranking.target.name, *(s.name for s in top)]
         figures["domain_map.png"] = out / "domain_map.png"
         explain.plot_domain_map([ranking.feature_sets[n] for n in names], [ranking.domains[n] for n in names],
