@@ -219,6 +219,3 @@ def select(image_list: ImageList, split: str, fractions: Mapping[str, float], se
     idx = split_indices(image_list.labels, fractions, seed)[split]
     return cap_per_class(idx, image_list.labels, cap, seed)
 
-
-def known_names(catalog: Mapping[str, Mapping]) -> Sequence[str]:
-    return sorted(catalog)
