@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import ROOT, machine_facts, timed_command, write_section  # noqa: E402
+from benchlib import machine_facts, timed_command, write_section  # noqa: E402
 
 import recommender  # noqa: E402,F401
 from recommender import dataset_features, load_config, make_extractor, open_dataset, split_indices_of  # noqa: E402
 from recommender.retrieval import build_index, encode_query  # noqa: E402
 from recommender.emd import emd_distance, ground_cost  # noqa: E402
-from recommender.features import extract_features, image_batches  # noqa: E402
+from recommender.features import extract_features  # noqa: E402
 from recommender.images import load_rgb, resize_array  # noqa: E402
 
 

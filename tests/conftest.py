@@ -1,7 +1,6 @@
 """Shared fixtures: small generated image folders, a test configuration, and the real shared data."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

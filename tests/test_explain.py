@@ -14,7 +14,7 @@ from recommender.html import markdown_to_html
 from recommender.report import write_reports
 from recommender.retrieval import build_index, encode_query
 
-from conftest import SHARED_DATASETS, SHARED_WEIGHTS, make_folder_dataset, needs_shared, write_image
+from conftest import SHARED_DATASETS, make_folder_dataset, needs_shared, write_image
 
 
 def test_nearest_agrees_with_brute_force():

@@ -4,10 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender import backbone as backbone_mod
 from recommender import dataset_features, make_extractor, open_dataset
 from recommender.backbone import BackboneError, BackboneSpec, resolve_weights, weights_filename
-from recommender.features import extract_features
 from recommender.images import UnreadableImageError
 
 from conftest import SHARED_WEIGHTS, make_folder_dataset, write_image

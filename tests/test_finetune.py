@@ -15,7 +15,7 @@ from recommender import backbone_spec, load_config, open_dataset, recommend
 from recommender.backbone import resolve_weights
 from recommender.datasets import DatasetError
 
-from conftest import SHARED_DATASETS, SHARED_WEIGHTS, make_folder_dataset, needs_shared
+from conftest import SHARED_DATASETS, make_folder_dataset, needs_shared
 
 SOURCE_COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 30, 220)}
 TARGET_COLOURS = {"yellow": (230, 220, 30), "purple": (140, 30, 160)}
