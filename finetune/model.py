@@ -104,7 +104,8 @@ def parts_after(net: keras.Model, name: str) -> list[keras.layers.Layer]:
 def with_new_classifier(net: keras.Model, n_classes: int) -> keras.Model:
     """Everything of `net` except its final layer, which becomes a fresh one for `n_classes` classes."""
     layers = [layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)]
-    assert layers[-1].name == "classifier", "the transfer network must end in its classifier"
+    if layers[-1].name != "classifier":
+        raise ValueError(f"{net.name}: a transfer network ends in its 'classifier' layer, not {layers[-1].name!r}.")
     return chain(keras.Input(net.input.shape[1:], name="image"), [*layers[:-1], classifier(n_classes)],
                  name=net.name)
 

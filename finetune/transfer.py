@@ -89,12 +89,17 @@ def _extractor(spec, cut: str | None):
     return Extractor(spec, cut)
 
 
+def _trainable(net, cfg: DictConfig):
+    """(model to train, what it takes): the tail on cached activations, or the whole network on images."""
+    return (net, "input") if _uses_images(cfg) else trainable_tail(net)
+
+
 def _fit(net, cfg: DictConfig, data: dict, phase: str, learning_rate: float, epochs: int, seed: int) -> int:
     import keras
 
     ft = cfg.finetune
     set_phase(net, phase)
-    model, cut = (net, "input") if _uses_images(cfg) else trainable_tail(net)
+    model = _trainable(net, cfg)[0]
     model.compile(optimizer=keras.optimizers.AdamW(float(learning_rate), weight_decay=float(ft.weight_decay)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     keras.utils.set_random_seed(int(seed))
@@ -106,7 +111,7 @@ def _fit(net, cfg: DictConfig, data: dict, phase: str, learning_rate: float, epo
 
 
 def _data(net, images: ImageList, cfg: DictConfig, splits=("train", "val")) -> dict:
-    model, cut = (net, "input") if _uses_images(cfg) else trainable_tail(net)
+    model, cut = _trainable(net, cfg)
     shape = tuple(model.input.shape[1:])
     return {s: _split_arrays(images, cfg, s, cut, shape) for s in splits}
 
@@ -186,7 +191,7 @@ def train_target(target: str, cfg: DictConfig, seed: int, start: Path | None = N
     _train_phases(net, images, cfg, seed, "target")
     data = _data(net, images, cfg, ("test",))
     x_test, y_test = data["test"]
-    model = net if _uses_images(cfg) else trainable_tail(net)[0]
+    model = _trainable(net, cfg)[0]
     predicted = np.argmax(model.predict(x_test, batch_size=256, verbose=0), axis=1)
     confusion = confusion_matrix(y_test, predicted, labels=list(range(n_classes)))
     per_class = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
