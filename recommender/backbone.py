@@ -16,7 +16,8 @@ from .errors import RecommenderError
 
 WEIGHTS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
 KERAS_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-PREPROCESSING = "keras.applications.mobilenet_v2.preprocess_input; bilinear squash resize of RGB8; JPEG draft >= size"
+PREPROCESSING = ("keras.applications.mobilenet_v2.preprocess_input; squash resize of RGB8 (OpenCV: area when shrinking, "
+                 "bilinear when enlarging); JPEG draft >= size")
 
 
 class BackboneError(RecommenderError, RuntimeError):

@@ -232,8 +232,7 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress):
                 if sums is None:
                     sums = np.zeros((n_classes, extractor.dim), np.float64)
                 labels = labels[readable]
-                np.add.at(sums, labels, feats)
-                np.add.at(counts, labels, 1)
+                _add_to_class_sums(sums, counts, labels, feats)
                 raw.write(feats.astype("<f4").tobytes())
                 batch_refs = refs[position : position + len(readable)]
                 kept_refs.append(batch_refs[readable])
@@ -260,6 +259,18 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress):
     finally:
         if os.path.exists(raw_name):
             os.unlink(raw_name)
+
+
+def _add_to_class_sums(sums: np.ndarray, counts: np.ndarray, labels: np.ndarray, feats: np.ndarray) -> None:
+    """sums[c] += the features of class c, counts[c] += their number.
+
+    A one-hot matrix product rather than np.add.at: this runs between two forward passes, where add.at's
+    per-element loop cost a few percent of the extraction time.
+    """
+    one_hot = np.zeros((len(sums), len(labels)))
+    one_hot[labels, np.arange(len(labels))] = 1.0
+    sums += one_hot @ feats
+    counts += np.bincount(labels, minlength=len(counts))
 
 
 def _write_npz_atomic(path: Path, arrays: dict, raw_name: str, feature_shape: tuple[int, int]) -> None:

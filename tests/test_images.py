@@ -46,7 +46,21 @@ def test_corrupt_truncated_and_non_image_files_raise(tmp_path):
             load_rgb(tmp_path / name)
 
 
-def test_resize_squashes_to_square_float_array(tmp_path):
+def test_resize_squashes_to_square_uint8_array(tmp_path):
     img = load_rgb(write_image(tmp_path / "r.png", (255, 0, 0), size=(50, 20)))
     arr = resize_array(img, 32)
     assert arr.shape == (32, 32, 3) and arr.dtype == np.uint8 and arr[..., 0].mean() > 200
+
+
+def test_shrinking_averages_pixels_instead_of_dropping_them():
+    # A one-pixel checkerboard shrunk 3x: each output pixel averages a 3x3 block (4/9 or 5/9 white); point
+    # sampling or plain bilinear interpolation would land on single pixels, black or white.
+    board = (np.indices((96, 96)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    arr = resize_array(Image.fromarray(np.stack([board] * 3, axis=-1)), 32)
+    assert np.all((arr >= 255 * 4 // 9 - 1) & (arr <= 255 * 5 // 9 + 1))
+
+
+def test_enlarging_interpolates_between_pixels():
+    ramp = np.array([[0, 100, 200]], np.uint8).repeat(3, axis=0)
+    arr = resize_array(Image.fromarray(np.stack([ramp] * 3, axis=-1)), 6)[0, :, 0].astype(int)
+    assert arr[0] == 0 and arr[-1] == 200 and np.all(np.diff(arr) > 0)
