@@ -17,6 +17,7 @@ import numpy as np
 from .domains import Domain
 from .features import FeatureSet
 from .files import atomic_output
+from .plotting import colour, figure, save_mosaic, save_png
 from .ranking import SourceResult
 
 log = logging.getLogger(__name__)
@@ -73,21 +74,14 @@ def sample_per_class(labels: np.ndarray, per_class: int, seed: int) -> np.ndarra
     return np.concatenate(picks) if picks else np.empty(0, int)
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> None:
-    """Heatmap of the plan: rows source classes, columns target classes; each cell mass and class distance."""
-    plt = _plt()
+    """Heatmap of the plan: rows source classes, columns target classes; each cell mass and class distance.
+
+    The numbers are in the cells, so there is no colour bar (it was a third of the drawing time)."""
     rows, cols = result.plan.shape
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * cols + 3), max(3.0, 0.45 * rows + 2)))
-    im = ax.imshow(result.plan, cmap="Blues", aspect="auto")
+    fig = figure((max(4.0, 1.1 * cols + 3), max(3.0, 0.45 * rows + 2)))
+    ax = fig.add_subplot()
+    ax.imshow(result.plan, cmap="Blues", aspect="auto")
     ax.set_xticks(range(cols), target.class_names, rotation=30, ha="right")
     ax.set_yticks(range(rows), result.class_names)
     peak = result.plan.max() or 1.0
@@ -96,13 +90,10 @@ def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> Non
             mass = result.plan[i, j]
             ax.text(j, i, f"{mass:.3f}\nd={result.cost[i, j]:.1f}" if mass > 1e-9 else f"d={result.cost[i, j]:.1f}",
                     ha="center", va="center", fontsize=7, color="white" if mass > 0.6 * peak else "black")
-    fig.colorbar(im, ax=ax, label="mass moved")
     ax.set_xlabel(f"target: {target.name}")
     ax.set_ylabel(f"source: {result.name}")
     ax.set_title(f"Transport plan {result.name} → {target.name} (EMD {result.emd:.2f})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": 1})
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def thumbnail(ref, size: int = 96) -> np.ndarray:
@@ -117,11 +108,7 @@ def thumbnail(ref, size: int = 96) -> np.ndarray:
 
 def plot_neighbours(target: FeatureSet, sources: list[FeatureSet], per_class: int, k: int, seed: int,
                     path: Path, tile: int = 96, cache_dir: Path | None = None) -> None:
-    """Grid: each row a sample target image, then its k nearest images of each source, with distances.
-
-    The thumbnails are pasted into one mosaic (one image for matplotlib, not one axes per thumbnail: fast).
-    """
-    plt = _plt()
+    """Grid: each row a sample target image, then its k nearest images of each source, with distances."""
     queries = sample_per_class(target.labels, per_class, seed)
     q_feats = target.features()[queries]
     columns = [(target, None, None)]
@@ -130,28 +117,17 @@ def plot_neighbours(target: FeatureSet, sources: list[FeatureSet], per_class: in
                               lambda: dict(zip(("dist", "idx"), nearest(src.features(), q_feats, k))))
         dist, idx = found["dist"], found["idx"]
         columns += [(src, dist[:, j], idx[:, j]) for j in range(idx.shape[1])]
-    pad = 34  # room for two lines of caption above each tile
-    mosaic = np.full((len(queries) * (tile + pad), len(columns) * tile, 3), 255, np.uint8)
-    captions = []
+    tiles, captions = [], []
     for r, q in enumerate(queries):
-        for c, (fs, dist, idx) in enumerate(columns):
+        tiles.append([])
+        captions.append([])
+        for fs, dist, idx in columns:
             i = q if idx is None else idx[r]
-            top = r * (tile + pad) + pad
-            mosaic[top : top + tile, c * tile : (c + 1) * tile] = thumbnail(fs.refs[i], tile)
-            label = f"{fs.dataset}\n{fs.class_names[fs.labels[i]]}"
-            captions.append((c * tile + 2, top - 2, label if dist is None else f"{label} d={dist[r]:.1f}",
-                             "darkred" if idx is None else "black"))
-    height, width = mosaic.shape[:2]
-    fig, ax = plt.subplots(figsize=(width / 80, height / 80))
-    ax.imshow(mosaic)
-    for x, y, text, colour in captions:
-        ax.text(x, y, text, fontsize=6, va="bottom", color=colour)
-    ax.axis("off")
-    ax.set_title("Sample target images (left column) and their nearest source images (Euclidean distance of "
-                 "backbone features)", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80, pil_kwargs={"compress_level": 1})
-    plt.close(fig)
+            tiles[-1].append(thumbnail(fs.refs[i], tile))
+            name = fs.dataset if dist is None else f"{fs.dataset}  d={dist[r]:.1f}"
+            captions[-1].append((f"{name}\n{fs.class_names[fs.labels[i]][:15]}", "darkred" if dist is None else "black"))
+    save_mosaic(tiles, captions, "Sample target images (left column) and their nearest source images "
+                "(Euclidean distance of backbone features)", path)
 
 
 def domain_map_points(feature_sets: list[FeatureSet], per_dataset: int, seed: int):
@@ -199,35 +175,37 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
     Returns the number of image points drawn in each panel. Class means are projected with the same PCA; for
     t-SNE/UMAP (no out-of-sample transform) each class mean is placed at the centroid of its class's points.
     """
-    plt = _plt()
     points, owner, labels = domain_map_points(feature_sets, per_dataset, seed)
     means = np.concatenate([dom.means for dom in domains])
     key = [[fs.path.name for fs in feature_sets], per_dataset, seed, importlib.util.find_spec("umap") is not None]
     maps = cached_arrays(cache_dir, "map2d", key, lambda: embeddings_2d(points, seed, means))
     mean_xy = dict(zip([(d, c) for d, dom in enumerate(domains) for c in dom.class_names], maps.pop("PCA_extra")))
-    fig, axes = plt.subplots(1, len(maps), figsize=(6.5 * len(maps), 6), squeeze=False)
-    colours = plt.get_cmap("tab10")
+    fig = figure((6.5 * len(maps), 6))
+    axes = fig.subplots(1, len(maps), squeeze=False)
     for ax, (method, xy) in zip(axes[0], maps.items()):
         for d, fs in enumerate(feature_sets):
             mine = owner == d
-            ax.scatter(xy[mine, 0], xy[mine, 1], s=8, alpha=0.5, color=colours(d % 10), label=fs.dataset)
+            ax.scatter(xy[mine, 0], xy[mine, 1], s=8, alpha=0.5, color=colour(d), label=fs.dataset)
+            centres = {}
             for c, class_name in enumerate(fs.class_names):
                 members = mine & (labels == c)
                 if not members.any():
                     continue
-                if method == "PCA":
-                    if (d, class_name) not in mean_xy:  # a class dropped from the domain has no mean
-                        continue
-                    centre = mean_xy[(d, class_name)]
-                else:
-                    centre = xy[members].mean(axis=0)
-                ax.scatter(*centre, marker="X", s=90, color=colours(d % 10), edgecolor="black", linewidth=0.8)
+                if method != "PCA":
+                    centres[class_name] = xy[members].mean(axis=0)
+                elif (d, class_name) in mean_xy:  # a class dropped from the domain has no mean
+                    centres[class_name] = mean_xy[(d, class_name)]
+            if not centres:
+                continue
+            # One scatter for all of a dataset's class means: a call per marker is most of the drawing time.
+            xy_means = np.array(list(centres.values()))
+            ax.scatter(xy_means[:, 0], xy_means[:, 1], marker="X", s=90, color=colour(d), edgecolor="black",
+                       linewidth=0.8)
+            for class_name, centre in centres.items():
                 ax.annotate(class_name, centre, fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_title(f"{method} of per-image features (X = class mean)")
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0, 0].legend(fontsize=8, markerscale=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, pil_kwargs={"compress_level": 1})
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
     return int(len(points))

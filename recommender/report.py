@@ -9,6 +9,7 @@ from typing import Mapping
 import numpy as np
 
 from .html import markdown_to_html
+from .plotting import cached_figure, figure, save_png
 from .ranking import Ranking
 
 TABLE_HEADER = ("rank", "source", "EMD", "similarity", "classes", "images", "skipped")
@@ -64,7 +65,9 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
         writer.writerow(["dataset", *ranking.distance_names])
         for name, row in zip(ranking.distance_names, ranking.distances):
             writer.writerow([name, *(f"{v:.6f}" for v in row)])
-    plot_distance_heatmap(ranking, paths["distances.png"])
+    cached_figure(_figure_cache(ranking), paths["distances.png"],
+                  ("distances", ranking.target.name, ranking.distance_names, ranking.distances),
+                  lambda path: plot_distance_heatmap(ranking, path))
     figures = explain_figures(ranking, out, opts) if opts["explain"] else {}
     paths.update(figures)
     markdown = markdown_report(ranking, opts["top_flows"], figures)
@@ -77,26 +80,41 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
 
 def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Path]:
     """The figures that show why the top sources are close: plans, nearest images, a 2-D domain map."""
+    import importlib.util
+
     from . import explain
 
     top = ranking.sources[: int(opts["top_k"])]
+    cache = _figure_cache(ranking)
     figures = {}
     for s in top:
         figures[f"plan_{s.name}.png"] = out / f"plan_{_safe(s.name)}.png"
-        explain.plot_transport_plan(s, ranking.target, figures[f"plan_{s.name}.png"])
+        cached_figure(cache, figures[f"plan_{s.name}.png"], ("plan", s, ranking.target),
+                      lambda path, s=s: explain.plot_transport_plan(s, ranking.target, path))
     if ranking.feature_sets:
         target_fs = ranking.feature_sets[ranking.target.name]
+        sources_fs = [ranking.feature_sets[s.name] for s in top]
         per_class = max(1, min(int(opts["samples_per_class"]), 12 // len(target_fs.class_names)))
+        k, seed = int(opts["neighbours"]), int(opts["seed"])
         figures["neighbours.png"] = out / "neighbours.png"
-        explain.plot_neighbours(target_fs, [ranking.feature_sets[s.name] for s in top], per_class,
-                                int(opts["neighbours"]), int(opts["seed"]), figures["neighbours.png"],
-                                cache_dir=target_fs.path.parent)
+        cached_figure(cache, figures["neighbours.png"], ("neighbours", target_fs, sources_fs, per_class, k, seed),
+                      lambda path: explain.plot_neighbours(target_fs, sources_fs, per_class, k, seed, path,
+                                                           cache_dir=target_fs.path.parent))
         names = [ranking.target.name, *(s.name for s in top)]
+        map_sets, map_domains = [ranking.feature_sets[n] for n in names], [ranking.domains[n] for n in names]
+        per_dataset = int(opts["map_points_per_dataset"])
         figures["domain_map.png"] = out / "domain_map.png"
-        explain.plot_domain_map([ranking.feature_sets[n] for n in names], [ranking.domains[n] for n in names],
-                                int(opts["map_points_per_dataset"]), int(opts["seed"]), figures["domain_map.png"],
-                                cache_dir=target_fs.path.parent)
+        cached_figure(cache, figures["domain_map.png"],
+                      ("domain map", map_sets, map_domains, per_dataset, seed, importlib.util.find_spec("umap") is not None),
+                      lambda path: explain.plot_domain_map(map_sets, map_domains, per_dataset, seed, path,
+                                                           cache_dir=target_fs.path.parent))
     return figures
+
+
+def _figure_cache(ranking: Ranking) -> Path | None:
+    """Drawn figures are cached beside the features they show (none when the ranking carries no features)."""
+    target_fs = ranking.feature_sets.get(ranking.target.name)
+    return None if target_fs is None else target_fs.path.parent / "figures"
 
 
 def _safe(name: str) -> str:
@@ -152,26 +170,19 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
 
 
 def plot_distance_heatmap(ranking: Ranking, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names, table = ranking.distance_names, ranking.distances
     size = max(4.0, 0.7 * len(names) + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    im = ax.imshow(table, cmap="viridis_r")
+    fig = figure((size, size * 0.85))
+    ax = fig.add_subplot()
+    ax.imshow(table, cmap="viridis_r")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
     for i in range(len(names)):
         for j in range(len(names)):
             ax.text(j, i, f"{table[i, j]:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if table[i, j] > np.median(table) else "black")
-    fig.colorbar(im, ax=ax, label="EMD")
     ax.set_title(f"Pairwise EMD (target: {ranking.target.name})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, pil_kwargs={"compress_level": 1})
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 def _json_default(value):

@@ -16,6 +16,7 @@ from .errors import RecommenderError
 from .explain import nearest, thumbnail
 from .features import Extractor, FeatureSet
 from .images import UnreadableImageError, load_rgb, resize_array
+from .plotting import figure, save_png
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,10 @@ def encode_query(path: str | Path, extractor: Extractor) -> np.ndarray:
 
 
 def plot_matches(query: str | Path, matches: list[Match], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     cols = min(6, len(matches) + 1)
     rows = -(-(len(matches) + 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.3 * rows), squeeze=False)
+    fig = figure((2.0 * cols, 2.3 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     axes[0, 0].imshow(thumbnail(query, 128))
     axes[0, 0].set_title("query", fontsize=8)
     for n, m in enumerate(matches, start=1):
@@ -84,6 +81,4 @@ def plot_matches(query: str | Path, matches: list[Match], path: Path) -> None:
         ax.set_title(f"{m.rank}. {m.dataset}/{m.class_name}\nd={m.distance:.2f}", fontsize=7)
     for ax in axes.ravel():
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, pil_kwargs={"compress_level": 1})
-    plt.close(fig)
+    save_png(fig, path, dpi=100)

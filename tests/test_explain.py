@@ -11,6 +11,7 @@ from recommender.errors import RecommenderError
 from recommender.explain import (descriptor_quality, domain_map_points, embeddings_2d, nearest,
                                  sample_per_class)
 from recommender.html import markdown_to_html
+from recommender.plotting import cached_figure
 from recommender.report import write_reports
 from recommender.retrieval import build_index, encode_query
 
@@ -102,7 +103,7 @@ def test_html_report_is_self_contained(tmp_path):
 
 
 @needs_shared
-def test_explained_report_on_a_small_real_run(tmp_path, test_overrides):
+def test_explained_report_on_a_small_real_run(tmp_path, test_overrides, monkeypatch):
     cfg = load_config([*test_overrides, "target=plants", "sources=[flowers,aerial,xray]",
                        f"data_root={SHARED_DATASETS}", "features.max_images_per_class=8", "report.top_k=2",
                        "report.map_points_per_dataset=20"])
@@ -121,6 +122,37 @@ def test_explained_report_on_a_small_real_run(tmp_path, test_overrides):
     assert "## Descriptor quality" in report
     page = paths["report.html"].read_text()
     assert page.count("data:image/png;base64,") == 5 and "[missing figure" not in page
+
+    # A second report of the same ranking copies the cached figures instead of drawing them again.
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("a cached figure was drawn again")
+
+    monkeypatch.setattr("recommender.explain.plot_domain_map", no_drawing)
+    monkeypatch.setattr("recommender.explain.plot_transport_plan", no_drawing)
+    again = write_reports(ranking, tmp_path / "again", cfg.report)
+    for name in ("domain_map.png", "distances.png", *(f"plan_{n}.png" for n in top2)):
+        assert again[name].read_bytes() == paths[name].read_bytes(), name
+
+
+def test_cached_figure_redraws_only_when_its_inputs_change(tmp_path):
+    drawn = []
+
+    def draw(path):
+        drawn.append(path.name)
+        path.write_bytes(f"figure {len(drawn)}".encode())
+
+    table = np.arange(6.0).reshape(2, 3)
+    cached_figure(tmp_path / "cache", tmp_path / "a.png", ("plan", ["x", "y"], table), draw)
+    cached_figure(tmp_path / "cache", tmp_path / "b.png", ("plan", ["x", "y"], table.copy()), draw)
+    assert drawn == ["a.png"] and (tmp_path / "b.png").read_bytes() == b"figure 1"
+    table[1, 2] = 7.0  # one number of the figure changes: it is drawn again
+    cached_figure(tmp_path / "cache", tmp_path / "c.png", ("plan", ["x", "y"], table), draw)
+    cached_figure(tmp_path / "cache", tmp_path / "d.png", ("plan", ["x", "z"], table), draw)
+    assert drawn == ["a.png", "c.png", "d.png"] and (tmp_path / "d.png").read_bytes() == b"figure 3"
+    cached_figure(None, tmp_path / "e.png", ("plan", ["x", "y"], table), draw)  # no cache: always drawn
+    assert drawn[-1] == "e.png"
+    with pytest.raises(TypeError, match="cannot fingerprint"):
+        cached_figure(tmp_path / "cache", tmp_path / "f.png", ("plan", object()), draw)
 
 
 def test_retrieve_script_prints_and_writes_matches(tmp_path, test_overrides):
