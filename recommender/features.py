@@ -181,9 +181,14 @@ def image_batches(image_list: ImageList, indices: np.ndarray, image_size: int, b
 
 
 def _lower_priority() -> None:
-    """Let the decoding thread yield to the model's threads: it only has to fill the gaps they leave."""
+    """Let the decoding threads yield to the model's threads: they only have to fill the gaps those leave.
+
+    The lowest priority (19) measured best on two cores (mean extraction speed 0.92-0.95 of the bare forward
+    pass on three datasets, against 0.88-0.97 at nice 10); when the model does wait for a batch, its threads
+    are idle and decoding gets the CPU anyway, so nothing starves.
+    """
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):  # not Linux, or not allowed: decoding still works, just less politely
         pass
 
