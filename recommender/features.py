@@ -16,7 +16,7 @@ import threading
 import zipfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,8 @@ class FeatureSet:
     labels: np.ndarray
     skipped: np.ndarray  # refs of images that could not be read
     path: Path
-    extracted: bool = False  # True when this call ran the backbone (cache miss)
+    # True when this call ran the backbone (cache miss): how the features were obtained, not what they are.
+    extracted: bool = field(default=False, compare=False)
 
     @property
     def n_images(self) -> int:

@@ -99,7 +99,8 @@ def _fingerprint(value, digest) -> None:
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         digest.update(type(value).__name__.encode())
         for f in dataclasses.fields(value):
-            _fingerprint((f.name, getattr(value, f.name)), digest)
+            if f.compare:  # compare=False marks bookkeeping that is no part of what the value is
+                _fingerprint((f.name, getattr(value, f.name)), digest)
     elif isinstance(value, Mapping):
         digest.update(b"{")
         for key in sorted(value, key=repr):
