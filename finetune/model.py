@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from recommender.backbone import build_backbone
+from recommender import build_backbone
 
 STRATEGIES = ("linear_probe", "top_blocks", "full")
 N_BLOCKS = 16  # MobileNetV2 has blocks 1..16 after the first expanded_conv block

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from recommender import atomic_output, open_dataset, recommend
-from recommender.datasets import DatasetError
+from recommender import DatasetError, atomic_output, open_dataset, recommend
 
 from .transfer import train_source, train_target
 

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from recommender import Extractor, atomic_output, backbone_spec, dataset_features, load_images, open_dataset, split_indices_of
-from recommender.backbone import identity, resolve_weights
-from recommender.datasets import DatasetError, ImageList
+from recommender import (DatasetError, Extractor, ImageList, atomic_output, backbone_identity, backbone_spec,
+                         dataset_features, load_images, open_dataset, resolve_weights, split_indices_of)
 
 from .model import build_network, set_phase, trainable_tail, with_new_classifier
 
@@ -139,7 +138,7 @@ def stage1_key(images: ImageList, cfg: DictConfig, seed: int) -> str:
         "train": hashlib.sha256(split_indices_of(images, cfg, "train", cfg.features.max_images_per_class)
                                 .tobytes()).hexdigest(),
         "split": OmegaConf.to_container(cfg.split), "seed": int(seed),
-        "backbone": identity(spec, resolve_weights(spec)), "finetune": ft,
+        "backbone": backbone_identity(spec, resolve_weights(spec)), "finetune": ft,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 

@@ -6,6 +6,7 @@ only redraws its figures, should not pay.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import shutil
 from pathlib import Path
@@ -77,10 +78,7 @@ def cached_figure(cache_dir: str | Path | None, path: str | Path, inputs, draw: 
     if cache_dir is None:
         draw(path)
         return
-    digest = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in _DRAWING_CODE:
-        digest.update((here / name).read_bytes())
+    digest = hashlib.sha256(_drawing_code_digest())
     _fingerprint(inputs, digest)
     cached = Path(cache_dir) / f"{digest.hexdigest()[:24]}{path.suffix}"
     if not cached.is_file():
@@ -89,6 +87,12 @@ def cached_figure(cache_dir: str | Path | None, path: str | Path, inputs, draw: 
             shutil.copyfile(path, tmp)
     else:
         shutil.copyfile(cached, path)
+
+
+@functools.lru_cache(maxsize=1)
+def _drawing_code_digest() -> bytes:
+    here = Path(__file__).parent
+    return hashlib.sha256(b"".join((here / name).read_bytes() for name in _DRAWING_CODE)).digest()
 
 
 def _fingerprint(value, digest) -> None:

@@ -8,6 +8,7 @@ from typing import Mapping
 
 import numpy as np
 
+from .config import CONF_DIR
 from .html import markdown_to_html
 from .plotting import cached_figure, figure, save_png
 from .ranking import Ranking
@@ -41,14 +42,17 @@ def markdown_table(ranking: Ranking) -> str:
     return "\n".join(lines)
 
 
-DEFAULT_OPTIONS = {"top_flows": 5, "explain": False, "top_k": 3, "samples_per_class": 2, "neighbours": 3,
-                   "map_points_per_dataset": 150, "knn_k": 5, "seed": 0}
+def default_options() -> dict:
+    """The report options of conf/report/default.yaml, what the scripts use: one place for the defaults."""
+    from omegaconf import OmegaConf
+
+    return dict(OmegaConf.load(CONF_DIR / "report" / "default.yaml"))
 
 
 def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None = None) -> dict[str, Path]:
     """Write ranking.json, ranking.csv, distances.csv, distances.png and report.md into `out_dir`; with
     `explain`, also the transport-plan, nearest-image and domain-map figures and a self-contained report.html."""
-    opts = {**DEFAULT_OPTIONS, **dict(options or {})}
+    opts = {**default_options(), **dict(options or {})}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in

@@ -16,7 +16,7 @@ from .errors import RecommenderError
 from .explain import nearest, thumbnail
 from .features import Extractor, FeatureSet
 from .images import UnreadableImageError, load_rgb, resize_array
-from .plotting import figure, save_png
+from .plotting import save_mosaic
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,11 @@ def encode_query(path: str | Path, extractor: Extractor) -> np.ndarray:
     return extractor(resize_array(image, size)[None])[0]
 
 
-def plot_matches(query: str | Path, matches: list[Match], path: Path) -> None:
-    cols = min(6, len(matches) + 1)
-    rows = -(-(len(matches) + 1) // cols)
-    fig = figure((2.0 * cols, 2.3 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    axes[0, 0].imshow(thumbnail(query, 128))
-    axes[0, 0].set_title("query", fontsize=8)
-    for n, m in enumerate(matches, start=1):
-        ax = axes[n // cols, n % cols]
-        ax.imshow(thumbnail(m.ref, 128))
-        ax.set_title(f"{m.rank}. {m.dataset}/{m.class_name}\nd={m.distance:.2f}", fontsize=7)
-    for ax in axes.ravel():
-        ax.axis("off")
-    save_png(fig, path, dpi=100)
+def plot_matches(query: str | Path, matches: list[Match], path: Path, per_row: int = 6) -> None:
+    """The query (top left, in red) and its matches in rank order, with dataset, class and distance."""
+    tiles = [thumbnail(query, 128), *(thumbnail(m.ref, 128) for m in matches)]
+    captions = [("query", "darkred"), *((f"{m.rank}. {m.dataset}  d={m.distance:.2f}\n{m.class_name[:20]}", "black")
+                                        for m in matches)]
+    rows = range(0, len(tiles), per_row)
+    save_mosaic([tiles[i : i + per_row] for i in rows], [captions[i : i + per_row] for i in rows],
+                "Query image and its nearest images (Euclidean distance of backbone features)", path)

@@ -86,7 +86,7 @@ def test_same_config_and_seed_give_the_same_ranking(real_overrides, plants_ranki
 
 
 def test_reports_are_written(plants_ranking, tmp_path):
-    paths = write_reports(plants_ranking, tmp_path, {"top_flows": 3})
+    paths = write_reports(plants_ranking, tmp_path, {"top_flows": 3, "explain": False})
     data = json.loads(paths["ranking.json"].read_text())
     assert data["target"]["name"] == "plants"
     assert [s["name"] for s in data["sources"]] == [s.name for s in plants_ranking.sources]
