@@ -64,7 +64,7 @@ def dataset_features(name_or_images: str | ImageList, cfg: DictConfig, split: st
         raise DatasetError(f"Dataset {images.name!r}: its {split} split is empty (too few images per class for "
                            f"split={dict(cfg.split)}); add images or change the split fractions.")
     return extract_features(images, indices, extractor or make_extractor(cfg), Path(cfg.features.cache_dir),
-                            batch_size=cfg.features.batch_size, progress=cfg.features.progress)
+                            batch_size=cfg.features.batch_size, progress=cfg.features.progress, split=split)
 
 
 def dataset_domain(name: str, cfg: DictConfig, extractor: Extractor | None = None) -> Domain:

@@ -111,8 +111,11 @@ def extract_features(
     cache_dir: str | Path,
     batch_size: int = 64,
     progress: bool = True,
+    split: str = "",
 ) -> FeatureSet:
-    """Features of `image_list[indices]`, from the cache when it holds them, else extracted and cached."""
+    """Features of `image_list[indices]`, from the cache when it holds them, else extracted and cached.
+
+    `split` only names the selection in the progress bar."""
     key = cache_key(image_list, indices, extractor.identity)
     safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_list.name)
     path = Path(cache_dir).expanduser() / f"{safe_name}-{key}.npz"
@@ -122,7 +125,8 @@ def extract_features(
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             log.warning("Feature cache %s is unreadable (%s); extracting again.", path, err)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _extract_to(path, image_list, np.asarray(indices), extractor, batch_size, progress)
+    label = f"features {image_list.name} {split}".rstrip()
+    _extract_to(path, image_list, np.asarray(indices), extractor, batch_size, progress, label)
     result = _load(path, image_list.name)
     result.extracted = True
     return result
@@ -219,7 +223,7 @@ def _tfds_images(image_list: ImageList, indices: np.ndarray, size: int):
     return ds.map(to_rgb, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _extract_to(path, image_list, indices, extractor, batch_size, progress):
+def _extract_to(path, image_list, indices, extractor, batch_size, progress, label):
     from tqdm.auto import tqdm
 
     n_classes = len(image_list.class_names)
@@ -232,7 +236,7 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress):
     try:
         with os.fdopen(fd, "wb") as raw:
             batches = image_batches(image_list, indices, extractor.spec.image_size, batch_size)
-            bar = tqdm(total=len(indices), desc=f"features {image_list.name}", unit="img", disable=not progress)
+            bar = tqdm(total=len(indices), desc=label, unit="img", disable=not progress)
             for images, labels, readable in batches:
                 feats = extractor(images)[readable]
                 if sums is None:
