@@ -1,0 +1,523 @@
+"""The transfer benchmark: does a score predict which source transfers best? Measured, with intervals.
+
+For every target and every candidate source, the ground truth is the accuracy of the source-adapted network
+on the target (paired few-shot episodes by default, see `fewshot.py`; or stage-2 fine-tuning over seeds), next
+to the ImageNet network's on the same episodes. Every transferability score (model-free distances computed by
+the recommender, model-based scores on the stage-1 networks, naive baselines) is then judged per target by how
+well it orders the sources (Kendall tau, weighted tau, Pearson, top-1 relative accuracy and regret), and over
+targets with a bootstrap over episodes.
+
+Data flow: datasets -> stage-1 checkpoints (cached, shared by all targets) -> the target's images through each
+source network (cached) -> episodes -> accuracies; scores -> evaluation -> report.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from scipy import stats
+
+from recommender import (DatasetError, ImageList, atomic_output, backbone_spec, dataset_features, open_dataset,
+                         recommend)
+
+from .fewshot import draw_episodes, episode_accuracies
+from .transferability import REGISTRY
+
+log = logging.getLogger(__name__)
+BASELINE = "imagenet"
+FORMAT = 1  # bump when what a cached target run holds changes
+MODEL_FREE = ("emd_euclidean_160", "emd_cosine_160", "emd_euclidean_224", "emd_cosine_224")
+NAIVE = ("source_images", "source_classes", "random")
+
+
+def protocol_label(top_blocks: int, k) -> str:
+    return f"top{int(top_blocks)}/k{k}"
+
+
+@dataclass
+class TargetRun:
+    """Everything measured for one target: accuracies per protocol and scores per stage-1 protocol.
+
+    accuracy[top_blocks][k]: (1 + n_sources, n_episodes), row 0 the ImageNet network, then `sources` in order;
+    the same episodes (columns) for every row. scores[top_blocks][score]: one value per source."""
+
+    target: str
+    sources: list[str]
+    accuracy: dict[int, dict[str, np.ndarray]]
+    scores: dict[int, dict[str, np.ndarray]]
+    n_pool: int = 0
+    n_test: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"target": self.target, "sources": self.sources, "n_pool": self.n_pool, "n_test": self.n_test,
+                "seconds": self.seconds,
+                "accuracy": {str(b): {str(k): a.tolist() for k, a in ks.items()} for b, ks in self.accuracy.items()},
+                "scores": {str(b): {s: v.tolist() for s, v in sc.items()} for b, sc in self.scores.items()}}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TargetRun":
+        return cls(target=d["target"], sources=list(d["sources"]), n_pool=d["n_pool"], n_test=d["n_test"],
+                   seconds=d["seconds"],
+                   accuracy={int(b): {str(k): np.asarray(a, float) for k, a in ks.items()}
+                             for b, ks in d["accuracy"].items()},
+                   scores={int(b): {s: np.asarray(v, float) for s, v in sc.items()} for b, sc in d["scores"].items()})
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+
+
+def _tau_or_zero(value: float) -> float:
+    # A score that is constant over the sources ranks nothing: no information, tau 0 (not NaN, which would
+    # silently drop it from a mean).
+    return 0.0 if not np.isfinite(value) else float(value)
+
+
+def ranking_metrics(score, mean_accuracy) -> dict:
+    """How well `score` (higher = predicted better) orders sources with these mean accuracies (0..1)."""
+    s = np.asarray(score, float)
+    acc = np.asarray(mean_accuracy, float)
+    pick = int(np.argmax(s))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        constant = np.ptp(s) == 0 or np.ptp(acc) == 0
+        return {
+            "kendall_tau": 0.0 if constant else _tau_or_zero(stats.kendalltau(s, acc).statistic),
+            "weighted_tau": 0.0 if constant else _tau_or_zero(stats.weightedtau(s, acc).statistic),
+            "pearson": 0.0 if constant else _tau_or_zero(stats.pearsonr(s, acc).statistic),
+            "top1_relative_accuracy": float(acc[pick] / acc.max()) if acc.max() > 0 else 0.0,
+            "top1_regret": float(100 * (acc.max() - acc[pick])),
+        }
+
+
+def distinguishable(accuracy: np.ndarray, alpha: float = 0.05) -> tuple[bool, float, str]:
+    """Do the sources (rows 1.. of `accuracy`, columns = paired episodes) differ at all?
+
+    Friedman's test (rank-based repeated-measures ANOVA) over episodes as blocks; with two sources, the
+    Wilcoxon signed-rank test. Returns (p < alpha, p, test name)."""
+    rows = np.asarray(accuracy, float)[1:]
+    if rows.shape[0] < 2 or rows.shape[1] < 2 or np.ptp(rows) == 0:
+        return False, 1.0, "none (too few sources or episodes, or all equal)"
+    if rows.shape[0] == 2:
+        diff = rows[0] - rows[1]
+        p = 1.0 if np.all(diff == 0) else float(stats.wilcoxon(rows[0], rows[1]).pvalue)
+        return p < alpha, p, "Wilcoxon signed-rank over episodes"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = float(stats.friedmanchisquare(*rows).pvalue)
+    p = 1.0 if not np.isfinite(p) else p  # every episode ties all sources: nothing to tell apart
+    return p < alpha, p, "Friedman test over episodes"
+
+
+def mean_ci(values, axis=-1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and half-width of the 95% Student-t interval over `axis` (episodes or seeds)."""
+    v = np.asarray(values, float)
+    n = v.shape[axis]
+    mean = v.mean(axis=axis)
+    if n < 2:
+        return mean, np.full_like(mean, np.nan)
+    half = stats.t.ppf(0.975, n - 1) * v.std(axis=axis, ddof=1) / np.sqrt(n)
+    return mean, half
+
+
+def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 1000, seed: int = 0,
+             alpha: float = 0.05) -> dict:
+    """Per-target and summary evaluation of every score under one protocol (stage-1 top blocks, k)."""
+    k = str(k)
+    targets = {}
+    for run in runs:
+        acc = run.accuracy[top_blocks][k]
+        mean, half = mean_ci(acc)
+        diff_mean, diff_half = mean_ci(acc[1:] - acc[0])
+        ok, p, test = distinguishable(acc, alpha)
+        scores = run.scores[top_blocks]
+        per_score = {name: ranking_metrics(values, mean[1:]) for name, values in scores.items()}
+        targets[run.target] = {
+            "discriminates": ok, "friedman_p": p, "test": test, "n_episodes": int(acc.shape[1]),
+            "accuracy": {BASELINE: float(mean[0]), **{s: float(m) for s, m in zip(run.sources, mean[1:])}},
+            "ci95": {BASELINE: float(half[0]), **{s: float(h) for s, h in zip(run.sources, half[1:])}},
+            "gain_over_imagenet": {s: float(d) for s, d in zip(run.sources, diff_mean)},
+            "gain_ci95": {s: float(h) for s, h in zip(run.sources, diff_half)},
+            "spread_points": float(100 * np.ptp(mean[1:])),
+            "best_source": run.sources[int(np.argmax(mean[1:]))],
+            "any_source_beats_imagenet": bool(np.any(diff_mean - diff_half > 0)),
+            "scores": {name: {s: float(v) for s, v in zip(run.sources, values)} for name, values in scores.items()},
+            **{metric: {name: m[metric] for name, m in per_score.items()}
+               for metric in ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")},
+        }
+    counted = [r for r in runs if targets[r.target]["discriminates"]]
+    names = sorted({n for r in runs for n in r.scores[top_blocks]})
+    summary = {}
+    boot = _bootstrap(counted, top_blocks, k, names, bootstrap, seed)
+    for name in names:
+        entry = {"n_targets": len(counted)}
+        for metric in ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret"):
+            values = [targets[r.target][metric][name] for r in counted if name in r.scores[top_blocks]]
+            entry[f"mean_{metric}"] = float(np.mean(values)) if values else float("nan")
+            if name in boot and len(values):
+                lo, hi = np.percentile(boot[name][metric], [2.5, 97.5])
+                entry[f"{metric}_ci95"] = [float(lo), float(hi)]
+        entry["ci95"] = entry.get("weighted_tau_ci95", [float("nan")] * 2)
+        summary[name] = entry
+    return {"targets": targets, "summary": summary,
+            "excluded_targets": [r.target for r in runs if not targets[r.target]["discriminates"]]}
+
+
+def _bootstrap(runs: list[TargetRun], top_blocks: int, k: str, names: list[str], n: int, seed: int) -> dict:
+    """Bootstrap over episodes: resample each target's episodes (the same columns for all its sources, which
+    keeps the pairing), recompute the mean accuracies and every score's metrics, average over targets."""
+    if not runs or n < 1:
+        return {}
+    rng = np.random.default_rng(seed)
+    out = {name: {m: np.zeros(n) for m in ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy",
+                                           "top1_regret")} for name in names}
+    for b in range(n):
+        sums = {name: {m: [] for m in out[name]} for name in names}
+        for run in runs:
+            acc = run.accuracy[top_blocks][k]
+            mean = acc[1:, rng.integers(0, acc.shape[1], acc.shape[1])].mean(axis=1)
+            for name, values in run.scores[top_blocks].items():
+                for metric, value in ranking_metrics(values, mean).items():
+                    sums[name][metric].append(value)
+        for name in names:
+            for metric, values in sums[name].items():
+                out[name][metric][b] = np.mean(values) if values else np.nan
+    return out
+
+
+def order_agreement(runs: list[TargetRun], a: tuple[int, str], b: tuple[int, str]) -> dict:
+    """Kendall tau between the sources' mean accuracies under two protocols, per target."""
+    out = {}
+    for run in runs:
+        x = run.accuracy[a[0]][str(a[1])][1:].mean(axis=1)
+        y = run.accuracy[b[0]][str(b[1])][1:].mean(axis=1)
+        out[run.target] = _tau_or_zero(stats.kendalltau(x, y).statistic) if len(x) > 1 else float("nan")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- measurement
+
+
+def _with(cfg: DictConfig, **values) -> DictConfig:
+    return OmegaConf.merge(cfg, OmegaConf.create(values))
+
+
+def protocol_config(cfg: DictConfig, top_blocks: int) -> DictConfig:
+    return _with(cfg, finetune={"strategy": "top_blocks", "top_blocks": int(top_blocks)})
+
+
+def dataset_refs(value, cfg: DictConfig) -> list[str]:
+    if value in (None, "all"):
+        return [str(n) for n in cfg.catalog]
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+
+
+def same_dataset(a: ImageList, b: ImageList) -> bool:
+    """The same dataset however it was named: the same folder after symlinks, or the same TFDS split."""
+    if a.spec.path is not None and b.spec.path is not None:
+        return a.spec.path.resolve() == b.spec.path.resolve()
+    return a.spec == b.spec
+
+
+@dataclass
+class Split:
+    features: np.ndarray
+    labels: np.ndarray
+    refs: np.ndarray
+    predictions: np.ndarray | None = None
+
+
+def imagenet_split(images: ImageList, cfg: DictConfig, splits: tuple[str, ...]) -> Split:
+    """Pooled ImageNet-MobileNetV2 features of the given splits, concatenated (the recommender's own cache)."""
+    parts = [dataset_features(images, cfg, s) for s in splits]
+    return Split(np.concatenate([p.features() for p in parts]), np.concatenate([p.labels for p in parts]),
+                 np.concatenate([p.refs for p in parts]))
+
+
+def adapted_split(checkpoint: Path, images: ImageList, cfg: DictConfig, splits: tuple[str, ...]) -> Split:
+    """The target's images through a stage-1 network: pooled features of its adapted top and its source-class
+    probabilities, computed from the cached frozen-bottom activations and cached per (checkpoint, split)."""
+    from .transfer import _extractor, load_checkpoint
+
+    parts, net = [], None
+    for split in splits:
+        cut_name = _cut_of(checkpoint)
+        cut = dataset_features(images, cfg, split, extractor=_extractor(backbone_spec(cfg), cut_name))
+        path = Path(checkpoint).parent / f"adapted-{Path(checkpoint).stem}-{cut.path.stem}.npz"
+        loaded = _load_adapted(path)
+        if loaded is None:
+            net = net or load_checkpoint(checkpoint)
+            features, probabilities = _run_tail(net, cut.features())
+            with atomic_output(path, ".npz") as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, features=features, predictions=probabilities, labels=cut.labels, refs=cut.refs)
+            loaded = _load_adapted(path)
+        parts.append(loaded)
+    return Split(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("features", "labels", "refs",
+                                                                              "predictions")))
+
+
+@functools.lru_cache(maxsize=64)
+def _cut_of(checkpoint: Path) -> str:
+    from .model import trainable_tail
+    from .transfer import load_checkpoint
+
+    return trainable_tail(load_checkpoint(checkpoint))[1]
+
+
+def _load_adapted(path: Path) -> Split | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            return Split(d["features"], d["labels"], d["refs"], d["predictions"])
+    except Exception as err:  # a truncated or foreign file: recompute, as the feature cache does
+        log.warning("Adapted-feature cache %s is unreadable (%s); computing it again.", path, err)
+        return None
+
+
+def _run_tail(net, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import keras
+
+    from .model import trainable_tail
+
+    tail = trainable_tail(net)[0]
+    # Re-apply the tail's layers to a fresh input, keeping the pooled activations as a second output.
+    x = inputs = keras.Input(tail.input.shape[1:])
+    outputs = {}
+    for layer in tail.layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            x = outputs[layer.name] = layer(x)
+    both = keras.Model(inputs, [outputs["pool"], x])
+    x = activations.reshape((-1, *tail.input.shape[1:]))
+    pooled, probabilities = both.predict(x, batch_size=256, verbose=0)
+    return pooled.astype(np.float32), probabilities.astype(np.float32)
+
+
+def model_free_scores(target_ref: str, source_refs: list[str], sources: list[ImageList], cfg: DictConfig) -> dict:
+    """-EMD of the recommender (class means; euclidean and cosine ground cost; 160 and 224 px), in source order,
+    plus the naive baselines."""
+    scores = {}
+    for size in (160, 224):
+        for metric in ("euclidean", "cosine"):
+            c = _with(cfg, backbone={"image_size": size}, emd={"ground_metric": metric}, report={"explain": False},
+                      features={"progress": False})
+            ranking = recommend(cfg=c, target=target_ref, sources=source_refs)
+            emd = {s.ref: s.emd for s in ranking.sources}
+            scores[f"emd_{metric}_{size}"] = np.array([-emd[r] for r in source_refs])
+    ranking_sizes = {s.ref: (s.n_images, s.n_classes) for s in ranking.sources}
+    scores["source_images"] = np.array([ranking_sizes[r][0] for r in source_refs], float)
+    scores["source_classes"] = np.array([ranking_sizes[r][1] for r in source_refs], float)
+    rng = np.random.default_rng([int(cfg.benchmark.seed), zlib.crc32(str(target_ref).encode())])
+    scores["random"] = rng.permutation(len(source_refs)).astype(float)
+    return scores
+
+
+def model_based_scores(pools: list[Split], names: list[str]) -> dict:
+    out = {}
+    for name in names:
+        score = REGISTRY[name]
+        values = []
+        for pool in pools:
+            data = pool.predictions if score.needs == "predictions" else pool.features
+            values.append(score.function(data, pool.labels))
+        out[name] = np.array(values, float)
+    return out
+
+
+def _check_aligned(name: str, reference: Split, other: Split, what: str) -> None:
+    if len(reference.refs) != len(other.refs) or np.any(reference.refs != other.refs):
+        raise DatasetError(f"benchmark: the {what} images of {name!r} differ between networks (files changed "
+                           "during the run?); run the benchmark again.")
+
+
+def _parallel_accuracies(pools: list[Split], tests: list[Split], episodes, c: float, jobs: int) -> np.ndarray:
+    """(networks, episodes) accuracies; episodes are split into chunks fitted in `jobs` processes."""
+    from joblib import Parallel, delayed
+
+    args = ([p.features for p in pools], pools[0].labels, [t.features for t in tests], tests[0].labels)
+    chunks = [episodes[i::int(jobs)] for i in range(int(jobs))] if jobs > 1 else [episodes]
+    parts = Parallel(n_jobs=len(chunks))(delayed(episode_accuracies)(*args, chunk, c) for chunk in chunks)
+    out = np.zeros((len(pools), len(episodes)))
+    for i, part in enumerate(parts):
+        out[:, i::len(chunks)] = part
+    return out
+
+
+def _target_key(target: ImageList, sources: list[ImageList], checkpoints: dict, cfg: DictConfig) -> str:
+    payload = {"format": FORMAT, "target": target.fingerprint, "sources": [s.fingerprint for s in sources],
+               "checkpoints": {str(b): [Path(checkpoints[(b, s.fingerprint)]).name for s in sources]
+                               for b in cfg.benchmark.top_blocks},
+               "benchmark": OmegaConf.to_container(cfg.benchmark, resolve=True),
+               "split": OmegaConf.to_container(cfg.split), "seed": int(cfg.seed),
+               "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
+               "cap": cfg.features.max_images_per_class}
+    for volatile in ("jobs", "bootstrap", "headline"):
+        payload["benchmark"].pop(volatile, None)
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, checkpoints: dict) -> TargetRun:
+    """Accuracies (every protocol, every k, every episode) and scores of one target; cached by content."""
+    start = time.perf_counter()
+    bench = cfg.benchmark
+    target = open_dataset(target_ref, cfg)
+    sources = [open_dataset(r, cfg) for r in source_refs]
+    cache = Path(cfg.features.cache_dir).expanduser() / "benchmark" / \
+        f"target-{_target_key(target, sources, checkpoints, cfg)}.json"
+    if cache.is_file():
+        try:
+            return TargetRun.from_json(json.loads(cache.read_text()))
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("Benchmark cache %s is unreadable (%s); measuring again.", cache, err)
+    pool_splits, test_splits = ("train", "val"), ("test",)
+    base_pool, base_test = imagenet_split(target, cfg, pool_splits), imagenet_split(target, cfg, test_splits)
+    if len(base_test.labels) == 0:
+        raise DatasetError(f"benchmark: target {target.name!r} has an empty test split; add images.")
+    accuracy, scores = {}, {}
+    free = model_free_scores(target_ref, source_refs, sources, cfg)
+    ks = [str(k) for k in bench.fewshot.k] if bench.ground_truth == "fewshot" else ["finetune"]
+    episodes = {k: draw_episodes(base_pool.labels, int(k), int(bench.fewshot.episodes), int(bench.fewshot.seed))
+                for k in ks if k != "finetune"}
+    for b in bench.top_blocks:
+        b = int(b)
+        cfg_b = protocol_config(cfg, b)
+        pools, tests = [base_pool], [base_test]
+        for src in sources:
+            ckpt = checkpoints[(b, src.fingerprint)]
+            pools.append(adapted_split(ckpt, target, cfg_b, pool_splits))
+            tests.append(adapted_split(ckpt, target, cfg_b, test_splits))
+            _check_aligned(target.name, base_pool, pools[-1], "train+val")
+            _check_aligned(target.name, base_test, tests[-1], "test")
+        accuracy[b] = {}
+        for k in ks:
+            if k == "finetune":
+                accuracy[b][k] = _finetune_accuracies(target_ref, source_refs, sources, cfg_b, checkpoints, b)
+            else:
+                accuracy[b][k] = _parallel_accuracies(pools, tests, episodes[k], float(bench.fewshot.c),
+                                                      int(bench.jobs))
+        pools = pools[1:]
+        scores[b] = {**free, **model_based_scores(pools, [n for n in bench.scores if n in REGISTRY])}
+    run = TargetRun(target=target.name, sources=[s.name for s in sources], accuracy=accuracy, scores=scores,
+                    n_pool=len(base_pool.labels), n_test=len(base_test.labels), seconds=time.perf_counter() - start)
+    with atomic_output(cache, ".json") as tmp:
+        Path(tmp).write_text(json.dumps(run.to_json()))
+    return run
+
+
+def _finetune_accuracies(target_ref, source_refs, sources, cfg_b, checkpoints, b) -> np.ndarray:
+    """The slower ground truth: stage-2 fine-tuning from each stage-1 network (and ImageNet), one column per
+    seed of `finetune.seeds` (the same seeds, so the columns pair like episodes do)."""
+    from .transfer import train_target
+
+    seeds = [int(s) for s in cfg_b.finetune.seeds]
+    rows = [[train_target(target_ref, cfg_b, s, None).accuracy for s in seeds]]
+    for ref, src in zip(source_refs, sources):
+        rows.append([train_target(target_ref, cfg_b, s, checkpoints[(b, src.fingerprint)]).accuracy for s in seeds])
+    return np.array(rows)
+
+
+def plan(cfg: DictConfig) -> list[tuple[str, list[str]]]:
+    """(target, its sources) pairs: every target against every source that is not the target itself."""
+    targets = dataset_refs(cfg.benchmark.targets, cfg)
+    sources = dataset_refs(cfg.benchmark.sources, cfg)
+    opened = {r: open_dataset(r, cfg) for r in dict.fromkeys([*targets, *sources])}
+    pairs = []
+    for t in targets:
+        chosen = [s for s in dict.fromkeys(sources) if not same_dataset(opened[s], opened[t])]
+        if len(chosen) < 2:
+            raise DatasetError(f"benchmark: target {t!r} has fewer than two candidate sources; list at least two "
+                               "other datasets in benchmark.sources.")
+        pairs.append((t, chosen))
+    return pairs
+
+
+@dataclass
+class Benchmark:
+    runs: list[TargetRun]
+    config: dict
+    protocols: dict = field(default_factory=dict)  # label -> evaluate() result
+    headline: str = ""
+    sensitivity: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+
+def run_benchmark(cfg: DictConfig) -> Benchmark:
+    """Train (or reuse) every stage-1 network, measure every target, evaluate every score under every protocol."""
+    from tqdm.auto import tqdm
+
+    from .transfer import train_source
+
+    start = time.perf_counter()
+    bench = cfg.benchmark
+    pairs = plan(cfg)
+    needed = list(dict.fromkeys(s for _, srcs in pairs for s in srcs))
+    checkpoints = {}
+    t0 = time.perf_counter()
+    jobs = [(int(b), s) for b in bench.top_blocks for s in needed]
+    for b, ref in tqdm(jobs, desc="stage-1 networks", unit="net", disable=not cfg.features.progress):
+        images = open_dataset(ref, cfg)
+        checkpoints[(b, images.fingerprint)] = train_source(ref, protocol_config(cfg, b), int(bench.stage1_seed))
+    timings = {"stage1_seconds": time.perf_counter() - t0, "targets": {}}
+    runs = []
+    for target_ref, source_refs in tqdm(pairs, desc="targets", unit="target", disable=not cfg.features.progress):
+        t1 = time.perf_counter()
+        runs.append(measure_target(target_ref, source_refs, cfg, checkpoints))
+        timings["targets"][runs[-1].target] = time.perf_counter() - t1
+    ks = [str(k) for k in bench.fewshot.k] if bench.ground_truth == "fewshot" else ["finetune"]
+    protocols = {}
+    for b in bench.top_blocks:
+        for k in ks:
+            protocols[protocol_label(b, k)] = evaluate(runs, int(b), k, int(bench.bootstrap), int(bench.seed))
+    head_k = str(bench.headline.k) if bench.ground_truth == "fewshot" else "finetune"
+    headline = protocol_label(bench.headline.top_blocks, head_k)
+    if headline not in protocols:
+        raise DatasetError(f"benchmark.headline={dict(bench.headline)} is not among the measured protocols "
+                           f"{list(protocols)}; pick top_blocks from benchmark.top_blocks and k from "
+                           "benchmark.fewshot.k.")
+    head = (int(bench.headline.top_blocks), head_k)
+    sensitivity = {label: order_agreement(runs, head, (int(label.split("/")[0][3:]), label.split("/k")[1]))
+                   for label in protocols if label != headline}
+    return Benchmark(runs=runs, config=OmegaConf.to_container(cfg, resolve=True), protocols=protocols,
+                     headline=headline, sensitivity=sensitivity, seconds=time.perf_counter() - start,
+                     timings=timings)
+
+
+def to_json(result: Benchmark) -> dict:
+    """benchmark.json: the headline protocol's targets and summary at the top level, every protocol below."""
+    head = result.protocols[result.headline]
+    top_blocks, k = result.headline.split("/")
+    return {
+        "protocol": {"ground_truth": result.config["benchmark"]["ground_truth"], "headline": result.headline,
+                     "top_blocks": int(top_blocks[3:]), "k": k[1:],
+                     "episodes": result.config["benchmark"]["fewshot"]["episodes"],
+                     "stage1_seed": result.config["benchmark"]["stage1_seed"],
+                     "classifier": "standardised features, L2 logistic regression (C=%s)"
+                                   % result.config["benchmark"]["fewshot"]["c"],
+                     "discrimination_test": "Friedman test over episodes (Wilcoxon with two sources), alpha 0.05",
+                     "interval": "95% Student-t over episodes (per pair); bootstrap over episodes, 2.5-97.5 "
+                                 "percentiles (over targets)",
+                     "baseline": BASELINE, "backbone": result.config["backbone"],
+                     "finetune": result.config["finetune"]},
+        "targets": head["targets"],
+        "summary": head["summary"],
+        "excluded_targets": head["excluded_targets"],
+        "protocols": {label: {"summary": p["summary"], "excluded_targets": p["excluded_targets"],
+                              "targets": {t: {key: v[key] for key in ("accuracy", "ci95", "gain_over_imagenet",
+                                                                       "gain_ci95", "discriminates", "friedman_p",
+                                                                       "spread_points", "weighted_tau")}
+                                          for t, v in p["targets"].items()}}
+                      for label, p in result.protocols.items()},
+        "order_agreement_with_headline": result.sensitivity,
+        "episodes": {run.target: {str(b): {k: a.tolist() for k, a in ks.items()} for b, ks in run.accuracy.items()}
+                     for run in result.runs},
+        "sources": {run.target: run.sources for run in result.runs},
+        "seconds": result.seconds, "timings": result.timings,
+    }

@@ -1,0 +1,32 @@
+"""The transfer benchmark: which score predicts the best source? Leave-one-dataset-out over the catalog.
+
+    python scripts/benchmark.py                                   # every catalog dataset as the target
+    python scripts/benchmark.py benchmark.targets=[plants,/data/my_leaves]
+    python scripts/benchmark.py benchmark.targets=[/data/new] benchmark.sources=[flowers,animals,cifar10]
+"""
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from finetune.benchmark import run_benchmark
+from finetune.benchmark_report import console_summary, write_benchmark
+from recommender.errors import RecommenderError
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
+def main(cfg: DictConfig) -> None:
+    try:
+        result = run_benchmark(cfg)
+    except RecommenderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    out_dir = HydraConfig.get().runtime.output_dir
+    write_benchmark(result, out_dir)
+    print(console_summary(result))
+    print(f"Reports written to {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

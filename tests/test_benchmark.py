@@ -1,0 +1,142 @@
+"""The transfer benchmark: paired episodes, the few-shot classifier, ranking metrics, and a small real run."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from finetune.benchmark import TargetRun, distinguishable, evaluate, mean_ci, ranking_metrics
+from finetune.fewshot import draw_episodes, episode_accuracies, logistic_predict
+
+from conftest import SHARED_DATASETS, needs_shared
+
+
+def test_episodes_depend_on_labels_and_seed_only_and_hold_k_per_class():
+    labels = np.array([0] * 30 + [1] * 8 + [2] * 50)
+    a = draw_episodes(labels, 10, 20, seed=3)
+    b = draw_episodes(labels.copy(), 10, 20, seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    for e in a:
+        counts = np.bincount(labels[e], minlength=3)
+        assert counts.tolist() == [10, 8, 10]  # a class smaller than k contributes all its images
+        assert len(np.unique(e)) == len(e)
+    assert len({tuple(e) for e in a}) == 20  # episodes differ from each other
+    assert not np.array_equal(a[0], draw_episodes(labels, 10, 1, seed=4)[0])
+
+
+def test_logistic_regression_matches_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 300)) * 0.3
+    y = np.repeat(np.arange(5), 8)
+    x = centres[y] + rng.normal(size=(40, 300))
+    yq = rng.integers(0, 5, 300)
+    q = centres[yq] + rng.normal(size=(300, 300))
+    scaler = StandardScaler().fit(x)
+    reference = LogisticRegression(C=1.0, max_iter=10000, tol=1e-10).fit(scaler.transform(x), y)
+    ours = logistic_predict(x, y, q)
+    assert np.mean(ours == reference.predict(scaler.transform(q))) >= 0.99
+    assert 0.5 < np.mean(ours == yq)  # and it has learnt something
+
+
+def test_networks_with_the_same_features_get_the_same_accuracies():
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1, 2], 20)
+    pool = rng.normal(size=(60, 16)) + np.eye(16)[labels]
+    test = rng.normal(size=(30, 16)) + np.eye(16)[np.repeat([0, 1, 2], 10)]
+    episodes = draw_episodes(labels, 5, 6, seed=0)
+    other = rng.normal(size=(60, 16))
+    acc = episode_accuracies([pool, other, pool], labels, [test, test, test], np.repeat([0, 1, 2], 10), episodes)
+    assert acc.shape == (3, 6)
+    assert np.array_equal(acc[0], acc[2])  # paired: the same support images, the same fit
+    assert acc[0].mean() > acc[1].mean()
+
+
+def test_ranking_metrics_by_hand():
+    best = ranking_metrics([3, 2, 1], [0.9, 0.8, 0.7])
+    assert best["kendall_tau"] == pytest.approx(1.0) and best["weighted_tau"] == pytest.approx(1.0)
+    assert best["top1_regret"] == 0.0 and best["top1_relative_accuracy"] == 1.0
+    worst = ranking_metrics([1, 2, 3], [0.9, 0.8, 0.7])
+    assert worst["kendall_tau"] == pytest.approx(-1.0)
+    assert worst["top1_regret"] == pytest.approx(20.0)  # points
+    assert worst["top1_relative_accuracy"] == pytest.approx(0.7 / 0.9)
+    assert ranking_metrics([1, 1, 1], [0.9, 0.8, 0.7])["kendall_tau"] == 0.0  # a constant score ranks nothing
+
+
+def test_distinguishable_uses_a_paired_test():
+    rng = np.random.default_rng(2)
+    episode_effect = rng.normal(0, 0.1, 50)  # large, shared by all sources: cancels in a paired test
+    rows = [0.7 + episode_effect, 0.7 + episode_effect + 0.01 + rng.normal(0, 0.002, 50),
+            0.7 + episode_effect + 0.02 + rng.normal(0, 0.002, 50), 0.7 + episode_effect + rng.normal(0, 0.002, 50)]
+    ok, p, test = distinguishable(np.array(rows))  # row 0 is the baseline and is not tested
+    assert ok and p < 1e-6 and test.startswith("Friedman")
+    same = np.array([0.7 + episode_effect] * 4)
+    assert distinguishable(same)[0] is False
+
+
+def test_mean_ci_is_the_student_t_interval():
+    values = np.array([[0.1, 0.2, 0.3, 0.4]])
+    mean, half = mean_ci(values)
+    assert mean[0] == pytest.approx(0.25)
+    assert half[0] == pytest.approx(stats.t.ppf(0.975, 3) * np.std([0.1, 0.2, 0.3, 0.4], ddof=1) / 2)
+
+
+def _toy_run(name, gains, score):
+    rng = np.random.default_rng(len(name))
+    base = 0.6 + rng.normal(0, 0.05, 40)
+    acc = np.vstack([base, *[base + g + rng.normal(0, 0.003, 40) for g in gains]])
+    sources = [f"s{i}" for i in range(len(gains))]
+    return TargetRun(name, sources, {2: {"20": acc}}, {2: {"good": np.array(score, float),
+                                                             "bad": -np.array(score, float)}})
+
+
+def test_evaluate_recomputes_from_its_own_numbers_and_leaves_out_indistinct_targets():
+    runs = [_toy_run("a", [0.01, 0.03, 0.02], [1, 3, 2]), _toy_run("bb", [0.0, 0.0, 0.0], [1, 2, 3]),
+            _toy_run("ccc", [0.05, 0.01, 0.03], [3, 1, 2])]
+    runs[1].accuracy[2]["20"][1:] = runs[1].accuracy[2]["20"][0]  # sources identical: not distinguishable
+    result = evaluate(runs, 2, "20", bootstrap=50, seed=0)
+    assert result["excluded_targets"] == ["bb"]
+    assert result["summary"]["good"]["n_targets"] == 2
+    assert result["summary"]["good"]["mean_kendall_tau"] == pytest.approx(1.0)
+    assert result["summary"]["bad"]["mean_kendall_tau"] == pytest.approx(-1.0)
+    for name, t in result["targets"].items():
+        sources = [s for s in t["accuracy"] if s != "imagenet"]
+        for score, values in t["scores"].items():
+            recomputed = stats.weightedtau([values[s] for s in sources], [t["accuracy"][s] for s in sources])
+            if t["discriminates"]:
+                assert t["weighted_tau"][score] == pytest.approx(recomputed.statistic)
+    lo, hi = result["summary"]["good"]["ci95"]
+    assert lo <= result["summary"]["good"]["mean_weighted_tau"] <= hi
+
+
+@needs_shared
+@pytest.mark.slow
+def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides):
+    from finetune.benchmark import run_benchmark, to_json
+    from finetune.benchmark_report import write_benchmark
+    from recommender import load_config
+
+    cfg = load_config([*test_overrides, f"data_root={SHARED_DATASETS}", "benchmark.targets=[plants]",
+                       "benchmark.sources=[plants,animals,xray]", "features.max_images_per_class=12",
+                       "benchmark.fewshot.episodes=4", "benchmark.fewshot.k=[2,4]", "benchmark.headline.k=4",
+                       "benchmark.top_blocks=[2]", "benchmark.headline.top_blocks=2", "benchmark.bootstrap=10",
+                       "benchmark.jobs=1", "finetune.epochs.head=1", "finetune.epochs.finetune=1",
+                       f"finetune.checkpoint_dir={tmp_path / 'ckpt'}"], config_name="benchmark")
+    result = run_benchmark(cfg)
+    run = result.runs[0]
+    assert run.target == "plants" and run.sources == ["animals", "xray"]  # the target is never its own source
+    assert run.accuracy[2]["4"].shape == (3, 4)
+    data = to_json(result)
+    scores = data["targets"]["plants"]["scores"]
+    assert {"logme", "leep", "nce", "h_score", "gbc", "parc", "knn_loo", "emd_euclidean_160", "emd_cosine_224",
+            "source_images", "source_classes", "random"} <= set(scores)
+    paths = write_benchmark(result, tmp_path / "out")
+    assert json.loads(paths["benchmark.json"].read_text())["protocol"]["headline"] == "top2/k4"
+    assert "data:image/png;base64," in paths["report.html"].read_text()
+    # A second run reads every target from the cache: the same numbers.
+    again = run_benchmark(cfg)
+    assert np.array_equal(again.runs[0].accuracy[2]["4"], run.accuracy[2]["4"])

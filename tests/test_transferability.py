@@ -1,0 +1,136 @@
+"""Each transferability score against a value computed by hand on a tiny input, and against a property."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from finetune.transferability import REGISTRY, gbc, h_score, h_score_shrinkage, knn_loo_accuracy, leep, logme, nce, parc
+from finetune.transferability.logme import _maximise, log_evidence
+
+
+def test_log_evidence_by_hand():
+    # n=2, D=1, F=[[1],[2]], y=[1,0], alpha=beta=1: A = 1 + 5 = 6, m = F'y / 6 = 1/6,
+    # ||Fm - y||^2 = (1/6 - 1)^2 + (2/6)^2 = 29/36, m'm = 1/36,
+    # L = 0 + 0 - log(2 pi) - 29/72 - 1/72 - 1/2 log 6 = -3.150424
+    value = log_evidence(np.array([[1.0], [2.0]]), np.array([1.0, 0.0]), 1.0, 1.0)
+    assert value == pytest.approx(-np.log(2 * np.pi) - 30 / 72 - 0.5 * np.log(6), abs=1e-12)
+    assert value == pytest.approx(-3.150424, abs=1e-6)
+
+
+def test_logme_maximises_the_evidence_found_by_a_generic_optimiser():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(30, 4))
+    labels = (f[:, 0] + 0.5 * rng.normal(size=30) > 0).astype(int)
+    expected = []
+    for c in (0, 1):
+        y = (labels == c).astype(float)
+        best = minimize(lambda t: -log_evidence(f, y, np.exp(t[0]), np.exp(t[1])), [0.0, 0.0], method="Nelder-Mead",
+                        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 5000})
+        expected.append(-best.fun / len(f))
+    assert logme(f, labels) == pytest.approx(np.mean(expected), abs=1e-6)
+
+
+def test_logme_fixed_point_matches_the_explicit_formula_with_more_dims_than_images():
+    rng = np.random.default_rng(1)
+    f = rng.normal(size=(6, 10))
+    y = np.array([1.0, 0, 1, 0, 0, 1])
+    u, s, _ = np.linalg.svd(f, full_matrices=False)
+    z = u.T @ y
+    per_image, alpha, beta = _maximise(s**2, z, float(y @ y - z @ z), 6, 10)
+    assert per_image * 6 == pytest.approx(log_evidence(f, y, alpha, beta), rel=1e-9)
+
+
+def test_logme_grows_as_features_explain_the_labels():
+    rng = np.random.default_rng(2)
+    labels = np.repeat([0, 1, 2], 40)
+    noise = rng.normal(size=(120, 16))
+    scores = [logme(noise + gap * np.eye(16)[labels], labels) for gap in (0.0, 1.0, 3.0)]
+    assert scores[0] < scores[1] < scores[2]
+
+
+def test_leep_by_hand():
+    # P(y,z): y0 = [0.5, 0], y1 = [0.25, 0.25]; P(z) = [0.75, 0.25]; P(y|z0) = [2/3, 1/3], P(y|z1) = [0, 1].
+    # LEEP = 1/2 [log(1 * 2/3) + log(0.5 * 1/3 + 0.5 * 1)] = log(2/3)
+    p = np.array([[1.0, 0.0], [0.5, 0.5]])
+    assert leep(p, [0, 1]) == pytest.approx(np.log(2 / 3), abs=1e-12)
+
+
+def test_leep_and_nce_are_zero_when_the_source_predicts_the_target_labels_perfectly():
+    labels = np.array([0, 1, 2, 1, 0, 2])
+    p = np.eye(4)[[3, 0, 1, 0, 3, 1]]  # a relabelling of the target classes
+    assert leep(p, labels) == pytest.approx(0.0, abs=1e-12)
+    assert nce(p, labels) == pytest.approx(0.0, abs=1e-12)
+    # ... and negative when they do not.
+    blurred = 0.5 * p + 0.5 / 4
+    assert leep(blurred, labels) < 0
+
+
+def test_nce_by_hand():
+    # z = argmax = [0, 0] (ties go to the first class): P(y0, z0) = P(y1, z0) = 1/2; NCE = log(1/2).
+    assert nce(np.array([[1.0, 0.0], [0.5, 0.5]]), [0, 1]) == pytest.approx(np.log(0.5), abs=1e-12)
+
+
+def test_h_score_by_hand():
+    # f = [0, 2, 10, 12], labels [0, 0, 1, 1]: cov f = (36 + 16 + 16 + 36) / 4 = 26; class means 1 and 11,
+    # centred -5 and 5: cov E[f|y] = 25. H = 25 / 26.
+    f = np.array([[0.0], [2.0], [10.0], [12.0]])
+    assert h_score(f, [0, 0, 1, 1]) == pytest.approx(25 / 26, abs=1e-12)
+
+
+def test_h_scores_grow_as_features_separate_the_labels():
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1, 2, 3], 50)
+    noise = rng.normal(size=(200, 8))
+    for score in (h_score, h_score_shrinkage):
+        values = [score(noise + gap * np.eye(8)[labels], labels) for gap in (0.0, 1.0, 4.0)]
+        assert values[0] < values[1] < values[2], score.__name__
+
+
+def test_gbc_by_hand():
+    # class a: [0, 2] (mean 1, variance 1); class b: [4, 6] (mean 5, variance 1):
+    # D_B = 1/8 * 16 / 1 + 1/2 ln(1 / 1) = 2, BC = e^-2, GBC = -(BC(a,b) + BC(b,a)) = -2 e^-2.
+    f = np.array([[0.0], [2.0], [4.0], [6.0]])
+    assert gbc(f, [0, 0, 1, 1]) == pytest.approx(-2 * np.exp(-2), rel=1e-5)
+
+
+def test_gbc_grows_as_classes_separate():
+    rng = np.random.default_rng(4)
+    labels = np.repeat([0, 1, 2], 30)
+    noise = rng.normal(size=(90, 5))
+    values = [gbc(noise + gap * np.eye(5)[labels], labels) for gap in (0.0, 2.0, 6.0)]
+    assert values[0] < values[1] < values[2] <= 0
+
+
+def test_parc_is_100_when_feature_dissimilarity_equals_label_dissimilarity():
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    # Features equal to the one-hot labels (no PCA: dims >= d): D_f = D_y exactly.
+    assert parc(np.eye(3)[labels], labels, dims=3) == pytest.approx(100.0)
+
+
+def test_parc_grows_as_features_separate_the_labels():
+    rng = np.random.default_rng(5)
+    labels = np.repeat([0, 1, 2], 20)
+    noise = rng.normal(size=(60, 40))
+    values = [parc(noise + gap * np.eye(40)[labels], labels) for gap in (0.0, 1.0, 4.0)]
+    assert values[0] < values[1] < values[2]
+
+
+def test_knn_loo_by_hand():
+    # Angles (degrees): a 5.7 (y0), b 11.3 (y0), e 8.5 (y1, an outlier), c 84.3 (y1), d 78.7 (y1).
+    # 1-NN by cosine, leaving each out: a -> e (wrong), b -> e (wrong), e -> b (wrong), c -> d, d -> c: 2/5.
+    f = np.array([[1, 0.1], [1, 0.2], [0.1, 1], [0.2, 1], [1, 0.15]])
+    assert knn_loo_accuracy(f, [0, 0, 1, 1, 1], k=1) == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_score_has_one_signature_and_rejects_bad_input(name):
+    score = REGISTRY[name]
+    rng = np.random.default_rng(6)
+    labels = np.repeat([0, 1, 2], 10)
+    data = (np.eye(3)[labels] * 0.8 + 0.2 / 3) if score.needs == "predictions" else rng.normal(size=(30, 6))
+    assert np.isfinite(score.function(data, labels))
+    with pytest.raises(ValueError):
+        score.function(data, np.zeros(30))  # one class only
+    with pytest.raises(ValueError):
+        score.function(data[:5], labels)  # rows and labels disagree
