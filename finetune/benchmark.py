@@ -25,8 +25,9 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
-from recommender import (DatasetError, ImageList, atomic_output, backbone_spec, dataset_features, open_dataset,
-                         recommend)
+from recommender import (DatasetError, ImageList, backbone_spec, dataset_features, open_dataset, recommend,
+                         same_dataset)
+from recommender.cache import read_json, read_npz, write_json, write_npz
 
 from .fewshot import draw_episodes, episode_accuracies
 from .transferability import REGISTRY
@@ -218,13 +219,6 @@ def dataset_refs(value, cfg: DictConfig) -> list[str]:
     return [str(value)] if isinstance(value, str) else [str(v) for v in value]
 
 
-def same_dataset(a: ImageList, b: ImageList) -> bool:
-    """The same dataset however it was named: the same folder after symlinks, or the same TFDS split."""
-    if a.spec.path is not None and b.spec.path is not None:
-        return a.spec.path.resolve() == b.spec.path.resolve()
-    return a.spec == b.spec
-
-
 @dataclass
 class Split:
     features: np.ndarray
@@ -250,17 +244,18 @@ def adapted_split(checkpoint: Path, images: ImageList, cfg: DictConfig, splits: 
         cut_name = _cut_of(checkpoint)
         cut = dataset_features(images, cfg, split, extractor=_extractor(backbone_spec(cfg), cut_name))
         path = Path(checkpoint).parent / f"adapted-{Path(checkpoint).stem}-{cut.path.stem}.npz"
-        loaded = _load_adapted(path)
-        if loaded is None:
+        arrays = read_npz(path, ADAPTED_ARRAYS)
+        if arrays is None:
             net = net or load_checkpoint(checkpoint)
             features, probabilities = _run_tail(net, cut.features())
-            with atomic_output(path, ".npz") as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, features=features, predictions=probabilities, labels=cut.labels, refs=cut.refs)
-            loaded = _load_adapted(path)
-        parts.append(loaded)
+            arrays = {"features": features, "labels": cut.labels, "refs": cut.refs, "predictions": probabilities}
+            write_npz(path, arrays)
+        parts.append(Split(*(arrays[name] for name in ADAPTED_ARRAYS)))
     return Split(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("features", "labels", "refs",
                                                                               "predictions")))
+
+
+ADAPTED_ARRAYS = ("features", "labels", "refs", "predictions")
 
 
 @functools.lru_cache(maxsize=64)
@@ -269,17 +264,6 @@ def _cut_of(checkpoint: Path) -> str:
     from .transfer import load_checkpoint
 
     return trainable_tail(load_checkpoint(checkpoint))[1]
-
-
-def _load_adapted(path: Path) -> Split | None:
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            return Split(d["features"], d["labels"], d["refs"], d["predictions"])
-    except Exception as err:  # a truncated or foreign file: recompute, as the feature cache does
-        log.warning("Adapted-feature cache %s is unreadable (%s); computing it again.", path, err)
-        return None
 
 
 def _run_tail(net, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -371,9 +355,10 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
     sources = [open_dataset(r, cfg) for r in source_refs]
     cache = Path(cfg.features.cache_dir).expanduser() / "benchmark" / \
         f"target-{_target_key(target, sources, checkpoints, cfg)}.json"
-    if cache.is_file():
+    stored = read_json(cache)
+    if stored is not None:
         try:
-            return TargetRun.from_json(json.loads(cache.read_text()))
+            return TargetRun.from_json(stored)
         except (ValueError, KeyError, TypeError) as err:
             log.warning("Benchmark cache %s is unreadable (%s); measuring again.", cache, err)
     pool_splits, test_splits = ("train", "val"), ("test",)
@@ -406,8 +391,7 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
         scores[b] = {**free, **model_based_scores(pools, [n for n in bench.scores if n in REGISTRY])}
     run = TargetRun(target=target.name, sources=[s.name for s in sources], accuracy=accuracy, scores=scores,
                     n_pool=len(base_pool.labels), n_test=len(base_test.labels), seconds=time.perf_counter() - start)
-    with atomic_output(cache, ".json") as tmp:
-        Path(tmp).write_text(json.dumps(run.to_json()))
+    write_json(cache, run.to_json())
     return run
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from recommender.html import markdown_to_html
 from recommender.plotting import colour, figure, save_png
 
-from .benchmark import BASELINE, MODEL_FREE, NAIVE, Benchmark, protocol_label, to_json
+from .benchmark import BASELINE, MODEL_FREE, NAIVE, Benchmark, to_json
 from .transferability import REGISTRY
 
 METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")

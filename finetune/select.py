@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from recommender import DatasetError, atomic_output, open_dataset, recommend
+from recommender import DatasetError, atomic_output, open_dataset, recommend, same_dataset
 
 from .transfer import train_source, train_target
 
@@ -22,7 +22,7 @@ def choose_source(cfg: DictConfig) -> tuple[str, dict]:
         chosen = ranking.best
         how = f"recommended: closest of {len(ranking.sources)} candidate sources by EMD"
     else:
-        if requested == target or _same_folder(open_dataset(requested, cfg).spec, open_dataset(target, cfg).spec):
+        if same_dataset(open_dataset(requested, cfg), open_dataset(target, cfg)):
             raise DatasetError(f"source={requested!r} is the target itself; choose another source or source=auto.")
         ranking = recommend(cfg=cfg, sources=[requested])
         chosen = ranking.best
@@ -30,10 +30,6 @@ def choose_source(cfg: DictConfig) -> tuple[str, dict]:
     reason = {"source": chosen.name, "source_ref": chosen.ref, "how": how, "emd": chosen.emd, "similarity": chosen.similarity,
               "rank": chosen.rank, "candidates": [(s.name, s.emd) for s in ranking.sources]}
     return chosen.ref, reason
-
-
-def _same_folder(a, b) -> bool:
-    return a.path is not None and b.path is not None and a.path.resolve() == b.path.resolve()
 
 
 def train_from_source(cfg: DictConfig, out_dir: str | Path) -> dict:

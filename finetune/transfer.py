@@ -153,8 +153,13 @@ def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     directory = Path(cfg.finetune.checkpoint_dir).expanduser()
     path = directory / f"stage1-{images.name}-{stage1_key(images, cfg, seed)}.keras"
     if path.is_file():
-        log.info("Stage 1 %s seed %d: cached checkpoint %s", images.name, seed, path)
-        return path
+        try:
+            load_checkpoint(path)
+            log.info("Stage 1 %s seed %d: cached checkpoint %s", images.name, seed, path)
+            return path
+        except Exception as err:  # truncated or foreign file: train again rather than fail every later run
+            log.warning("Checkpoint %s is unreadable (%s); training stage 1 again.", path, err)
+            path.unlink(missing_ok=True)
     keras.utils.set_random_seed(int(seed))
     spec = backbone_spec(cfg)
     net = build_network(spec, resolve_weights(spec), cfg.finetune, len(images.class_names))

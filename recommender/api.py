@@ -1,8 +1,8 @@
 """The public entry points: datasets → features → domains → distance → ranking."""
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -10,11 +10,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from .backbone import BackboneSpec
+from .cache import read_json, write_json
 from .config import load_config
-from .datasets import DatasetError, ImageList, list_images, resolve_dataset, select
+from .datasets import DatasetError, ImageList, list_images, resolve_dataset, same_dataset, select, unique_names
 from .domains import Domain, build_domain
 from .explain import descriptor_quality
-from .files import atomic_output
 from .features import Extractor, FeatureSet, extract_features, image_batches
 from .ranking import Ranking, pairwise_emd, rank_sources
 
@@ -82,30 +82,45 @@ def descriptor_quality_of(name_or_images: str | ImageList, cfg: DictConfig, extr
     k = int(k or cfg.report.knn_k)
     # The score is a pure function of the two cache files (whose names are content hashes) and k: keep it beside them.
     cached = train.path.parent / f"quality-{train.path.stem}-{test.path.stem}-k{k}.json"
-    if cached.is_file():
-        return json.loads(cached.read_text())
+    quality = read_json(cached)
+    if isinstance(quality, dict) and {"knn_accuracy", "precision_at_k"} <= set(quality):
+        return quality
     quality = descriptor_quality(train, test, k)
-    with atomic_output(cached, ".json") as tmp:
-        Path(tmp).write_text(json.dumps(quality))
+    write_json(cached, quality)
     return quality
 
 
-def source_names(cfg: DictConfig) -> tuple[list[str], list[str]]:
-    """The candidate sources for `cfg.target` and notes on what was left out."""
-    target, requested = str(cfg.target), cfg.sources
-    notes = []
-    if requested in (None, "all"):
-        names = [n for n in cfg.catalog if n != target]
-    else:
-        names = [str(requested)] if isinstance(requested, str) else [str(n) for n in requested]
-        if target in names:
-            notes.append(f"The target {target!r} was also listed as a source; it is excluded.")
+def candidate_datasets(cfg: DictConfig) -> tuple[ImageList, list[ImageList], list[str], list[str]]:
+    """(target, candidate sources, how to open each source again, notes) for `cfg.target` and `cfg.sources`.
+
+    Datasets are compared by identity (real folder or TFDS split), never by how they were spelled: the target
+    is never its own source, a dataset listed twice counts once, and display names are made unique."""
+    requested = cfg.sources
+    listed = requested not in (None, "all")
+    refs = ([str(requested)] if isinstance(requested, str) else [str(n) for n in requested]) if listed \
+        else [str(n) for n in cfg.catalog]
+    target = open_dataset(str(cfg.target), cfg)
+    kept, kept_refs, notes = [], [], []
+    for ref in refs:
+        images = open_dataset(ref, cfg)
+        if same_dataset(images, target):
+            if listed:
+                notes.append(f"The target {str(cfg.target)!r} was also listed as a source ({ref!r}); it is excluded.")
+                log.warning(notes[-1])
+            continue
+        if any(same_dataset(images, k) for k in kept):
+            notes.append(f"{ref!r} names a dataset listed before; it is used once.")
             log.warning(notes[-1])
-        names = list(dict.fromkeys(n for n in names if n != target))
-    if not names:
-        raise DatasetError("No candidate sources: set sources=all or sources=[name,...] with at least one name "
+            continue
+        kept.append(images)
+        kept_refs.append(ref if ref in cfg.catalog or images.spec.path is None else str(images.spec.path))
+    if not kept:
+        raise DatasetError("No candidate sources: set sources=all or sources=[name,...] with at least one dataset "
                            "other than the target.")
-    return names, notes
+    specs = unique_names([target.spec, *(k.spec for k in kept)])
+    renamed = [images if images.spec is spec else replace(images, spec=spec)
+               for images, spec in zip([target, *kept], specs)]
+    return renamed[0], renamed[1:], kept_refs, notes
 
 
 def recommend(target: str | None = None, sources: Sequence[str] | None = None, *,
@@ -124,11 +139,11 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
             cfg.sources = list(sources)
     if OmegaConf.is_missing(cfg, "target"):
         raise DatasetError("No target dataset: pass target=<name or folder> (e.g. target=plants).")
-    names, notes = source_names(cfg)
+    target_images, source_images, refs, notes = candidate_datasets(cfg)
     extractor = make_extractor(cfg)
     feature_sets = {}
     domains = []
-    opened = [open_dataset(name, cfg) for name in [str(cfg.target), *names]]
+    opened = [target_images, *source_images]
     for images in opened:
         features = dataset_features(images, cfg, extractor=extractor)
         feature_sets[features.dataset] = features
@@ -141,7 +156,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
             notes.append(f"{dom.name}: classes dropped (fewer than {cfg.emd.min_images_per_class} images): "
                          + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
     results = rank_sources(target_domain, source_domains, cfg.emd.ground_metric, cfg.emd.gamma)
-    ref_of = {d.name: ref for d, ref in zip(source_domains, names)}
+    ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique
     for result in results:
         result.ref = ref_of[result.name]
     all_domains = [target_domain, *source_domains]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -38,6 +38,14 @@ class DatasetSpec:
     tfds_name: str | None = None
     tfds_split: str = "train"
     data_dir: str | None = None
+
+    @property
+    def identity(self) -> tuple:
+        """What the dataset *is*, however it was named: its real folder (after symlinks and trailing slashes),
+        or its TFDS split. Two specs with the same identity are the same dataset."""
+        if self.kind == "folder" and self.path is not None:
+            return ("folder", os.path.realpath(self.path))
+        return (self.kind, self.tfds_name, self.tfds_split, self.data_dir)
 
 
 @dataclass
@@ -102,6 +110,36 @@ def resolve_dataset(name: str, catalog: Mapping[str, Mapping], data_root: str | 
     )
 
 
+def same_dataset(a: DatasetSpec | ImageList, b: DatasetSpec | ImageList) -> bool:
+    """Whether `a` and `b` are one dataset (compared by identity, never by display name)."""
+    return _spec(a).identity == _spec(b).identity
+
+
+def _spec(x) -> DatasetSpec:
+    return x.spec if isinstance(x, ImageList) else x
+
+
+RESERVED_NAMES = frozenset({"imagenet"})  # the baseline network's name in reports
+
+
+def unique_names(specs: list[DatasetSpec]) -> list[DatasetSpec]:
+    """The same specs, renamed where display names collide: a folder gets as many parent folders in front of
+    its name as it takes to tell it apart (`x/other/t2`, `y/other/t2` -> `x/other/t2`, `y/other/t2`)."""
+    names = [s.name for s in specs]
+    for depth in range(1, 64):
+        clashes = {n for n in names if names.count(n) > 1 or n in RESERVED_NAMES}
+        if not clashes:
+            break
+        for i, spec in enumerate(specs):
+            if names[i] in clashes:
+                if spec.kind == "folder" and spec.path is not None:
+                    parts = Path(os.path.realpath(spec.path)).parts
+                    names[i] = "/".join(parts[-(depth + 1):]) if depth + 1 < len(parts) else str(spec.path)
+                else:
+                    names[i] = f"{spec.name}[{spec.tfds_name}:{spec.tfds_split}]"
+    return [s if s.name == n else replace(s, name=n) for s, n in zip(specs, names)]
+
+
 def list_images(spec: DatasetSpec) -> ImageList:
     if spec.kind == "folder":
         return _list_folder(spec)
@@ -119,7 +157,7 @@ def _list_folder(spec: DatasetSpec) -> ImageList:
         found = "no class sub-folders" if not class_dirs else f"only one class ({class_dirs[0].name})"
         raise DatasetError(
             f"Dataset {spec.name!r} at {root}: found {found}. A dataset needs one sub-folder per class "
-            "and at least two classes, e.g. {root}/cat/*.jpg and {root}/dog/*.jpg."
+            f"and at least two classes, e.g. {root}/cat/*.jpg and {root}/dog/*.jpg."
         )
     digest = hashlib.sha256()
     prefix = len(str(root)) + 1  # scandir paths start with the root: slicing is os.path.relpath, minus its cost

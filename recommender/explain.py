@@ -6,9 +6,7 @@ only when something has to be computed, so a fully cached run stays quick.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import logging
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import numpy as np
 
 from .domains import Domain
 from .features import FeatureSet
-from .files import atomic_output
+from .cache import cached_npz, key_of
 from .plotting import colour, figure, save_mosaic, save_png
 from .ranking import SourceResult
 
@@ -54,16 +52,7 @@ def cached_arrays(cache_dir: Path | None, kind: str, key_parts, compute) -> dict
     """`compute()` (a dict of arrays), stored in `cache_dir` under a hash of `key_parts`; None: no caching."""
     if cache_dir is None:
         return compute()
-    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:20]
-    path = Path(cache_dir) / f"{kind}-{key}.npz"
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    arrays = compute()
-    with atomic_output(path, ".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-    return arrays
+    return cached_npz(Path(cache_dir) / f"{kind}-{key_of(key_parts)}.npz", compute)
 
 
 def sample_per_class(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .backbone import BackboneSpec, build_backbone, identity, preprocess, resolve_weights
 from .datasets import ImageList
-from .files import atomic_output
+from .files import atomic_output, clean_stale_temporaries, temporary_prefix
 from .images import UnreadableImageError, load_rgb, resize_array
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ def extract_features(
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             log.warning("Feature cache %s is unreadable (%s); extracting again.", path, err)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(path.parent)
     label = f"features {image_list.name} {split}".rstrip()
     _extract_to(path, image_list, np.asarray(indices), extractor, batch_size, progress, label)
     result = _load(path, image_list.name)
@@ -232,7 +233,7 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress, labe
     kept_labels, kept_refs, skipped = [], [], []
     refs = np.asarray([str(image_list.refs[i]) for i in indices])
     position = 0
-    fd, raw_name = tempfile.mkstemp(dir=path.parent, suffix=".raw")
+    fd, raw_name = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".raw")
     try:
         with os.fdopen(fd, "wb") as raw:
             batches = image_batches(image_list, indices, extractor.spec.image_size, batch_size)

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -15,7 +19,7 @@ def atomic_output(path: str | Path, suffix: str = ".tmp"):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{suffix}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=f".partial{suffix}")
     os.close(fd)
     try:
         yield tmp
@@ -26,3 +30,45 @@ def atomic_output(path: str | Path, suffix: str = ".tmp"):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+_TEMPORARY = re.compile(r".*\.pid(\d+)\.[^/]*\.(partial[^/]*|raw)$")
+
+
+def temporary_prefix(name: str) -> str:
+    """The prefix of a temporary file written for `name`: it carries the writer's PID, so a later run can tell
+    an orphan (its writer was killed) from a file that another live run is still writing."""
+    return f".{name}.pid{os.getpid()}."
+
+
+def clean_stale_temporaries(directory: str | Path) -> int:
+    """Remove temporary files in `directory` whose writing process no longer exists; returns how many."""
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if not match or _alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            pass
+    if removed:
+        log.warning("Removed %d temporary file(s) left in %s by interrupted runs.", removed, directory)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True

@@ -6,7 +6,6 @@ only redraws its figures, should not pay.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import shutil
 from pathlib import Path
@@ -14,10 +13,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from .cache import valid_png
 from .files import atomic_output
 
-# The modules whose code decides what a figure looks like: editing any of them redraws every cached figure.
-_DRAWING_CODE = ("plotting.py", "explain.py", "report.py")
 
 
 def figure(figsize: tuple[float, float]):
@@ -67,32 +65,28 @@ def save_mosaic(tiles: list[list[np.ndarray]], captions: list[list[tuple[str, st
     canvas.save(path, compress_level=1)
 
 
-def cached_figure(cache_dir: str | Path | None, path: str | Path, inputs, draw: Callable[[Path], object]) -> None:
+def cached_figure(cache_dir: str | Path | None, path: str | Path, inputs, draw: Callable[[Path], object], *,
+                  version: int) -> None:
     """Write the figure `draw(path)` would write, reusing the copy drawn earlier from the same inputs.
 
     The key is a hash of `inputs` (every array, name and number the figure shows, taken whole) and of the
-    drawing code, so a warm run on unchanged data copies its figures instead of drawing them again: drawing
-    was most of a warm run's time. `cache_dir=None` always draws.
+    figure's `version`, which its drawing code bumps whenever what it draws changes. A warm run on unchanged
+    data copies its figures instead of drawing them again; a cached copy that is not a complete PNG is
+    removed and drawn again. `cache_dir=None` always draws.
     """
     path = Path(path)
     if cache_dir is None:
         draw(path)
         return
-    digest = hashlib.sha256(_drawing_code_digest())
+    digest = hashlib.sha256(f"figure version {int(version)};".encode())
     _fingerprint(inputs, digest)
     cached = Path(cache_dir) / f"{digest.hexdigest()[:24]}{path.suffix}"
-    if not cached.is_file():
-        draw(path)
-        with atomic_output(cached, path.suffix) as tmp:
-            shutil.copyfile(path, tmp)
-    else:
+    if valid_png(cached):
         shutil.copyfile(cached, path)
-
-
-@functools.lru_cache(maxsize=1)
-def _drawing_code_digest() -> bytes:
-    here = Path(__file__).parent
-    return hashlib.sha256(b"".join((here / name).read_bytes() for name in _DRAWING_CODE)).digest()
+        return
+    draw(path)
+    with atomic_output(cached, path.suffix) as tmp:
+        shutil.copyfile(path, tmp)
 
 
 def _fingerprint(value, digest) -> None:

@@ -71,7 +71,7 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
             writer.writerow([name, *(f"{v:.6f}" for v in row)])
     cached_figure(_figure_cache(ranking), paths["distances.png"],
                   ("distances", ranking.target.name, ranking.distance_names, ranking.distances),
-                  lambda path: plot_distance_heatmap(ranking, path))
+                  lambda path: plot_distance_heatmap(ranking, path), version=FIGURE_VERSIONS["distances"])
     figures = explain_figures(ranking, out, opts) if opts["explain"] else {}
     paths.update(figures)
     markdown = markdown_report(ranking, opts["top_flows"], figures)
@@ -80,6 +80,10 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
         paths["report.html"] = out / "report.html"
         paths["report.html"].write_text(markdown_to_html(markdown, out, f"Sources for {ranking.target.name}"))
     return paths
+
+
+# Bump a figure's version when you change how it is drawn: cached copies drawn by the old code are then not reused.
+FIGURE_VERSIONS = {"distances": 1, "plan": 1, "neighbours": 1, "domain_map": 1}
 
 
 def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Path]:
@@ -94,7 +98,8 @@ def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Pat
     for s in top:
         figures[f"plan_{s.name}.png"] = out / f"plan_{_safe(s.name)}.png"
         cached_figure(cache, figures[f"plan_{s.name}.png"], ("plan", s, ranking.target),
-                      lambda path, s=s: explain.plot_transport_plan(s, ranking.target, path))
+                      lambda path, s=s: explain.plot_transport_plan(s, ranking.target, path),
+                      version=FIGURE_VERSIONS["plan"])
     if ranking.feature_sets:
         target_fs = ranking.feature_sets[ranking.target.name]
         sources_fs = [ranking.feature_sets[s.name] for s in top]
@@ -103,7 +108,8 @@ def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Pat
         figures["neighbours.png"] = out / "neighbours.png"
         cached_figure(cache, figures["neighbours.png"], ("neighbours", target_fs, sources_fs, per_class, k, seed),
                       lambda path: explain.plot_neighbours(target_fs, sources_fs, per_class, k, seed, path,
-                                                           cache_dir=target_fs.path.parent))
+                                                           cache_dir=target_fs.path.parent),
+                      version=FIGURE_VERSIONS["neighbours"])
         names = [ranking.target.name, *(s.name for s in top)]
         map_sets, map_domains = [ranking.feature_sets[n] for n in names], [ranking.domains[n] for n in names]
         per_dataset = int(opts["map_points_per_dataset"])
@@ -111,7 +117,8 @@ def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Pat
         cached_figure(cache, figures["domain_map.png"],
                       ("domain map", map_sets, map_domains, per_dataset, seed, importlib.util.find_spec("umap") is not None),
                       lambda path: explain.plot_domain_map(map_sets, map_domains, per_dataset, seed, path,
-                                                           cache_dir=target_fs.path.parent))
+                                                           cache_dir=target_fs.path.parent),
+                      version=FIGURE_VERSIONS["domain_map"])
     return figures
 
 

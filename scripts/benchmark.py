@@ -4,26 +4,23 @@
     python scripts/benchmark.py benchmark.targets=[plants,/data/my_leaves]
     python scripts/benchmark.py benchmark.targets=[/data/new] benchmark.sources=[flowers,animals,cifar10]
 """
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from finetune.benchmark import run_benchmark
 from finetune.benchmark_report import console_summary, write_benchmark
-from recommender.errors import RecommenderError
+from finetune.checks import BENCHMARK_RULES, FINETUNE_RULES, headline_is_measured
+from recommender.checks import check_config, user_errors
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors():
+        check_config(cfg, (*FINETUNE_RULES, *BENCHMARK_RULES), cross_checks=[headline_is_measured])
         result = run_benchmark(cfg)
-    except RecommenderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    out_dir = HydraConfig.get().runtime.output_dir
-    write_benchmark(result, out_dir)
+        out_dir = HydraConfig.get().runtime.output_dir
+        write_benchmark(result, out_dir)
     print(console_summary(result))
     print(f"Reports written to {out_dir}")
 

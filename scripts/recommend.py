@@ -4,26 +4,22 @@
     python scripts/recommend.py target=/data/my_images sources=[flowers,animals]
     python scripts/recommend.py -m target=plants,flowers,animals
 """
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import recommend
-from recommender.errors import RecommenderError
+from recommender.checks import check_config, user_errors
 from recommender.report import format_table, write_reports
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors():
+        check_config(cfg, required=[("target", "plants")])
         ranking = recommend(cfg=cfg)
-    except RecommenderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    out_dir = HydraConfig.get().runtime.output_dir
-    write_reports(ranking, out_dir, cfg.report)
+        out_dir = HydraConfig.get().runtime.output_dir
+        write_reports(ranking, out_dir, cfg.report)
     print(format_table(ranking))
     print(f"Reports written to {out_dir}")
 

@@ -4,27 +4,25 @@
     python scripts/retrieve.py query=/path/to/leaf.jpg datasets=[plants,flowers] k=5
 """
 import csv
-import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import make_extractor
-from recommender.errors import RecommenderError
+from recommender.checks import check_config, user_errors
 from recommender.retrieval import build_index, encode_query, plot_matches
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="retrieve")
 def main(cfg: DictConfig) -> None:
-    names = list(cfg.catalog) if cfg.datasets == "all" else [str(d) for d in cfg.datasets]
-    extractor = make_extractor(cfg)
-    try:
+    with user_errors():
+        check_config(cfg, required=[("query", "/path/to/image.jpg")])
+        names = [str(cfg.datasets)] if isinstance(cfg.datasets, str) and cfg.datasets != "all" else (
+            list(cfg.catalog) if cfg.datasets == "all" else [str(d) for d in cfg.datasets])
+        extractor = make_extractor(cfg)
         query = encode_query(cfg.query, extractor)
         matches = build_index(names, cfg, extractor).search(query, int(cfg.k))
-    except RecommenderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     out_dir = HydraConfig.get().runtime.output_dir
     with open(f"{out_dir}/matches.csv", "w", newline="") as fh:
         writer = csv.writer(fh)

@@ -3,24 +3,21 @@
     python scripts/train.py target=plants                 # source=auto: the recommender's closest source
     python scripts/train.py target=plants source=flowers  # force a source
 """
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from finetune.checks import FINETUNE_RULES
 from finetune.select import train_from_source
-from recommender.errors import RecommenderError
+from recommender.checks import check_config, user_errors
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="validate")
 def main(cfg: DictConfig) -> None:
     out_dir = HydraConfig.get().runtime.output_dir
-    try:
+    with user_errors():
+        check_config(cfg, FINETUNE_RULES, required=[("target", "plants"), ("source", "auto")])
         metrics = train_from_source(cfg, out_dir)
-    except RecommenderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     reason = metrics["reason"]
     print(f"Source: {reason['source']} ({reason['how']}; EMD {reason['emd']:.3f}, similarity {reason['similarity']:.4f})")
     print(f"Target {metrics['target']}: test accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} images")

@@ -3,26 +3,23 @@
     python scripts/validate.py target=plants
     python scripts/validate.py -m target=plants,flowers,animals   # then: python scripts/summarize_validation.py multirun/validate/<date>
 """
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from finetune.checks import FINETUNE_RULES
 from finetune.report import markdown, write_validation
 from finetune.validate import validate
-from recommender.errors import RecommenderError
+from recommender.checks import check_config, user_errors
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="validate")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors():
+        check_config(cfg, FINETUNE_RULES, required=[("target", "plants")])
         result = validate(cfg)
-    except RecommenderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    out_dir = HydraConfig.get().runtime.output_dir
-    write_validation(result, out_dir)
+        out_dir = HydraConfig.get().runtime.output_dir
+        write_validation(result, out_dir)
     print(markdown(result))
     print(f"Reports written to {out_dir}")
 

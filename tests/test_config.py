@@ -4,8 +4,14 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from recommender import load_config, source_names
+from recommender import candidate_datasets, load_config
 from recommender.config import CONF_DIR
+
+def source_names(cfg):
+    """(refs of the candidate sources, notes), as `recommend` sees them."""
+    _, _, refs, notes = candidate_datasets(cfg)
+    return refs, notes
+
 
 CATALOG = ["plants", "flowers", "animals", "butterflies", "cifar10", "textures", "aerial", "trash", "xray", "brainmri"]
 

@@ -138,25 +138,47 @@ def test_explained_report_on_a_small_real_run(tmp_path, test_overrides, monkeypa
         assert again[name].read_bytes() == paths[name].read_bytes(), name
 
 
-def test_cached_figure_redraws_only_when_its_inputs_change(tmp_path):
-    drawn = []
+def _png_drawer(drawn: list):
+    from PIL import Image
 
     def draw(path):
         drawn.append(path.name)
-        path.write_bytes(f"figure {len(drawn)}".encode())
+        Image.new("RGB", (4, 4), (len(drawn), 0, 0)).save(path, format="PNG")
 
+    return draw
+
+
+def test_cached_figure_redraws_only_when_its_inputs_or_version_change(tmp_path):
+    drawn = []
+    draw = _png_drawer(drawn)
     table = np.arange(6.0).reshape(2, 3)
-    cached_figure(tmp_path / "cache", tmp_path / "a.png", ("plan", ["x", "y"], table), draw)
-    cached_figure(tmp_path / "cache", tmp_path / "b.png", ("plan", ["x", "y"], table.copy()), draw)
-    assert drawn == ["a.png"] and (tmp_path / "b.png").read_bytes() == b"figure 1"
+    cached_figure(tmp_path / "cache", tmp_path / "a.png", ("plan", ["x", "y"], table), draw, version=1)
+    cached_figure(tmp_path / "cache", tmp_path / "b.png", ("plan", ["x", "y"], table.copy()), draw, version=1)
+    assert drawn == ["a.png"] and (tmp_path / "b.png").read_bytes() == (tmp_path / "a.png").read_bytes()
     table[1, 2] = 7.0  # one number of the figure changes: it is drawn again
-    cached_figure(tmp_path / "cache", tmp_path / "c.png", ("plan", ["x", "y"], table), draw)
-    cached_figure(tmp_path / "cache", tmp_path / "d.png", ("plan", ["x", "z"], table), draw)
-    assert drawn == ["a.png", "c.png", "d.png"] and (tmp_path / "d.png").read_bytes() == b"figure 3"
-    cached_figure(None, tmp_path / "e.png", ("plan", ["x", "y"], table), draw)  # no cache: always drawn
-    assert drawn[-1] == "e.png"
+    cached_figure(tmp_path / "cache", tmp_path / "c.png", ("plan", ["x", "y"], table), draw, version=1)
+    cached_figure(tmp_path / "cache", tmp_path / "d.png", ("plan", ["x", "z"], table), draw, version=1)
+    assert drawn == ["a.png", "c.png", "d.png"]
+    cached_figure(tmp_path / "cache", tmp_path / "e.png", ("plan", ["x", "z"], table), draw, version=2)
+    assert drawn[-1] == "e.png"  # the drawing code changed its version: the old copy is not reused
+    cached_figure(None, tmp_path / "f.png", ("plan", ["x", "y"], table), draw, version=1)  # no cache: always drawn
+    assert drawn[-1] == "f.png"
     with pytest.raises(TypeError, match="cannot fingerprint"):
-        cached_figure(tmp_path / "cache", tmp_path / "f.png", ("plan", object()), draw)
+        cached_figure(tmp_path / "cache", tmp_path / "g.png", ("plan", object()), draw, version=1)
+
+
+def test_a_truncated_cached_figure_is_drawn_again(tmp_path):
+    drawn = []
+    draw = _png_drawer(drawn)
+    cached_figure(tmp_path / "cache", tmp_path / "a.png", ("plan", [1]), draw, version=1)
+    (entry,) = (tmp_path / "cache").glob("*.png")
+    entry.write_bytes(entry.read_bytes()[:20])  # truncated, as by a full disk or a kill during a copy
+    cached_figure(tmp_path / "cache", tmp_path / "b.png", ("plan", [1]), draw, version=1)
+    assert drawn == ["a.png", "b.png"]
+    from PIL import Image
+
+    with Image.open(tmp_path / "b.png") as img:
+        img.load()  # the report got a complete figure
 
 
 def test_retrieve_script_prints_and_writes_matches(tmp_path, test_overrides):

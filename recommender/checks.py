@@ -1,0 +1,217 @@
+"""Check a whole configuration before any work: one table of constraints, one clear error per bad option.
+
+Every entry point calls `check_config` first, so a typo costs a second, not an extraction. The allowed values
+come from the modules that use them (GROUND_METRICS, KERAS_ALPHAS, ...), so the table cannot drift from
+the code. Other packages add their own rows (see finetune/checks.py).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from .backbone import KERAS_ALPHAS
+from .emd import GROUND_METRICS
+from .errors import RecommenderError
+
+
+class ConfigError(RecommenderError, ValueError):
+    """An option has a value the project cannot use; the message names the option and the fix."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str  # dotted path in the configuration
+    check: Callable[[Any], str | None]  # None when fine, else what is wrong and how to fix it
+    optional: bool = False  # absent from this script's configuration: nothing to check
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def integer(minimum: int | None = None, maximum: int | None = None, nullable: bool = False):
+    def check(value):
+        if value is None and nullable:
+            return None
+        if not (_number(value) and float(value).is_integer()):
+            return f"must be a whole number{' or null' if nullable else ''}"
+        if minimum is not None and value < minimum:
+            return f"must be at least {minimum}"
+        if maximum is not None and value > maximum:
+            return f"must be at most {maximum}"
+        return None
+    return check
+
+
+def number(minimum: float | None = None, maximum: float | None = None, above: float | None = None,
+           below: float | None = None):
+    def check(value):
+        if not _number(value):
+            return "must be a number"
+        if minimum is not None and value < minimum:
+            return f"must be at least {minimum}"
+        if above is not None and value <= above:
+            return f"must be greater than {above}"
+        if maximum is not None and value > maximum:
+            return f"must be at most {maximum}"
+        if below is not None and value >= below:
+            return f"must be less than {below}"
+        return None
+    return check
+
+
+def choice(allowed: Sequence, numeric: bool = False):
+    def check(value):
+        if numeric:
+            ok = _number(value) and float(value) in [float(a) for a in allowed]
+        else:
+            ok = isinstance(value, str) and value in allowed
+        return None if ok else f"must be one of {', '.join(str(a) for a in allowed)}"
+    return check
+
+
+def boolean(value):
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def integer_list(minimum: int = 1, allow_empty: bool = False):
+    def check(value):
+        if not isinstance(value, (list, tuple, ListConfig)) or (not allow_empty and len(value) == 0):
+            return f"must be a {'' if allow_empty else 'non-empty '}list of whole numbers, e.g. [5,20]"
+        for item in value:
+            problem = integer(minimum)(item)
+            if problem:
+                return f"holds {item!r}, which {problem}"
+        return None
+    return check
+
+
+def names(value):
+    """`all` or a non-empty list of dataset names / folder paths."""
+    if value == "all" or (isinstance(value, str) and value):
+        return None
+    if isinstance(value, (list, tuple, ListConfig)) and len(value) > 0 and all(isinstance(v, str) and v for v in value):
+        return None
+    return "must be `all` or a non-empty list of catalog names or folder paths, e.g. [flowers,/data/leaves]"
+
+
+def writable_folder(value):
+    if not isinstance(value, str) or not value:
+        return "must be a folder path"
+    path = Path(value).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        return f"is not a folder this run can write to ({err.strerror or err}); choose a writable folder"
+    return None
+
+
+def split_fractions(value):
+    try:
+        fractions = {k: value[k] for k in ("train", "val", "test")}
+    except Exception:
+        return "must have train, val and test fractions"
+    if not all(_number(f) and f >= 0 for f in fractions.values()):
+        return "fractions must be non-negative numbers"
+    if abs(sum(fractions.values()) - 1.0) > 1e-6 or fractions["train"] <= 0 or fractions["test"] <= 0:
+        return f"fractions {fractions} must sum to 1, with train and test above 0"
+    return None
+
+
+RECOMMENDER_RULES: tuple[Rule, ...] = (
+    Rule("sources", names, optional=True),
+    Rule("seed", integer()),
+    Rule("split", split_fractions),
+    Rule("backbone.alpha", choice(KERAS_ALPHAS, numeric=True)),
+    Rule("backbone.image_size", integer(32, 1024)),
+    Rule("features.batch_size", integer(1, 4096)),
+    Rule("features.max_images_per_class", integer(1, nullable=True)),
+    Rule("features.progress", boolean),
+    Rule("features.cache_dir", writable_folder),
+    Rule("emd.ground_metric", choice(GROUND_METRICS)),
+    Rule("emd.gamma", number(minimum=0)),
+    Rule("emd.min_images_per_class", integer(1)),
+    Rule("report.top_flows", integer(0)),
+    Rule("report.explain", boolean),
+    Rule("report.top_k", integer(0)),
+    Rule("report.samples_per_class", integer(1)),
+    Rule("report.neighbours", integer(1)),
+    Rule("report.map_points_per_dataset", integer(2)),
+    Rule("report.knn_k", integer(1)),
+    Rule("report.seed", integer()),
+    # retrieve.py
+    Rule("k", integer(1), optional=True),
+    Rule("datasets", names, optional=True),
+)
+
+
+def _lookup(cfg: DictConfig, key: str):
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, DictConfig) or part not in node:
+            raise KeyError(key)
+        if OmegaConf.is_missing(node, part):
+            return "???"
+        node = node[part]
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, (DictConfig, ListConfig)) else node
+
+
+def check_config(cfg: DictConfig, extra_rules: Iterable[Rule] = (), required: Sequence[tuple[str, str]] = (),
+                 cross_checks: Iterable[Callable[[DictConfig], str | None]] = ()) -> None:
+    """Raise ConfigError for the first option that breaks a rule (or a `required` option that is unset), naming
+    the option, its value and the fix. `required` pairs an option with an example value; a cross check looks
+    at several options together and returns the whole message."""
+    for key, example in required:
+        try:
+            value = _lookup(cfg, key)
+        except KeyError:
+            value = "???"
+        if value in ("???", None, ""):
+            raise ConfigError(f"{key} is not set: pass {key}={example}.")
+    for rule in (*RECOMMENDER_RULES, *extra_rules):
+        try:
+            value = _lookup(cfg, rule.key)
+        except KeyError:
+            if rule.optional:
+                continue
+            raise ConfigError(f"{rule.key} is missing from the configuration; restore it in conf/.") from None
+        except Exception as err:  # an interpolation that cannot resolve (e.g. a missing environment variable)
+            raise ConfigError(f"{rule.key} cannot be resolved ({err}).") from None
+        if value == "???" and rule.optional:
+            continue
+        problem = rule.check(value)
+        if problem:
+            raise ConfigError(f"{rule.key}={value!r} {problem}.")
+    for cross_check in cross_checks:
+        problem = cross_check(cfg)
+        if problem:
+            raise ConfigError(problem)
+    _check_weights(cfg)
+
+
+def _check_weights(cfg: DictConfig) -> None:
+    """The backbone's weights must be at hand before anything is extracted (raises BackboneError)."""
+    from .api import backbone_spec
+    from .backbone import resolve_weights
+
+    resolve_weights(backbone_spec(cfg))
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn a RecommenderError into one `error: ...` line on stderr and exit code 2 (no traceback)."""
+    try:
+        yield
+    except RecommenderError as err:
+        message = " ".join(str(err).split())
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
