@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from recommender import DatasetError, atomic_output, open_dataset, recommend, same_dataset
 
-from .transfer import train_source, train_target
+from .transfer import check_splittable, train_source, train_target, transfer_config
 
 
 def choose_source(cfg: DictConfig) -> tuple[str, dict]:
@@ -34,6 +34,8 @@ def choose_source(cfg: DictConfig) -> tuple[str, dict]:
 
 def train_from_source(cfg: DictConfig, out_dir: str | Path) -> dict:
     """Choose the source, run stage 1 and stage 2, and save `model.keras` and `metrics.json` in `out_dir`."""
+    # The target must split into train/val/test before anything trains, not after stage 1 has run.
+    check_splittable(open_dataset(str(cfg.target), transfer_config(cfg)), transfer_config(cfg))
     source, reason = choose_source(cfg)
     seed = int(cfg.finetune.seeds[0])
     checkpoint = train_source(source, cfg, seed)

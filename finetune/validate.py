@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from recommender import Ranking, recommend
+from recommender import Ranking, open_dataset, recommend
 
 from .scores import ranking_scores
-from .transfer import TransferResult, train_source, train_target
+from .transfer import TransferResult, check_splittable, train_source, train_target, transfer_config
 
 log = logging.getLogger(__name__)
 BASELINE = "imagenet"
@@ -51,6 +51,7 @@ class Validation:
 def validate(cfg: DictConfig) -> Validation:
     """Rank the sources, fine-tune from each (and from ImageNet) over the configured seeds, score the ranking."""
     start = time.perf_counter()
+    check_splittable(open_dataset(str(cfg.target), transfer_config(cfg)), transfer_config(cfg))
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}))
     seeds = [int(s) for s in cfg.finetune.seeds]
     results: dict[str, list[TransferResult]] = {}

@@ -153,6 +153,14 @@ def _list_folder(spec: DatasetSpec) -> ImageList:
     if root is None or not root.is_dir():
         raise DatasetError(f"Dataset {spec.name!r}: folder {root} does not exist (check data_root).")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    split_names = {"train", "test", "val", "valid", "validation"}
+    if len(class_dirs) >= 2 and {p.name.lower() for p in class_dirs} <= split_names and all(
+            any(c.is_dir() for c in p.iterdir()) for p in class_dirs):
+        raise DatasetError(
+            f"Dataset {spec.name!r} at {root}: its sub-folders ({', '.join(p.name for p in class_dirs)}) look like "
+            "a dataset already split into train/test, not classes. This tool makes its own seeded split: merge "
+            f"them into one folder per class, or use one part alone (e.g. {root / class_dirs[0].name})."
+        )
     if len(class_dirs) < 2:
         found = "no class sub-folders" if not class_dirs else f"only one class ({class_dirs[0].name})"
         raise DatasetError(
@@ -184,17 +192,34 @@ def _list_folder(spec: DatasetSpec) -> ImageList:
 
 
 def _files_below(folder: Path) -> list[tuple[str, os.stat_result]]:
-    """Every non-hidden regular file below `folder` with its stat, sorted by path (scandir: one pass, no rglob)."""
-    found, stack = [], [str(folder)]
+    """Every non-hidden regular file below `folder` with its stat, sorted by path (scandir: one pass, no rglob).
+
+    A symlink loop, a dangling link or an unreadable sub-folder is skipped with a warning; a folder reached twice
+    through links is read once."""
+    found, stack, seen = [], [str(folder)], set()
     while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
+        directory = stack.pop()
+        try:
+            real = os.path.realpath(directory)
+            if real in seen:
+                log.warning("Skipping %s: a link back to a folder already read.", directory)
+                continue
+            seen.add(real)
+            with os.scandir(directory) as entries:
+                entries = list(entries)
+        except OSError as err:
+            log.warning("Skipping %s: %s", directory, err.strerror or err)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
                 if entry.is_dir(follow_symlinks=True):
                     stack.append(entry.path)
                 elif entry.is_file(follow_symlinks=True):
                     found.append((entry.path, entry.stat()))
+            except OSError as err:  # a symlink loop (ELOOP) or a link whose target vanished
+                log.warning("Skipping %s: %s", entry.path, err.strerror or err)
     return sorted(found)
 
 

@@ -33,7 +33,11 @@ def load_rgb(path: str | Path, min_size: int | None = None) -> Image.Image:
                     img.draft("RGB", (min_size, min_size))
                 img.load()
                 return _to_rgb8(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except Image.DecompressionBombError as err:
+        # A small file can claim billions of pixels (a 223 KB PNG of 14000 x 14000): decoding it could take
+        # gigabytes, so it is skipped like any unreadable file, and says why.
+        raise UnreadableImageError(f"{path}: too large to decode safely ({err})") from err
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as err:
         raise UnreadableImageError(f"{path}: {err}") from err
 
 

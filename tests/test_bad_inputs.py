@@ -1,0 +1,102 @@
+"""Bad input, as a user types it: every case exits 2 with one `error:` line naming the option or file, and no
+traceback. The table is the one in the README, "What happens with bad input"."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED_WEIGHTS, make_folder_dataset, write_image
+
+ROOT = Path(__file__).resolve().parents[1]
+COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 40)}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad_inputs")
+    d = {"root": root}
+    d["target"] = make_folder_dataset(root / "target", COLOURS, per_class=12)
+    d["source"] = make_folder_dataset(root / "source", COLOURS, per_class=12, seed=1)
+    d["one_class"] = make_folder_dataset(root / "one_class", {"red": (220, 30, 30)}, per_class=4)
+    d["presplit"] = root / "presplit"
+    for part in ("train", "test"):
+        make_folder_dataset(d["presplit"] / part, COLOURS, per_class=2)
+    d["small_class"] = make_folder_dataset(root / "small_class", {"red": (220, 30, 30), "blue": (30, 30, 220)},
+                                           per_class=12)
+    for p in sorted((d["small_class"] / "blue").iterdir())[4:]:
+        p.unlink()  # blue keeps 4 images: too few to split for fine-tuning
+    d["file"] = root / "a_file"
+    d["file"].write_text("not a folder")
+    d["text"] = root / "query.jpg"
+    d["text"].write_text("not an image")
+    d["image"] = write_image(root / "query.png", (220, 30, 30))
+    d["empty_weights"] = root / "no_weights"
+    d["empty_weights"].mkdir()
+    return d
+
+
+def _common(d, tmp_path):
+    return [f"backbone.weights_dir={SHARED_WEIGHTS}", "backbone.alpha=0.35", "backbone.image_size=64",
+            f"features.cache_dir={tmp_path / 'cache'}", "features.progress=false", f"hydra.run.dir={tmp_path / 'run'}"]
+
+
+# (script, overrides (formatted with the fixture's paths), what the error line must name)
+CASES = [
+    ("recommend", ["target={target}", "emd.ground_metric=foo"], "emd.ground_metric"),
+    ("recommend", ["target={target}", "emd.gamma=-1"], "emd.gamma"),
+    ("recommend", ["target={target}", "emd.gamma=abc"], "emd.gamma"),
+    ("recommend", ["target={target}", "backbone.alpha=abc"], "backbone.alpha"),
+    ("recommend", ["target={target}", "backbone.alpha=0.75", "backbone.weights_dir={empty_weights}"], "alpha=0.75"),
+    ("recommend", ["target={target}", "features.batch_size=0"], "features.batch_size"),
+    ("recommend", ["target={target}", "features.batch_size=-1"], "features.batch_size"),
+    ("recommend", ["target={target}", "report.knn_k=0"], "report.knn_k"),
+    ("recommend", ["target={target}", "features.cache_dir={file}/cache"], "features.cache_dir"),
+    ("recommend", ["sources=[{source}]"], "target"),
+    ("recommend", ["target=planets"], "Unknown dataset 'planets'"),
+    ("recommend", ["target={root}/no_such_folder"], "no_such_folder"),
+    ("recommend", ["target={one_class}"], "at least two classes"),
+    ("recommend", ["target={presplit}"], "already split"),
+    ("recommend", ["target={target}", "sources=[{target}/]"], "No candidate sources"),
+    ("recommend", ["target={target}", "split.train=0.9"], "split"),
+    ("recommend", ["target={target}", "features.max_images_per_class=0"], "features.max_images_per_class"),
+    ("recommend", ["target={target}", "backbone.image_size=8"], "backbone.image_size"),
+    ("recommend", ["target={target}", "seed=abc"], "seed"),
+    ("retrieve", ["query={image}", "k=0"], "k=0"),
+    ("retrieve", ["query={image}", "k=-1"], "k=-1"),
+    ("retrieve", ["query={image}", "k=abc"], "k='abc'"),
+    ("retrieve", [], "query"),
+    ("retrieve", ["query={root}/missing.jpg"], "missing.jpg"),
+    ("retrieve", ["query={text}"], "query.jpg"),
+    ("retrieve", ["query={image}", "backbone.alpha=0.75", "backbone.weights_dir={empty_weights}"], "alpha=0.75"),
+    ("retrieve", ["query={image}", "datasets=[nowhere]"], "Unknown dataset 'nowhere'"),
+    ("train", ["target={target}", "finetune.strategy=foo"], "finetune.strategy"),
+    ("train", ["target={target}", "finetune.top_blocks=0"], "finetune.top_blocks"),
+    ("train", ["target={target}", "source={target}/"], "is the target itself"),
+    ("train", ["target={small_class}", "source={source}"], "finetune.min_images_per_class"),
+    ("train", ["target={target}", "finetune.seeds=[]"], "finetune.seeds"),
+    ("benchmark", ["benchmark.fewshot.k=[0]"], "benchmark.fewshot.k"),
+    ("benchmark", ["benchmark.scores=[nope]"], "benchmark.scores"),
+    ("benchmark", ["benchmark.headline.top_blocks=3"], "benchmark.headline.top_blocks"),
+]
+
+
+@pytest.mark.parametrize("script,overrides,names", CASES, ids=[f"{c[0]}:{' '.join(c[1]) or 'nothing'}" for c in CASES])
+def test_bad_input_gives_one_clear_error_line(data, tmp_path, script, overrides, names):
+    args = [o.format(**{k: str(v) for k, v in data.items()}) for o in overrides]
+    if script in ("train", "benchmark"):
+        args.append(f"finetune.checkpoint_dir={tmp_path / 'checkpoints'}")
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home")}  # no weights from the user's Keras cache
+    done = subprocess.run([sys.executable, f"scripts/{script}.py", *_common(data, tmp_path), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=env)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-2000:]
+    assert "Traceback" not in output
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    assert names in errors[0], errors[0]
+    if script == "train":
+        assert not list((tmp_path / "checkpoints").glob("stage1-*"))  # the error came before any training
