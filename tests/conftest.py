@@ -71,3 +71,17 @@ def _no_env_leaks(monkeypatch):
     for var in ("RECOMMENDER_DATA_ROOT", "RECOMMENDER_WEIGHTS_DIR", "RECOMMENDER_CACHE_DIR"):
         monkeypatch.delenv(var, raising=False)
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """tests/unit: no network weights; tests/backbone: the real MobileNetV2 on small images (needs_weights);
+    tests/e2e: whole scripts on real data (needs_weights and slow). `-m "not slow"` is the quick loop."""
+    weights_missing = not any(SHARED_WEIGHTS.glob("*.h5"))
+    for item in items:
+        part = Path(str(item.fspath)).parent.name
+        if part in ("backbone", "e2e"):
+            item.add_marker(pytest.mark.needs_weights)
+            if weights_missing:
+                item.add_marker(pytest.mark.skip(reason=f"no MobileNetV2 weights in {SHARED_WEIGHTS}"))
+        if part == "e2e":
+            item.add_marker(pytest.mark.slow)

@@ -6,20 +6,18 @@ import numpy as np
 from finetune.report import write_validation
 from finetune.scores import ranking_scores
 from finetune.summary import collect, markdown_table
-from finetune.transfer import TransferResult
 from finetune.validate import BASELINE, Validation
-from recommender.domains import Domain
-from recommender.ranking import Ranking, SourceResult
+from factories import domain, source_result, transfer_result
+from recommender.ranking import Ranking
 
 
 def synthetic_validation(accuracies: dict[str, list[float]], similarity: dict[str, float]) -> Validation:
-    target = Domain("tgt", ["a", "b"], np.zeros((2, 3)), np.array([0.5, 0.5]), np.array([5, 5]))
+    target = domain("tgt", means=np.zeros((2, 3)))
     names = sorted(similarity, key=lambda n: -similarity[n])
-    sources = [SourceResult(n, -np.log(similarity[n]) / 0.01, similarity[n], r, 2, 10, 0, {}, np.eye(2) / 2,
-                            np.ones((2, 2)), ["a", "b"], n) for r, n in enumerate(names, start=1)]
+    sources = [source_result(n, emd=-np.log(similarity[n]) / 0.01, similarity=similarity[n], rank=r)
+               for r, n in enumerate(names, start=1)]
     ranking = Ranking(target, sources, ["tgt", *names], np.zeros((3, 3)))
-    results = {n: [TransferResult(n, "tgt", s, a, {"a": a, "b": a}, [[1, 0], [0, 1]], ["a", "b"], 2)
-                   for s, a in enumerate(accs)] for n, accs in accuracies.items()}
+    results = {n: [transfer_result(n, "tgt", s, a) for s, a in enumerate(accs)] for n, accs in accuracies.items()}
     scores = ranking_scores([similarity[n] for n in names], [accuracies[n] for n in names])
     config = {"finetune": {"strategy": "top_blocks", "top_blocks": 2, "seeds": [0, 1, 2]},
               "backbone": {"alpha": 0.5, "image_size": 160}}

@@ -10,7 +10,7 @@ from scipy.stats import wasserstein_distance
 
 from recommender.emd import emd_distance, ground_cost, similarity, transport_plan
 
-PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "paper_tables.md"
+PAPER = Path(__file__).resolve().parents[2].parent / "shared" / "paper_tables.md"
 
 
 def lp_emd(a, b, cost):

@@ -189,7 +189,7 @@ def test_retrieve_script_prints_and_writes_matches(tmp_path, test_overrides):
     query = write_image(tmp_path / "query.png", (30, 30, 220), noise_seed=7)
     run = tmp_path / "run"
     done = subprocess.run([sys.executable, "scripts/retrieve.py", f"query={query}", f"datasets=[{folder}]", "k=3",
-                           *test_overrides, f"hydra.run.dir={run}"], cwd=Path(__file__).resolve().parents[1],
+                           *test_overrides, f"hydra.run.dir={run}"], cwd=Path(__file__).resolve().parents[2],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
@@ -198,5 +198,5 @@ def test_retrieve_script_prints_and_writes_matches(tmp_path, test_overrides):
     assert len((run / "matches.csv").read_text().splitlines()) == 4
     missing = subprocess.run([sys.executable, "scripts/retrieve.py", f"query={tmp_path / 'nope.jpg'}",
                               f"datasets=[{folder}]", *test_overrides, f"hydra.run.dir={run}"],
-                             cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "no such image file" in missing.stderr

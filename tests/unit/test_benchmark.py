@@ -1,7 +1,5 @@
-"""The transfer benchmark: paired episodes, the few-shot classifier, ranking metrics, and a small real run."""
+"""The transfer benchmark: paired episodes, the few-shot classifier, ranking metrics."""
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -9,8 +7,6 @@ from scipy import stats
 
 from finetune.benchmark import TargetRun, distinguishable, evaluate, mean_ci, ranking_metrics
 from finetune.fewshot import draw_episodes, episode_accuracies, logistic_predict
-
-from conftest import SHARED_DATASETS, needs_shared
 
 
 def test_episodes_depend_on_labels_and_seed_only_and_hold_k_per_class():
@@ -111,32 +107,3 @@ def test_evaluate_recomputes_from_its_own_numbers_and_leaves_out_indistinct_targ
                 assert t["weighted_tau"][score] == pytest.approx(recomputed.statistic)
     lo, hi = result["summary"]["good"]["ci95"]
     assert lo <= result["summary"]["good"]["mean_weighted_tau"] <= hi
-
-
-@needs_shared
-@pytest.mark.slow
-def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides):
-    from finetune.benchmark import run_benchmark, to_json
-    from finetune.benchmark_report import write_benchmark
-    from recommender import load_config
-
-    cfg = load_config([*test_overrides, f"data_root={SHARED_DATASETS}", "benchmark.targets=[plants]",
-                       "benchmark.sources=[plants,animals,xray]", "features.max_images_per_class=12",
-                       "benchmark.fewshot.episodes=4", "benchmark.fewshot.k=[2,4]", "benchmark.headline.k=4",
-                       "benchmark.top_blocks=[2]", "benchmark.headline.top_blocks=2", "benchmark.bootstrap=10",
-                       "benchmark.jobs=1", "finetune.epochs.head=1", "finetune.epochs.finetune=1",
-                       f"finetune.checkpoint_dir={tmp_path / 'ckpt'}"], config_name="benchmark")
-    result = run_benchmark(cfg)
-    run = result.runs[0]
-    assert run.target == "plants" and run.sources == ["animals", "xray"]  # the target is never its own source
-    assert run.accuracy[2]["4"].shape == (3, 4)
-    data = to_json(result)
-    scores = data["targets"]["plants"]["scores"]
-    assert {"logme", "leep", "nce", "h_score", "gbc", "parc", "knn_loo", "emd_euclidean_160", "emd_cosine_224",
-            "source_images", "source_classes", "random"} <= set(scores)
-    paths = write_benchmark(result, tmp_path / "out")
-    assert json.loads(paths["benchmark.json"].read_text())["protocol"]["headline"] == "top2/k4"
-    assert "data:image/png;base64," in paths["report.html"].read_text()
-    # A second run reads every target from the cache: the same numbers.
-    again = run_benchmark(cfg)
-    assert np.array_equal(again.runs[0].accuracy[2]["4"], run.accuracy[2]["4"])

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import SHARED_WEIGHTS, make_folder_dataset, write_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 40)}
 
 

@@ -15,7 +15,7 @@ from recommender.report import format_table, write_reports
 
 from conftest import SHARED_DATASETS, SHARED_WEIGHTS, needs_shared
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = needs_shared
 
 

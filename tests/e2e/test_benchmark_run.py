@@ -1,0 +1,36 @@
+"""The transfer benchmark on small real folders: networks, episodes, scores, reports, and its cache."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from conftest import SHARED_DATASETS, needs_shared
+
+
+@needs_shared
+def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides):
+    from finetune.benchmark import run_benchmark, to_json
+    from finetune.benchmark_report import write_benchmark
+    from recommender import load_config
+
+    cfg = load_config([*test_overrides, f"data_root={SHARED_DATASETS}", "benchmark.targets=[plants]",
+                       "benchmark.sources=[plants,animals,xray]", "features.max_images_per_class=12",
+                       "benchmark.fewshot.episodes=4", "benchmark.fewshot.k=[2,4]", "benchmark.headline.k=4",
+                       "benchmark.top_blocks=[2]", "benchmark.headline.top_blocks=2", "benchmark.bootstrap=10",
+                       "benchmark.jobs=1", "finetune.epochs.head=1", "finetune.epochs.finetune=1",
+                       f"finetune.checkpoint_dir={tmp_path / 'ckpt'}"], config_name="benchmark")
+    result = run_benchmark(cfg)
+    run = result.runs[0]
+    assert run.target == "plants" and run.sources == ["animals", "xray"]  # the target is never its own source
+    assert run.accuracy[2]["4"].shape == (3, 4)
+    data = to_json(result)
+    scores = data["targets"]["plants"]["scores"]
+    assert {"logme", "leep", "nce", "h_score", "gbc", "parc", "knn_loo", "emd_euclidean_160", "emd_cosine_224",
+            "source_images", "source_classes", "random"} <= set(scores)
+    paths = write_benchmark(result, tmp_path / "out")
+    assert json.loads(paths["benchmark.json"].read_text())["protocol"]["headline"] == "top2/k4"
+    assert "data:image/png;base64," in paths["report.html"].read_text()
+    # A second run reads every target from the cache: the same numbers.
+    again = run_benchmark(cfg)
+    assert np.array_equal(again.runs[0].accuracy[2]["4"], run.accuracy[2]["4"])
