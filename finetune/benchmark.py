@@ -27,6 +27,7 @@ from scipy import stats
 
 from recommender import (DatasetError, ImageList, backbone_spec, dataset_features, open_dataset, recommend,
                          same_dataset)
+from recommender.api import canonical_ref
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
 from .fewshot import draw_episodes, episode_accuracies
@@ -40,7 +41,7 @@ NAIVE = ("source_images", "source_classes", "random")
 
 
 def protocol_label(top_blocks: int, k) -> str:
-    return f"top{int(top_blocks)}/k{k}"
+    return f"top{int(top_blocks)}/{'finetune' if str(k) == 'finetune' else f'k{k}'}"
 
 
 @dataclass
@@ -412,6 +413,10 @@ def plan(cfg: DictConfig) -> list[tuple[str, list[str]]]:
     targets = dataset_refs(cfg.benchmark.targets, cfg)
     sources = dataset_refs(cfg.benchmark.sources, cfg)
     opened = {r: open_dataset(r, cfg) for r in dict.fromkeys([*targets, *sources])}
+    # One spelling per dataset, as the recommender reports it, so its results can be looked up by ref.
+    canonical = {r: canonical_ref(r, images, cfg) for r, images in opened.items()}
+    targets, sources = [canonical[t] for t in targets], [canonical[s] for s in sources]
+    opened = {canonical[r]: images for r, images in opened.items()}
     pairs = []
     for t in targets:
         chosen = [s for s in dict.fromkeys(sources) if not same_dataset(opened[s], opened[t])]
@@ -456,9 +461,10 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
         runs.append(measure_target(target_ref, source_refs, cfg, checkpoints))
         timings["targets"][runs[-1].target] = time.perf_counter() - t1
     ks = [str(k) for k in bench.fewshot.k] if bench.ground_truth == "fewshot" else ["finetune"]
-    protocols = {}
+    protocols, measured = {}, {}
     for b in bench.top_blocks:
         for k in ks:
+            measured[protocol_label(b, k)] = (int(b), k)
             protocols[protocol_label(b, k)] = evaluate(runs, int(b), k, int(bench.bootstrap), int(bench.seed))
     head_k = str(bench.headline.k) if bench.ground_truth == "fewshot" else "finetune"
     headline = protocol_label(bench.headline.top_blocks, head_k)
@@ -467,8 +473,7 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
                            f"{list(protocols)}; pick top_blocks from benchmark.top_blocks and k from "
                            "benchmark.fewshot.k.")
     head = (int(bench.headline.top_blocks), head_k)
-    sensitivity = {label: order_agreement(runs, head, (int(label.split("/")[0][3:]), label.split("/k")[1]))
-                   for label in protocols if label != headline}
+    sensitivity = {label: order_agreement(runs, head, measured[label]) for label in protocols if label != headline}
     return Benchmark(runs=runs, config=OmegaConf.to_container(cfg, resolve=True), protocols=protocols,
                      headline=headline, sensitivity=sensitivity, seconds=time.perf_counter() - start,
                      timings=timings)
@@ -477,10 +482,10 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
 def to_json(result: Benchmark) -> dict:
     """benchmark.json: the headline protocol's targets and summary at the top level, every protocol below."""
     head = result.protocols[result.headline]
-    top_blocks, k = result.headline.split("/")
+    headline = result.config["benchmark"]["headline"]
     return {
         "protocol": {"ground_truth": result.config["benchmark"]["ground_truth"], "headline": result.headline,
-                     "top_blocks": int(top_blocks[3:]), "k": k[1:],
+                     "top_blocks": int(headline["top_blocks"]), "k": headline["k"],
                      "episodes": result.config["benchmark"]["fewshot"]["episodes"],
                      "stage1_seed": result.config["benchmark"]["stage1_seed"],
                      "classifier": "standardised features, L2 logistic regression (C=%s)"

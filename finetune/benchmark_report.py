@@ -80,18 +80,23 @@ def markdown(result: Benchmark, data: dict) -> str:
         "",
         "## Protocol",
         "",
-        f"- **Ground truth** (`{bench['ground_truth']}`): for every target, k labelled images per class are drawn "
-        f"from its train+val pool, {bench['fewshot']['episodes']} seeded episodes per k; a logistic regression "
-        f"(standardised features, L2, C = {bench['fewshot']['c']}) is fitted on the support images' pooled "
-        "features of each network and scored on the target's test split. **The same episodes for every source "
-        "and for the ImageNet network**, so all differences are paired.",
+        (f"- **Ground truth** (`fewshot`): for every target, k labelled images per class are drawn "
+         f"from its train+val pool, {bench['fewshot']['episodes']} seeded episodes per k; a logistic regression "
+         f"(standardised features, L2, C = {bench['fewshot']['c']}) is fitted on the support images' pooled "
+         "features of each network and scored on the target's test split. **The same episodes for every source "
+         "and for the ImageNet network**, so all differences are paired."
+         if bench["ground_truth"] == "fewshot" else
+         f"- **Ground truth** (`finetune`): stage 2 of `finetune` (the target's train split, early stopping on "
+         f"its validation split, one evaluation on its test split) from every stage-1 network and from ImageNet, "
+         f"over seeds {cfg['finetune']['seeds']}; the same seeds for every network, so columns pair like "
+         "episodes."),
         f"- **Source networks**: MobileNetV2 α {cfg['backbone']['alpha']} at {cfg['finetune']['image_size']} px, "
         f"top {list(bench['top_blocks'])} blocks and a new head trained on each source (stage 1 of `finetune`, "
         f"seed {bench['stage1_seed']}); the bottom stays ImageNet.",
-        f"- **Headline protocol: {result.headline}** (top {proto['top_blocks']} blocks, k = {proto['k']}). "
-        "Adapting more of the network is closer to what a user who pretrains on a source does, and 4 blocks is "
-        "the most this 2-core CPU budget allows for every source; k = 20 gives lower episode noise than k = 5. "
-        "The other protocols are shown under *Protocol sensitivity*.",
+        f"- **Headline protocol: {result.headline}** (top {proto['top_blocks']} blocks, k = {proto['k']}; "
+        "`benchmark.headline`). The more of the network a source adapts, the closer the protocol is to what a "
+        "user who pretrains on a source does; the largest k gives the least episode noise. The other protocols "
+        "are shown under *Protocol sensitivity*.",
         "- **Distinguishable sources**: Friedman test over episodes (episodes as blocks, sources as treatments), "
         "α = 0.05. Targets whose sources are not distinguishable are listed and left out of the means.",
         "- **Per target and score**: Kendall τ, weighted τ (`scipy.stats.weightedtau`, hyperbolic weights, as "

@@ -90,6 +90,11 @@ def descriptor_quality_of(name_or_images: str | ImageList, cfg: DictConfig, extr
     return quality
 
 
+def canonical_ref(ref: str, images: ImageList, cfg: DictConfig) -> str:
+    """How to open a dataset again from anywhere: its catalog name, or its absolute folder path."""
+    return ref if ref in cfg.catalog or images.spec.path is None else str(images.spec.path)
+
+
 def candidate_datasets(cfg: DictConfig) -> tuple[ImageList, list[ImageList], list[str], list[str]]:
     """(target, candidate sources, how to open each source again, notes) for `cfg.target` and `cfg.sources`.
 
@@ -113,7 +118,7 @@ def candidate_datasets(cfg: DictConfig) -> tuple[ImageList, list[ImageList], lis
             log.warning(notes[-1])
             continue
         kept.append(images)
-        kept_refs.append(ref if ref in cfg.catalog or images.spec.path is None else str(images.spec.path))
+        kept_refs.append(canonical_ref(ref, images, cfg))
     if not kept:
         raise DatasetError("No candidate sources: set sources=all or sources=[name,...] with at least one dataset "
                            "other than the target.")

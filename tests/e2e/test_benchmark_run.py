@@ -34,3 +34,21 @@ def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides):
     # A second run reads every target from the cache: the same numbers.
     again = run_benchmark(cfg)
     assert np.array_equal(again.runs[0].accuracy[2]["4"], run.accuracy[2]["4"])
+
+
+@needs_shared
+def test_the_finetune_ground_truth_pairs_seeds_like_episodes(tmp_path, test_overrides):
+    from finetune.benchmark import run_benchmark, to_json
+    from recommender import load_config
+
+    cfg = load_config([*test_overrides, f"data_root={SHARED_DATASETS}", "benchmark.targets=[animals]",
+                       "benchmark.sources=[plants,xray]", "features.max_images_per_class=12",
+                       "benchmark.ground_truth=finetune", "finetune.seeds=[0,1]", "benchmark.top_blocks=[2]",
+                       "benchmark.headline.top_blocks=2", "benchmark.bootstrap=5", "benchmark.jobs=1",
+                       "finetune.epochs.head=1", "finetune.epochs.finetune=1",
+                       f"finetune.checkpoint_dir={tmp_path / 'ckpt'}"], config_name="benchmark")
+    result = run_benchmark(cfg)
+    accuracy = result.runs[0].accuracy[2]["finetune"]
+    assert accuracy.shape == (3, 2)  # ImageNet + 2 sources, one column per fine-tuning seed
+    assert ((accuracy >= 0) & (accuracy <= 1)).all()
+    assert to_json(result)["protocol"]["headline"] == "top2/finetune"
