@@ -67,3 +67,18 @@ def headline_is_measured(cfg) -> str | None:
         return (f"benchmark.headline.k={b.headline.k} is not in benchmark.fewshot.k={list(b.fewshot.k)}; "
                 "add it there or choose one of those.")
     return None
+
+
+ACTIVE_LEARNING_RULES = (
+    Rule("rare_fraction", number(above=0, maximum=0.5)),
+    Rule("test_fraction", number(above=0, below=1)),
+    Rule("initial_positives", integer(1)),
+    Rule("initial_negatives", integer(1)),
+    Rule("initial_from_first_kind", lambda v: None if isinstance(v, bool) else "must be true or false"),
+    Rule("batch", integer(1)),
+    Rule("rounds", integer(1)),
+    Rule("strategy", choice(("random", "uncertainty", "margin", "top_score", "proportional", "all"))),
+    Rule("proportional_random_share", number(minimum=0, maximum=1)),
+    Rule("n_seeds", integer(2)),
+    Rule("c", number(above=0)),
+)

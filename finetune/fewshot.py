@@ -8,7 +8,7 @@ cancels out of them.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax
+from scipy.special import log_softmax, softmax
 
 from recommender import DatasetError
 
@@ -104,13 +104,12 @@ def _lbfgs(fun, theta: np.ndarray, memory: int = 10, max_iter: int = 500, gtol: 
     return theta
 
 
-def logistic_predict(supports: np.ndarray, support_labels: np.ndarray, queries: np.ndarray,
-                     c: float = 1.0) -> np.ndarray:
+def logistic_probabilities(supports: np.ndarray, support_labels: np.ndarray, queries: np.ndarray,
+                           c: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Per network b: standardise features with the support set's statistics, fit an L2 multinomial logistic
-    regression on supports[b] (scikit-learn's objective, c * sum of cross-entropies + 1/2 ||W||^2), and predict
-    queries[b]. supports (B, n, d), queries (B, m, d): the same images seen by B networks; returns (B, m) labels.
-
-    A 2-D `supports` / `queries` is one network."""
+    regression on supports[b] (scikit-learn's objective, c * sum of cross-entropies + 1/2 ||W||^2), and return
+    (class values, class probabilities of queries[b]). supports (B, n, d), queries (B, m, d): the same images
+    seen by B networks; probabilities (B, m, C). 2-D `supports` / `queries` are one network (m, C)."""
     single = np.ndim(supports) == 2
     supports, queries = (np.asarray(a)[None] for a in (supports, queries)) if single else (supports, queries)
     classes, y = np.unique(support_labels, return_inverse=True)
@@ -121,8 +120,15 @@ def logistic_predict(supports: np.ndarray, support_labels: np.ndarray, queries: 
     one_hot = np.eye(len(classes))[y]
     theta = _lbfgs(lambda t: _objective(x, one_hot, float(c), t), np.zeros((batch, d * len(classes) + len(classes))))
     w = theta[:, : d * len(classes)].reshape(batch, d, len(classes))
-    predicted = classes[np.argmax(q @ w + theta[:, None, d * len(classes) :], axis=2)]
-    return predicted[0] if single else predicted
+    probabilities = softmax(q @ w + theta[:, None, d * len(classes) :], axis=2)
+    return classes, probabilities[0] if single else probabilities
+
+
+def logistic_predict(supports: np.ndarray, support_labels: np.ndarray, queries: np.ndarray,
+                     c: float = 1.0) -> np.ndarray:
+    """The most probable class of each query under `logistic_probabilities`: (B, m), or (m,) for one network."""
+    classes, probabilities = logistic_probabilities(supports, support_labels, queries, c)
+    return classes[np.argmax(probabilities, axis=-1)]
 
 
 def episode_accuracies(pools: list[np.ndarray], pool_labels: np.ndarray, tests: list[np.ndarray],

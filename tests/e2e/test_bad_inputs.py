@@ -78,6 +78,10 @@ CASES = [
     ("train", ["target={target}", "source={target}/"], "is the target itself"),
     ("train", ["target={small_class}", "source={source}"], "finetune.min_images_per_class"),
     ("train", ["target={target}", "finetune.seeds=[]"], "finetune.seeds"),
+    ("active_learn", ["target={target}", "rare_class=purple"], "its classes are: blue, green, red"),
+    ("active_learn", ["target={target}", "rare_class=red"], "needs at least"),
+    ("active_learn", ["target={target}", "rare_class=red", "rare_fraction=0.7"], "rare_fraction"),
+    ("active_learn", ["target={target}", "rare_class=red", "rare_fraction=0"], "rare_fraction"),
     ("benchmark", ["benchmark.fewshot.k=[0]"], "benchmark.fewshot.k"),
     ("benchmark", ["benchmark.scores=[nope]"], "benchmark.scores"),
     ("benchmark", ["benchmark.headline.top_blocks=3"], "benchmark.headline.top_blocks"),
@@ -87,7 +91,7 @@ CASES = [
 @pytest.mark.parametrize("script,overrides,names", CASES, ids=[f"{c[0]}:{' '.join(c[1]) or 'nothing'}" for c in CASES])
 def test_bad_input_gives_one_clear_error_line(data, tmp_path, script, overrides, names):
     args = [o.format(**{k: str(v) for k, v in data.items()}) for o in overrides]
-    if script in ("train", "benchmark"):
+    if script in ("train", "benchmark", "active_learn"):
         args.append(f"finetune.checkpoint_dir={tmp_path / 'checkpoints'}")
     env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home")}  # no weights from the user's Keras cache
     done = subprocess.run([sys.executable, f"scripts/{script}.py", *_common(data, tmp_path), *args], cwd=ROOT,
@@ -98,5 +102,5 @@ def test_bad_input_gives_one_clear_error_line(data, tmp_path, script, overrides,
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr[-2000:]
     assert names in errors[0], errors[0]
-    if script == "train":
+    if script in ("train", "active_learn"):
         assert not list((tmp_path / "checkpoints").glob("stage1-*"))  # the error came before any training
