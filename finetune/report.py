@@ -5,7 +5,7 @@ import csv
 import json
 from pathlib import Path
 
-from .validate import BASELINE, Validation
+from .validate import Validation
 
 
 def _num(value, fmt):
@@ -63,8 +63,8 @@ def plot(v: Validation, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in v.rows() if r["source"] != BASELINE]
-    base = next(r for r in v.rows() if r["source"] == BASELINE)
+    rows = [r for r in v.rows() if not r.get("baseline")]
+    base = next(r for r in v.rows() if r.get("baseline"))
     fig, ax = plt.subplots(figsize=(7, 5))
     ax.errorbar([r["similarity"] for r in rows], [r["accuracy_mean"] for r in rows],
                 yerr=[r["accuracy_std"] for r in rows], fmt="o", capsize=4)

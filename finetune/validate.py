@@ -21,13 +21,15 @@ BASELINE = "imagenet"
 class Validation:
     target: str
     ranking: Ranking
-    results: dict[str, list[TransferResult]]  # source (or 'imagenet') -> one result per seed
+    results: dict[str, list[TransferResult]]  # source display name -> one result per seed
+    baseline: list[TransferResult]  # the ImageNet network, one result per seed (its own field: no name clash)
     scores: dict
     seconds: float
     config: dict = field(default_factory=dict)
 
-    def accuracy(self, source: str) -> np.ndarray:
-        return np.array([r.accuracy for r in self.results[source]])
+    def accuracy(self, source: str | None) -> np.ndarray:
+        """Per-seed accuracies of a source, or of the ImageNet baseline for None."""
+        return np.array([r.accuracy for r in (self.baseline if source is None else self.results[source])])
 
     def rows(self) -> list[dict]:
         """One row per source in rank order, then the ImageNet baseline."""
@@ -37,15 +39,16 @@ class Validation:
             rows.append({"source": s.name, "rank": s.rank, "emd": s.emd, "similarity": s.similarity,
                          "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if acc.size > 1 else 0.0,
                          "accuracies": acc.tolist()})
-        base = self.accuracy(BASELINE)
-        rows.append({"source": BASELINE, "rank": None, "emd": None, "similarity": None,
+        base = self.accuracy(None)
+        rows.append({"source": BASELINE, "baseline": True, "rank": None, "emd": None, "similarity": None,
                      "accuracy_mean": float(base.mean()), "accuracy_std": float(base.std(ddof=1)) if base.size > 1 else 0.0,
                      "accuracies": base.tolist()})
         return rows
 
     def to_dict(self) -> dict:
         return {"target": self.target, "rows": self.rows(), "scores": self.scores, "seconds": self.seconds,
-                "per_run": {k: [r.to_dict() for r in v] for k, v in self.results.items()}, "config": self.config}
+                "per_run": {k: [r.to_dict() for r in v] for k, v in self.results.items()},
+                "baseline_runs": [r.to_dict() for r in self.baseline], "config": self.config}
 
 
 def validate(cfg: DictConfig) -> Validation:
@@ -61,11 +64,12 @@ def validate(cfg: DictConfig) -> Validation:
             result = train_target(str(cfg.target), cfg, seed, checkpoint, source_name=source.name)
             results.setdefault(source.name, []).append(result)
             log.info("%s -> %s seed %d: accuracy %.3f", source.name, cfg.target, seed, result.accuracy)
+    baseline = []
     for seed in seeds:
-        results.setdefault(BASELINE, []).append(train_target(str(cfg.target), cfg, seed, None))
-        log.info("imagenet -> %s seed %d: accuracy %.3f", cfg.target, seed, results[BASELINE][-1].accuracy)
+        baseline.append(train_target(str(cfg.target), cfg, seed, None))
+        log.info("imagenet -> %s seed %d: accuracy %.3f", cfg.target, seed, baseline[-1].accuracy)
     similarity = [s.similarity for s in ranking.sources]
     accuracies = [[r.accuracy for r in results[s.name]] for s in ranking.sources]
-    return Validation(target=ranking.target.name, ranking=ranking, results=results,
+    return Validation(target=ranking.target.name, ranking=ranking, results=results, baseline=baseline,
                       scores=ranking_scores(similarity, accuracies), seconds=time.perf_counter() - start,
                       config=OmegaConf.to_container(cfg, resolve=True))

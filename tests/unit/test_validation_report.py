@@ -17,11 +17,13 @@ def synthetic_validation(accuracies: dict[str, list[float]], similarity: dict[st
     sources = [source_result(n, emd=-np.log(similarity[n]) / 0.01, similarity=similarity[n], rank=r)
                for r, n in enumerate(names, start=1)]
     ranking = Ranking(target, sources, ["tgt", *names], np.zeros((3, 3)))
-    results = {n: [transfer_result(n, "tgt", s, a) for s, a in enumerate(accs)] for n, accs in accuracies.items()}
+    results = {n: [transfer_result(n, "tgt", s, a) for s, a in enumerate(accs)] for n, accs in accuracies.items()
+               if n != BASELINE}
+    baseline = [transfer_result(BASELINE, "tgt", s, a) for s, a in enumerate(accuracies[BASELINE])]
     scores = ranking_scores([similarity[n] for n in names], [accuracies[n] for n in names])
     config = {"finetune": {"strategy": "top_blocks", "top_blocks": 2, "seeds": [0, 1, 2]},
               "backbone": {"alpha": 0.5, "image_size": 160}}
-    return Validation("tgt", ranking, results, scores, 12.0, config)
+    return Validation("tgt", ranking, results, baseline, scores, 12.0, config)
 
 
 def test_report_files_and_a_plain_verdict_when_sources_do_not_differ(tmp_path):
@@ -46,3 +48,11 @@ def test_summary_aggregates_every_target(tmp_path):
     assert rows[0]["top1_regret"] == 0.0 and rows[1]["top1_regret"] > 0.19
     table = markdown_table(rows)
     assert table.count("\n") == 3 and "| t2 | 2 |" in table
+
+
+def test_a_source_folder_called_imagenet_does_not_clash_with_the_baseline(tmp_path):
+    v = synthetic_validation({"imagenet_photos/imagenet": [0.9, 0.9, 0.9], "s2": [0.8, 0.8, 0.8],
+                              BASELINE: [0.5, 0.5, 0.5]}, {"imagenet_photos/imagenet": 0.9, "s2": 0.8})
+    rows = v.rows()
+    assert [r.get("baseline", False) for r in rows] == [False, False, True]
+    assert rows[0]["accuracy_mean"] == 0.9 and rows[-1]["accuracy_mean"] == 0.5
