@@ -171,26 +171,52 @@ def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 10
             "excluded_targets": [r.target for r in runs if not targets[r.target]["discriminates"]]}
 
 
+def _kendall_tau_b(score: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of `score` (S,) against each row of `accuracies` (B, S), vectorised over rows (the same
+    value as scipy.stats.kendalltau; 0 where either side is constant)."""
+    i, j = np.triu_indices(len(score), k=1)
+    ds = np.sign(score[i] - score[j])
+    da = np.sign(accuracies[:, i] - accuracies[:, j])
+    concordance = (ds * da).sum(axis=1)
+    denominator = np.sqrt(np.count_nonzero(ds) * np.count_nonzero(da, axis=1).astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, concordance / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+def _pearson(score: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
+    s = score - score.mean()
+    a = accuracies - accuracies.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((s**2).sum() * (a**2).sum(axis=1))
+    return np.where(denominator > 0, a @ s / np.where(denominator > 0, denominator, 1), 0.0)
+
+
 def _bootstrap(runs: list[TargetRun], top_blocks: int, k: str, names: list[str], n: int, seed: int) -> dict:
     """Bootstrap over episodes: resample each target's episodes (the same columns for all its sources, which
-    keeps the pairing), recompute the mean accuracies and every score's metrics, average over targets."""
+    keeps the pairing), recompute the mean accuracies and every score's metrics, average over targets.
+    Kendall, Pearson and the top-1 figures are vectorised over resamples; weighted tau calls SciPy."""
     if not runs or n < 1:
         return {}
     rng = np.random.default_rng(seed)
-    out = {name: {m: np.zeros(n) for m in ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy",
-                                           "top1_regret")} for name in names}
-    for b in range(n):
-        sums = {name: {m: [] for m in out[name]} for name in names}
-        for run in runs:
-            acc = run.accuracy[top_blocks][k]
-            mean = acc[1:, rng.integers(0, acc.shape[1], acc.shape[1])].mean(axis=1)
-            for name, values in run.scores[top_blocks].items():
-                for metric, value in ranking_metrics(values, mean).items():
-                    sums[name][metric].append(value)
-        for name in names:
-            for metric, values in sums[name].items():
-                out[name][metric][b] = np.mean(values) if values else np.nan
-    return out
+    metrics = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")
+    per_target = {name: {m: [] for m in metrics} for name in names}
+    for run in runs:
+        acc = run.accuracy[top_blocks][k][1:]
+        columns = rng.integers(0, acc.shape[1], (n, acc.shape[1]))
+        means = np.stack([acc[:, c].mean(axis=1) for c in columns])  # (n, sources)
+        best = means.max(axis=1)
+        for name, values in run.scores[top_blocks].items():
+            values = np.asarray(values, float)
+            constant = np.ptp(values) == 0
+            pick = means[:, int(np.argmax(values))]
+            out = per_target[name]
+            out["kendall_tau"].append(np.zeros(n) if constant else _kendall_tau_b(values, means))
+            out["pearson"].append(np.zeros(n) if constant else _pearson(values, means))
+            out["top1_relative_accuracy"].append(np.where(best > 0, pick / np.where(best > 0, best, 1), 0.0))
+            out["top1_regret"].append(100 * (best - pick))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["weighted_tau"].append(np.zeros(n) if constant else np.array(
+                    [_tau_or_zero(stats.weightedtau(values, m).statistic) for m in means]))
+    return {name: {m: np.mean(v, axis=0) for m, v in per_target[name].items() if v} for name in names}
 
 
 def order_agreement(runs: list[TargetRun], a: tuple[int, str], b: tuple[int, str]) -> dict:

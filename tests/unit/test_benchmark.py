@@ -107,3 +107,14 @@ def test_evaluate_recomputes_from_its_own_numbers_and_leaves_out_indistinct_targ
                 assert t["weighted_tau"][score] == pytest.approx(recomputed.statistic)
     lo, hi = result["summary"]["good"]["ci95"]
     assert lo <= result["summary"]["good"]["mean_weighted_tau"] <= hi
+
+
+def test_vectorised_kendall_and_pearson_match_scipy():
+    from finetune.benchmark import _kendall_tau_b, _pearson
+
+    rng = np.random.default_rng(3)
+    score = np.round(rng.normal(size=9), 1)  # some ties
+    accuracies = np.round(rng.uniform(0.5, 0.9, (20, 9)), 2)
+    for row, tau, r in zip(accuracies, _kendall_tau_b(score, accuracies), _pearson(score, accuracies)):
+        assert tau == pytest.approx(stats.kendalltau(score, row).statistic)
+        assert r == pytest.approx(stats.pearsonr(score, row).statistic)
