@@ -151,6 +151,8 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     # retrieve.py
     Rule("k", integer(1), optional=True),
     Rule("datasets", names, optional=True),
+    Rule("embedding", lambda v: None if v is None or (isinstance(v, str) and v) else "must be a head.keras path or null",
+         optional=True),
 )
 
 

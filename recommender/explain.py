@@ -24,18 +24,24 @@ log = logging.getLogger(__name__)
 def descriptor_quality(train: FeatureSet, test: FeatureSet, k: int = 5) -> dict:
     """How well the backbone's features describe a dataset: k-NN accuracy and precision@k on its test split,
     with its train split as the index (the content-based image retrieval view of a descriptor)."""
+    if len(train.labels) == 0 or len(test.labels) == 0:
+        raise ValueError(f"Dataset {train.dataset!r}: descriptor quality needs train and test images.")
+    return knn_quality(train.features(), train.labels, test.features(), test.labels, k)
+
+
+def knn_quality(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, k: int = 5) -> dict:
+    """k-NN accuracy and precision@k of test rows against the train rows as the index (Euclidean)."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    x_train, x_test = train.features(), test.features()
     k = int(min(k, len(x_train)))
     if k < 1 or len(x_test) == 0:
-        raise ValueError(f"Dataset {train.dataset!r}: descriptor quality needs train and test images.")
-    knn = KNeighborsClassifier(n_neighbors=k).fit(x_train, train.labels)
+        raise ValueError("descriptor quality needs train and test images.")
+    knn = KNeighborsClassifier(n_neighbors=k).fit(x_train, y_train)
     neighbours = knn.kneighbors(x_test, return_distance=False)
     return {
         "k": k,
-        "knn_accuracy": float(knn.score(x_test, test.labels)),
-        "precision_at_k": float(np.mean(train.labels[neighbours] == test.labels[:, None])),
+        "knn_accuracy": float(knn.score(x_test, y_test)),
+        "precision_at_k": float(np.mean(np.asarray(y_train)[neighbours] == np.asarray(y_test)[:, None])),
         "n_test": int(len(x_test)),
     }
 

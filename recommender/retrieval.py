@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from omegaconf import DictConfig
@@ -31,16 +31,17 @@ class Match:
 class RetrievalIndex:
     """Per-image features of several datasets, stacked, with where each row came from."""
 
-    def __init__(self, feature_sets: Sequence[FeatureSet]):
+    def __init__(self, feature_sets: Sequence[FeatureSet], embed: Callable[[np.ndarray], np.ndarray] | None = None):
         if not feature_sets:
             raise RecommenderError("Retrieval needs at least one dataset: datasets=all or datasets=[name,...].")
         self.feature_sets = list(feature_sets)
-        self.features = np.concatenate([fs.features() for fs in self.feature_sets])
+        self.embed = embed or (lambda x: x)  # a learned embedding (scripts/metric_learn.py), or the raw features
+        self.features = self.embed(np.concatenate([fs.features() for fs in self.feature_sets]))
         self.owner = np.concatenate([np.full(len(fs.refs), i) for i, fs in enumerate(self.feature_sets)])
         self.row = np.concatenate([np.arange(len(fs.refs)) for fs in self.feature_sets])
 
     def search(self, query_features: np.ndarray, k: int) -> list[Match]:
-        distances, rows = nearest(self.features, query_features.reshape(1, -1), k)
+        distances, rows = nearest(self.features, self.embed(query_features.reshape(1, -1)), k)
         matches = []
         for rank, (d, r) in enumerate(zip(distances[0], rows[0]), start=1):
             fs, i = self.feature_sets[self.owner[r]], self.row[r]
@@ -48,11 +49,26 @@ class RetrievalIndex:
         return matches
 
 
-def build_index(datasets: Sequence[str], cfg: DictConfig, extractor: Extractor | None = None) -> RetrievalIndex:
+def build_index(datasets: Sequence[str], cfg: DictConfig, extractor: Extractor | None = None,
+                embed: Callable[[np.ndarray], np.ndarray] | None = None) -> RetrievalIndex:
     if not datasets:
         raise RecommenderError("Retrieval needs at least one dataset: datasets=all or datasets=[name,...].")
     extractor = extractor or make_extractor(cfg)
-    return RetrievalIndex([dataset_features(name, cfg, "train", extractor) for name in datasets])
+    return RetrievalIndex([dataset_features(name, cfg, "train", extractor) for name in datasets], embed)
+
+
+def load_embedding(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """A saved embedding head (scripts/metric_learn.py writes head.keras) as a function features -> embedding."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise RecommenderError(f"embedding={path}: no such file; train one with scripts/metric_learn.py.")
+    import keras
+
+    try:
+        head = keras.models.load_model(path, compile=False)
+    except Exception as err:  # not a Keras file, or a truncated one
+        raise RecommenderError(f"embedding={path} is not a readable Keras model ({err}).") from err
+    return lambda x: np.asarray(head.predict(np.asarray(x, np.float32), batch_size=1024, verbose=0))
 
 
 def encode_query(path: str | Path, extractor: Extractor) -> np.ndarray:

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from recommender import make_extractor
 from recommender.checks import check_config, user_errors
-from recommender.retrieval import build_index, encode_query, plot_matches
+from recommender.retrieval import build_index, encode_query, load_embedding, plot_matches
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="retrieve")
@@ -22,7 +22,8 @@ def main(cfg: DictConfig) -> None:
             list(cfg.catalog) if cfg.datasets == "all" else [str(d) for d in cfg.datasets])
         extractor = make_extractor(cfg)
         query = encode_query(cfg.query, extractor)
-        matches = build_index(names, cfg, extractor).search(query, int(cfg.k))
+        embed = load_embedding(cfg.embedding) if cfg.embedding else None
+        matches = build_index(names, cfg, extractor, embed).search(query, int(cfg.k))
     out_dir = HydraConfig.get().runtime.output_dir
     with open(f"{out_dir}/matches.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
