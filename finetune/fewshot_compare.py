@@ -69,6 +69,15 @@ def compare(cfg: DictConfig) -> FewShotResult:
     else:
         pool_local = test_local = None
         cells = 0
+    queries = np.arange(len(test.labels))
+    if fs.max_queries_per_class is not None:  # the same seeded subset of the test split for every classifier
+        rng = np.random.default_rng([int(fs.seed), 5])
+        queries = np.sort(np.concatenate([
+            rng.choice(members, min(len(members), int(fs.max_queries_per_class)), replace=False)
+            for members in (np.flatnonzero(test.labels == c) for c in np.unique(test.labels))]))
+        test = type(test)(test.features[queries], test.labels[queries], test.refs[queries])
+        if needs_local:
+            test_local = test_local[queries]
     episodes = draw_episodes(pool.labels, int(cfg.k), int(fs.episodes), int(fs.seed))
     accuracy = np.zeros((len(names), len(episodes)))
     seconds = dict.fromkeys(names, 0.0)
