@@ -10,13 +10,15 @@ import numpy as np
 from recommender.html import markdown_to_html
 from recommender.plotting import colour, figure, save_png
 
-from .benchmark import BASELINE, MODEL_FREE, NAIVE, Benchmark, to_json
+from .benchmark import BASELINE, MODEL_FREE, NAIVE, PRIOR, Benchmark, to_json
 from .transferability import REGISTRY
 
 METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")
 
 
 def _kind(score: str) -> str:
+    if score == PRIOR:
+        return "catalog prior (leave-one-target-out)"
     if score in MODEL_FREE:
         return "model-free"
     if score in NAIVE:

@@ -118,3 +118,19 @@ def test_vectorised_kendall_and_pearson_match_scipy():
     for row, tau, r in zip(accuracies, _kendall_tau_b(score, accuracies), _pearson(score, accuracies)):
         assert tau == pytest.approx(stats.kendalltau(score, row).statistic)
         assert r == pytest.approx(stats.pearsonr(score, row).statistic)
+
+
+def test_the_source_prior_never_looks_at_the_target_it_scores():
+    from finetune.benchmark import PRIOR, source_prior, with_prior
+
+    runs = [_toy_run("a", [0.01, 0.03, 0.02], [1, 3, 2]), _toy_run("bb", [0.02, 0.04, 0.00], [1, 2, 3]),
+            _toy_run("ccc", [0.05, 0.01, 0.03], [3, 1, 2])]
+    prior = source_prior(runs, 2, "20", held_out="a")
+    for i, source in enumerate(["s0", "s1", "s2"]):
+        expected = np.mean([r.accuracy[2]["20"][1 + i].mean() - r.accuracy[2]["20"][0].mean() for r in runs[1:]])
+        assert prior[source] == pytest.approx(expected)
+    before = with_prior(runs, 2, "20")[0].scores[2][PRIOR].copy()
+    runs[0].accuracy[2]["20"][1:] += 0.5  # the held-out target's own numbers do not move its prior ...
+    assert with_prior(runs, 2, "20")[0].scores[2][PRIOR] == pytest.approx(before)
+    runs[1].accuracy[2]["20"][2] += 0.5  # ... another target's numbers do
+    assert with_prior(runs, 2, "20")[0].scores[2][PRIOR][1] == pytest.approx(before[1] + 0.5 / 2)
