@@ -297,8 +297,8 @@ def adapted_split(checkpoint: Path, images: ImageList, cfg: DictConfig, splits: 
     from .transfer import _extractor, load_checkpoint
 
     parts, net = [], None
+    cut_name = cut_name_of(backbone_spec(cfg), cfg.finetune.strategy, int(cfg.finetune.top_blocks))
     for split in splits:
-        cut_name = _cut_of(checkpoint)
         cut = dataset_features(images, cfg, split, extractor=_extractor(backbone_spec(cfg), cut_name))
         path = Path(checkpoint).parent / f"adapted-{Path(checkpoint).stem}-{cut.path.stem}.npz"
         arrays = read_npz(path, ADAPTED_ARRAYS)
@@ -315,12 +315,15 @@ def adapted_split(checkpoint: Path, images: ImageList, cfg: DictConfig, splits: 
 ADAPTED_ARRAYS = ("features", "labels", "refs", "predictions")
 
 
-@functools.lru_cache(maxsize=64)
-def _cut_of(checkpoint: Path) -> str:
-    from .model import trainable_tail
-    from .transfer import load_checkpoint
+@functools.lru_cache(maxsize=16)
+def cut_name_of(spec, strategy: str, top_blocks: int) -> str | None:
+    """The layer whose cached activations feed a stage-1 network's trainable top: a function of the backbone
+    and the protocol, so it is found without loading any checkpoint."""
+    from recommender import build_backbone, resolve_weights
 
-    return trainable_tail(load_checkpoint(checkpoint))[1]
+    from .model import cut_layer
+
+    return cut_layer(build_backbone(spec, resolve_weights(spec), pooling=None), strategy, top_blocks)
 
 
 def _run_tail(net, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -565,4 +568,6 @@ def to_json(result: Benchmark) -> dict:
                      for run in result.runs},
         "sources": {run.target: run.sources for run in result.runs},
         "seconds": result.seconds, "timings": result.timings,
+        # How long measuring each target took when it was measured (cold), kept with its cache entry.
+        "measured_seconds": {run.target: run.seconds for run in result.runs},
     }

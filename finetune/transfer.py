@@ -153,13 +153,13 @@ def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     directory = Path(cfg.finetune.checkpoint_dir).expanduser()
     path = directory / f"stage1-{images.name}-{stage1_key(images, cfg, seed)}.keras"
     if path.is_file():
-        try:
-            load_checkpoint(path)
+        problem = checkpoint_problem(path)
+        if problem is None:
             log.info("Stage 1 %s seed %d: cached checkpoint %s", images.name, seed, path)
             return path
-        except Exception as err:  # truncated or foreign file: train again rather than fail every later run
-            log.warning("Checkpoint %s is unreadable (%s); training stage 1 again.", path, err)
-            path.unlink(missing_ok=True)
+        # A truncated or foreign file: train again rather than fail every later run.
+        log.warning("Checkpoint %s is unreadable (%s); training stage 1 again.", path, problem)
+        path.unlink(missing_ok=True)
     keras.utils.set_random_seed(int(seed))
     spec = backbone_spec(cfg)
     net = build_network(spec, resolve_weights(spec), cfg.finetune, len(images.class_names))
@@ -168,6 +168,24 @@ def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     with atomic_output(path, ".keras") as tmp:
         net.save(tmp)
     return path
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a .keras checkpoint cannot be trusted (None: it can): it must be a complete zip archive whose members
+    all pass their CRC check and that holds the model's config and weights. Much cheaper than loading it."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile) as err:
+        return str(err)
+    if bad is not None:
+        return f"member {bad} is corrupt"
+    if not {"config.json", "model.weights.h5"} <= names:
+        return f"not a Keras model archive (holds {sorted(names)[:5]})"
+    return None
 
 
 def load_checkpoint(path: Path):

@@ -96,3 +96,23 @@ def test_atomic_output_names_its_temporary_with_the_pid(tmp_path):
         assert f".pid{os.getpid()}." in os.path.basename(tmp)
         open(tmp, "w").write(json.dumps(1))
     assert json.loads((tmp_path / "x.json").read_text()) == 1
+
+
+def test_a_truncated_or_foreign_checkpoint_is_not_trusted(tmp_path):
+    import zipfile
+
+    from finetune.transfer import checkpoint_problem
+
+    good = tmp_path / "good.keras"
+    with zipfile.ZipFile(good, "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", b"weights")
+        archive.writestr("metadata.json", "{}")
+    assert checkpoint_problem(good) is None
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[:-30])
+    assert checkpoint_problem(truncated) is not None
+    foreign = tmp_path / "foreign.keras"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("readme.txt", "not a model")
+    assert "not a Keras model" in checkpoint_problem(foreign)
