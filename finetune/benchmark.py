@@ -381,13 +381,15 @@ def _check_aligned(name: str, reference: Split, other: Split, what: str) -> None
                            "during the run?); run the benchmark again.")
 
 
-def _parallel_accuracies(pools: list[Split], tests: list[Split], episodes, c: float, jobs: int) -> np.ndarray:
+def _parallel_accuracies(pools: list[Split], tests: list[Split], episodes, c: float, jobs: int,
+                         classifier: str = "logistic") -> np.ndarray:
     """(networks, episodes) accuracies; episodes are split into chunks fitted in `jobs` processes."""
     from joblib import Parallel, delayed
 
     args = ([p.features for p in pools], pools[0].labels, [t.features for t in tests], tests[0].labels)
     chunks = [episodes[i::int(jobs)] for i in range(int(jobs))] if jobs > 1 else [episodes]
-    parts = Parallel(n_jobs=len(chunks))(delayed(episode_accuracies)(*args, chunk, c) for chunk in chunks)
+    parts = Parallel(n_jobs=len(chunks))(delayed(episode_accuracies)(*args, chunk, c, classifier)
+                                         for chunk in chunks)
     out = np.zeros((len(pools), len(episodes)))
     for i, part in enumerate(parts):
         out[:, i::len(chunks)] = part
@@ -404,6 +406,9 @@ def _target_key(target: ImageList, sources: list[ImageList], checkpoints: dict, 
                "cap": cfg.features.max_images_per_class}
     for volatile in ("jobs", "bootstrap", "headline"):
         payload["benchmark"].pop(volatile, None)
+    if payload["benchmark"]["fewshot"].get("classifier") == "logistic":
+        # The default classifier is left out of the key, so targets measured before the option existed stay valid.
+        payload["benchmark"]["fewshot"].pop("classifier")
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -446,7 +451,7 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
                 accuracy[b][k] = _finetune_accuracies(target_ref, source_refs, sources, cfg_b, checkpoints, b)
             else:
                 accuracy[b][k] = _parallel_accuracies(pools, tests, episodes[k], float(bench.fewshot.c),
-                                                      int(bench.jobs))
+                                                      int(bench.jobs), str(bench.fewshot.classifier))
         pools = pools[1:]
         scores[b] = {**free, **model_based_scores(pools, [n for n in bench.scores if n in REGISTRY])}
     run = TargetRun(target=target.name, sources=[s.name for s in sources], accuracy=accuracy, scores=scores,

@@ -46,6 +46,7 @@ BENCHMARK_RULES = (
     Rule("benchmark.fewshot.episodes", integer(2)),
     Rule("benchmark.fewshot.seed", integer()),
     Rule("benchmark.fewshot.c", number(above=0)),
+    Rule("benchmark.fewshot.classifier", choice(("logistic", "prototype"))),
     Rule("benchmark.top_blocks", _top_blocks_list),
     Rule("benchmark.headline.top_blocks", integer(1, N_BLOCKS - 1)),
     Rule("benchmark.headline.k", integer(1)),

@@ -131,14 +131,31 @@ def logistic_predict(supports: np.ndarray, support_labels: np.ndarray, queries: 
     return classes[np.argmax(probabilities, axis=-1)]
 
 
+EPISODE_CLASSIFIERS = ("logistic", "prototype")
+
+
+def prototype_predict_batch(supports: np.ndarray, support_labels: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Nearest class mean by cosine similarity, for B networks at once: (B, n, d), (B, m, d) -> (B, m)."""
+    classes = np.unique(support_labels)
+    means = np.stack([supports[:, support_labels == c].mean(axis=1) for c in classes], axis=1)  # (B, C, d)
+    means /= np.maximum(np.linalg.norm(means, axis=2, keepdims=True), 1e-12)
+    unit = queries / np.maximum(np.linalg.norm(queries, axis=2, keepdims=True), 1e-12)
+    return classes[np.argmax(unit @ np.swapaxes(means, 1, 2), axis=2)]
+
+
 def episode_accuracies(pools: list[np.ndarray], pool_labels: np.ndarray, tests: list[np.ndarray],
-                       test_labels: np.ndarray, episodes: list[np.ndarray], c: float = 1.0) -> np.ndarray:
+                       test_labels: np.ndarray, episodes: list[np.ndarray], c: float = 1.0,
+                       classifier: str = "logistic") -> np.ndarray:
     """(networks, episodes) test accuracies. pools[b] / tests[b] are network b's features of the same pool and
     test images (same rows); every network is fitted on the same support set in each episode."""
+    if classifier not in EPISODE_CLASSIFIERS:
+        raise DatasetError(f"benchmark.fewshot.classifier={classifier!r}; use one of {EPISODE_CLASSIFIERS}.")
     pools = [np.asarray(p, np.float32) for p in pools]
     tests = np.stack([np.asarray(t, np.float32) for t in tests])
     out = np.zeros((len(pools), len(episodes)))
     for e, support in enumerate(episodes):
-        predicted = logistic_predict(np.stack([p[support] for p in pools]), pool_labels[support], tests, c)
+        supports = np.stack([p[support] for p in pools])
+        predicted = (logistic_predict(supports, pool_labels[support], tests, c) if classifier == "logistic"
+                     else prototype_predict_batch(supports, pool_labels[support], tests))
         out[:, e] = np.mean(predicted == np.asarray(test_labels)[None], axis=1)
     return out

@@ -134,3 +134,18 @@ def test_the_source_prior_never_looks_at_the_target_it_scores():
     assert with_prior(runs, 2, "20")[0].scores[2][PRIOR] == pytest.approx(before)
     runs[1].accuracy[2]["20"][2] += 0.5  # ... another target's numbers do
     assert with_prior(runs, 2, "20")[0].scores[2][PRIOR][1] == pytest.approx(before[1] + 0.5 / 2)
+
+
+def test_the_prototype_episode_classifier_matches_the_single_network_one():
+    from finetune.deepemd import prototype_predict
+
+    rng = np.random.default_rng(4)
+    labels = np.repeat([0, 1, 2], 10)
+    pools = [rng.normal(size=(30, 8)) + np.eye(8)[labels] * 2 for _ in range(2)]
+    tests = [rng.normal(size=(12, 8)) + np.eye(8)[np.repeat([0, 1, 2], 4)] * 2 for _ in range(2)]
+    episodes = draw_episodes(labels, 3, 4, seed=1)
+    acc = episode_accuracies(pools, labels, tests, np.repeat([0, 1, 2], 4), episodes, classifier="prototype")
+    for b in range(2):
+        for e, support in enumerate(episodes):
+            expected = np.mean(prototype_predict(pools[b][support], labels[support], tests[b]) == np.repeat([0, 1, 2], 4))
+            assert acc[b, e] == pytest.approx(expected)
