@@ -53,10 +53,18 @@ def test_pairwise_table_is_symmetric_and_agrees_with_the_ranking(plants_ranking)
         assert table[0, j] == pytest.approx(s.emd)
 
 
-def test_a_dataset_is_at_distance_zero_from_itself(real_overrides):
-    ranking = recommend(cfg=load_config(["target=plants", f"sources=[{SHARED_DATASETS / 'plants'},flowers]",
+def test_a_copy_of_the_target_is_at_distance_zero_and_the_target_by_path_is_excluded(real_overrides, tmp_path):
+    import os
+
+    copy = tmp_path / "plants_copy"
+    for class_dir in sorted((SHARED_DATASETS / "plants").iterdir()):
+        (copy / class_dir.name).mkdir(parents=True)
+        for image in sorted(class_dir.iterdir()):
+            os.symlink(image, copy / class_dir.name / image.name)  # the same images, in another folder
+    ranking = recommend(cfg=load_config(["target=plants", f"sources=[{SHARED_DATASETS / 'plants'}/,{copy},flowers]",
                                          *real_overrides]))
-    assert ranking.sources[0].name == str(SHARED_DATASETS.resolve() / "plants")
+    assert [s.name for s in ranking.sources] == ["plants_copy", "flowers"]  # the target itself is never a source
+    assert any("excluded" in note for note in ranking.notes)
     assert ranking.sources[0].emd == pytest.approx(0.0, abs=1e-6)
     assert ranking.sources[1].emd > 1.0
 
