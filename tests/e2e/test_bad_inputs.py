@@ -88,14 +88,31 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("script,overrides,names", CASES, ids=[f"{c[0]}:{' '.join(c[1]) or 'nothing'}" for c in CASES])
-def test_bad_input_gives_one_clear_error_line(data, tmp_path, script, overrides, names):
+def _run_case(data, root, script, overrides):
     args = [o.format(**{k: str(v) for k, v in data.items()}) for o in overrides]
     if script in ("train", "benchmark", "active_learn"):
-        args.append(f"finetune.checkpoint_dir={tmp_path / 'checkpoints'}")
-    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home")}  # no weights from the user's Keras cache
-    done = subprocess.run([sys.executable, f"scripts/{script}.py", *_common(data, tmp_path), *args], cwd=ROOT,
+        args.append(f"finetune.checkpoint_dir={root / 'checkpoints'}")
+    env = {**os.environ, "KERAS_HOME": str(root / "keras_home")}  # no weights from the user's Keras cache
+    return subprocess.run([sys.executable, f"scripts/{script}.py", *_common(data, root), *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def outcomes(data, tmp_path_factory):
+    """Every case run once, two at a time (the cases are independent; each gets its own folders)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    roots = [tmp_path_factory.mktemp(f"case{i}") for i in range(len(CASES))]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(_run_case, data, root, script, overrides)
+                   for root, (script, overrides, _) in zip(roots, CASES)]
+        return [(f.result(), root) for f, root in zip(futures, roots)]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{c[0]}:{' '.join(c[1]) or 'nothing'}" for c in CASES])
+def test_bad_input_gives_one_clear_error_line(outcomes, case):
+    script, _, names = CASES[case]
+    done, root = outcomes[case]
     output = done.stdout + done.stderr
     assert done.returncode == 2, output[-2000:]
     assert "Traceback" not in output
@@ -103,4 +120,4 @@ def test_bad_input_gives_one_clear_error_line(data, tmp_path, script, overrides,
     assert len(errors) == 1, done.stderr[-2000:]
     assert names in errors[0], errors[0]
     if script in ("train", "active_learn"):
-        assert not list((tmp_path / "checkpoints").glob("stage1-*"))  # the error came before any training
+        assert not list((root / "checkpoints").glob("stage1-*"))  # the error came before any training

@@ -4,22 +4,35 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from conftest import SHARED_DATASETS, needs_shared
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One feature cache and checkpoint folder for both runs here: the datasets are extracted once."""
+    return tmp_path_factory.mktemp("benchmark_cache")
+
+
+def _overrides(test_overrides, cache):
+    return [o for o in test_overrides if not o.startswith("features.cache_dir=")] + [
+        f"features.cache_dir={cache / 'features'}", f"finetune.checkpoint_dir={cache / 'ckpt'}"]
+
+
 @needs_shared
-def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides):
+def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides, shared_cache):
     from finetune.benchmark import run_benchmark, to_json
     from finetune.benchmark_report import write_benchmark
     from recommender import load_config
 
-    cfg = load_config([*test_overrides, f"data_root={SHARED_DATASETS}", "benchmark.targets=[plants]",
+    cfg = load_config([*_overrides(test_overrides, shared_cache), f"data_root={SHARED_DATASETS}",
+                       "benchmark.targets=[plants]",
                        "benchmark.sources=[plants,animals,xray]", "features.max_images_per_class=12",
                        "benchmark.fewshot.episodes=4", "benchmark.fewshot.k=[2,4]", "benchmark.headline.k=4",
                        "benchmark.top_blocks=[2]", "benchmark.headline.top_blocks=2", "benchmark.bootstrap=10",
-                       "benchmark.jobs=1", "finetune.epochs.head=1", "finetune.epochs.finetune=1",
-                       f"finetune.checkpoint_dir={tmp_path / 'ckpt'}"], config_name="benchmark")
+                       "benchmark.jobs=1", "finetune.epochs.head=1", "finetune.epochs.finetune=1"],
+                      config_name="benchmark")
     result = run_benchmark(cfg)
     run = result.runs[0]
     assert run.target == "plants" and run.sources == ["animals", "xray"]  # the target is never its own source
@@ -37,16 +50,16 @@ def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides):
 
 
 @needs_shared
-def test_the_finetune_ground_truth_pairs_seeds_like_episodes(tmp_path, test_overrides):
+def test_the_finetune_ground_truth_pairs_seeds_like_episodes(test_overrides, shared_cache):
     from finetune.benchmark import run_benchmark, to_json
     from recommender import load_config
 
-    cfg = load_config([*test_overrides, f"data_root={SHARED_DATASETS}", "benchmark.targets=[animals]",
-                       "benchmark.sources=[plants,xray]", "features.max_images_per_class=12",
+    cfg = load_config([*_overrides(test_overrides, shared_cache), f"data_root={SHARED_DATASETS}",
+                       "benchmark.targets=[xray]", "benchmark.sources=[plants,animals]",
+                       "features.max_images_per_class=12",
                        "benchmark.ground_truth=finetune", "finetune.seeds=[0,1]", "benchmark.top_blocks=[2]",
                        "benchmark.headline.top_blocks=2", "benchmark.bootstrap=5", "benchmark.jobs=1",
-                       "finetune.epochs.head=1", "finetune.epochs.finetune=1",
-                       f"finetune.checkpoint_dir={tmp_path / 'ckpt'}"], config_name="benchmark")
+                       "finetune.epochs.head=1", "finetune.epochs.finetune=1"], config_name="benchmark")
     result = run_benchmark(cfg)
     accuracy = result.runs[0].accuracy[2]["finetune"]
     assert accuracy.shape == (3, 2)  # ImageNet + 2 sources, one column per fine-tuning seed
