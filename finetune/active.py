@@ -133,6 +133,8 @@ def make_task(labels: np.ndarray, rare: list[int], class_names: list[str], cfg, 
 def campaign(features: np.ndarray, task: Task, strategy: str, cfg, seed: int) -> tuple[list[dict], dict]:
     """Run one campaign; returns the measures after each round (round 0: the first labels) and the final
     model's view of the unlabelled pool (positions, rare probabilities), for the contact sheet and to_label."""
+    from sklearn.metrics import average_precision_score
+
     x = np.asarray(features, np.float32)[task.images]
     rng = np.random.default_rng([int(seed), STRATEGIES.index(strategy), 11])
     labelled = set(task.initial.tolist())
@@ -141,13 +143,11 @@ def campaign(features: np.ndarray, task: Task, strategy: str, cfg, seed: int) ->
     rounds = []
     for r in range(int(cfg.rounds) + 1):
         known = np.array(sorted(labelled))
-        unlabelled = np.array([i for i in task.pool if i not in labelled])
+        unlabelled = np.setdiff1d(task.pool, known)
         queries = np.concatenate([unlabelled, task.test])
         _, p = logistic_probabilities(x[known], task.is_rare[known].astype(int), x[queries], float(cfg.c))
         p_rare = p[:, 1]
         p_pool, p_test = p_rare[: len(unlabelled)], p_rare[len(unlabelled):]
-        from sklearn.metrics import average_precision_score
-
         found = task.is_rare[known]
         top50 = unlabelled[np.argsort(-p_pool, kind="stable")[:50]]
         base_rate = float(test_rare.mean())

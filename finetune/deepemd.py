@@ -23,15 +23,13 @@ def cross_reference_weights(local: np.ndarray, other: np.ndarray) -> np.ndarray:
 
     A local vector that agrees with the other image's overall content carries more mass; one that does not
     (background) carries little. All-zero relevance falls back to uniform weights."""
-    relevance = np.maximum(np.asarray(local, float) @ np.asarray(other, float).mean(axis=0), 0.0)
-    total = relevance.sum()
-    return relevance / total if total > 0 else np.full(len(local), 1.0 / len(local))
+    return _normalised(np.maximum(np.asarray(local, float) @ np.asarray(other, float).mean(axis=0), 0.0))
 
 
 def cosine_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """1 - cos(a_i, b_j) between every local vector of `a` and of `b`."""
-    an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    """1 - cos(a_i, b_j) between every local vector of `a` and of `b` (`a` may hold a batch: (m, n, d))."""
+    an = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    bn = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
     return np.clip(1.0 - an @ bn.T, 0.0, 2.0)
 
 
@@ -67,16 +65,13 @@ def deepemd_predict(support: np.ndarray, labels: np.ndarray, queries: np.ndarray
         references = [support[np.asarray(labels) == c].reshape(-1, support.shape[2]) for c in classes]
     else:
         references = [support[np.asarray(labels) == c].mean(axis=0) for c in classes]
-    # Everything but the transport problems themselves is computed for all pairs at once.
-    unit = [r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12) for r in references]
-    ref_means = [r.mean(axis=0) for r in references]
-    query_unit = queries / np.maximum(np.linalg.norm(queries, axis=2, keepdims=True), 1e-12)
+    # Everything but the transport problems themselves is computed for all queries at once.
     query_means = queries.mean(axis=1)
     costs = np.zeros((len(queries), len(classes)))
-    for c, (ref, ref_unit, ref_mean) in enumerate(zip(references, unit, ref_means)):
-        ground = np.clip(1.0 - query_unit @ ref_unit.T, 0.0, 2.0)  # (m, cells, ref cells)
-        query_weights = _normalised(np.maximum(queries @ ref_mean, 0.0))  # (m, cells)
-        ref_weights = _normalised(np.maximum(query_means @ ref.T, 0.0))  # (m, ref cells)
+    for c, ref in enumerate(references):
+        ground = cosine_cost(queries, ref)  # (m, cells, ref cells)
+        query_weights = cross_reference_weights(queries, ref)  # (m, cells)
+        ref_weights = _normalised(np.maximum(query_means @ ref.T, 0.0))  # (m, ref cells): ref against each query
         for i in range(len(queries)):
             costs[i, c] = ot.emd2(query_weights[i], ref_weights[i], ground[i], numItermax=1_000_000)
     return classes[np.argmin(costs, axis=1)]
