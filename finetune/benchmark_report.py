@@ -117,6 +117,8 @@ def markdown(result: Benchmark, data: dict) -> str:
         "",
         _headline_words(head),
         "",
+        *against_emd(head),
+        "",
         "![weighted tau per target and score](weighted_tau_heatmap.png)",
         "",
         "## Protocol sensitivity",
@@ -147,6 +149,28 @@ def markdown(result: Benchmark, data: dict) -> str:
     lines += ["## Cost", "", f"- stage-1 networks: {result.timings['stage1_seconds']:.0f} s",
               *(f"- target {t}: {s:.0f} s" for t, s in result.timings["targets"].items()), ""]
     return "\n".join(lines)
+
+
+def against_emd(head: dict, reference: str = "emd_euclidean_160") -> list[str]:
+    """Each score against the recommender's EMD, paired over targets: the comparison that speaks to folders
+    nobody has seen (the bootstrap above resamples episodes, not targets)."""
+    from scipy import stats
+
+    counted = [t for t, v in head["targets"].items() if v["discriminates"]]
+    if len(counted) < 3 or reference not in head["summary"]:
+        return []
+    base = np.array([head["targets"][t]["weighted_tau"][reference] for t in counted])
+    lines = [f"**Paired over the {len(counted)} targets, against `{reference}`** (difference in weighted τ, mean ± "
+             "95% Student-t interval over targets; Wilcoxon signed-rank test; targets where the score is ahead):",
+             "", "| score | difference | Wilcoxon p | ahead on |", "|---|---|---|---|"]
+    for name in sorted(head["summary"], key=lambda n: -np.nan_to_num(head["summary"][n]["mean_weighted_tau"])):
+        if name == reference:
+            continue
+        diff = np.array([head["targets"][t]["weighted_tau"][name] for t in counted]) - base
+        half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+        p = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
+        lines.append(f"| {name} | {diff.mean():+.2f} ± {half:.2f} | {p:.3f} | {int((diff > 0).sum())}/{len(diff)} |")
+    return lines
 
 
 def _headline_words(head: dict) -> str:
