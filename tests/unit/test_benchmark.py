@@ -149,3 +149,16 @@ def test_the_prototype_episode_classifier_matches_the_single_network_one():
         for e, support in enumerate(episodes):
             expected = np.mean(prototype_predict(pools[b][support], labels[support], tests[b]) == np.repeat([0, 1, 2], 4))
             assert acc[b, e] == pytest.approx(expected)
+
+
+def test_scores_are_compared_with_emd_paired_over_targets():
+    from finetune.benchmark_report import against_emd
+
+    taus = {"emd_euclidean_160": [0.1, 0.2, 0.3, 0.4], "better": [0.3, 0.5, 0.4, 0.6]}
+    head = {"summary": {n: {"mean_weighted_tau": float(np.mean(v))} for n, v in taus.items()},
+            "targets": {f"t{i}": {"discriminates": True, "weighted_tau": {n: v[i] for n, v in taus.items()}}
+                        for i in range(4)}}
+    row = [line for line in against_emd(head) if line.startswith("| better")][0]
+    diff = np.array([0.2, 0.3, 0.1, 0.2])  # by hand
+    half = stats.t.ppf(0.975, 3) * diff.std(ddof=1) / 2
+    assert row.startswith(f"| better | +{diff.mean():.2f} ± {half:.2f} |") and row.endswith("| 4/4 |")
