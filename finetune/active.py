@@ -231,7 +231,7 @@ def choose_start(cfg: DictConfig) -> tuple[str, str, str]:
     sources = None if requested == "auto" else [requested]
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}), sources=sources)
     best = ranking.best
-    how = (f"recommended: closest of {len(ranking.sources)} sources by EMD ({best.emd:.3f})"
+    how = (f"recommended: closest of {len(ranking.sources)} sources by {ranking.distance_label} ({best.distance:.3f})"
            if requested == "auto" else "forced by source=<name>")
     return best.ref, best.name, how
 

@@ -28,6 +28,7 @@ from scipy import stats
 from recommender import (DatasetError, ImageList, backbone_spec, dataset_features, open_dataset, recommend,
                          same_dataset)
 from recommender.api import canonical_ref
+from recommender.config import CONF_DIR
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
 from .fewshot import draw_episodes, episode_accuracies
@@ -36,8 +37,8 @@ from .transferability import REGISTRY
 log = logging.getLogger(__name__)
 BASELINE = "imagenet"
 FORMAT = 1  # bump when what a cached target run holds changes
-MODEL_FREE = ("emd_euclidean_160", "emd_cosine_160", "emd_euclidean_224", "emd_cosine_224")
 NAIVE = ("source_images", "source_classes", "random")
+REFERENCE_DISTANCE = "class_mean_emd"  # the recommender's original ranking, what every score is compared with
 
 
 def protocol_label(top_blocks: int, k) -> str:
@@ -344,17 +345,33 @@ def _run_tail(net, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pooled.astype(np.float32), probabilities.astype(np.float32)
 
 
-def model_free_scores(target_ref: str, source_refs: list[str], sources: list[ImageList], cfg: DictConfig) -> dict:
-    """-EMD of the recommender (class means; euclidean and cosine ground cost; 160 and 224 px), in source order,
-    plus the naive baselines."""
+def distance_config(cfg: DictConfig, name: str) -> DictConfig:
+    """The recommender's configuration with `benchmark.distances[name]` as its distance: the group option it
+    names (`distance:`), with its other keys overriding that option's values (`image_size` sets the backbone's)."""
+    entry = dict(OmegaConf.to_container(cfg.benchmark.distances[name], resolve=True) or {})
+    option = str(entry.pop("distance", "class_mean_emd"))
+    size = entry.pop("image_size", None)
+    path = CONF_DIR / "distance" / f"{option}.yaml"
+    if not path.is_file():
+        raise DatasetError(f"benchmark.distances.{name}: distance={option!r} is not in conf/distance/; use one of "
+                           f"{sorted(p.stem for p in path.parent.glob('*.yaml'))}.")
+    distance = OmegaConf.merge(OmegaConf.load(path), entry)
+    c = cfg.copy()
+    OmegaConf.set_struct(c, False)
+    c.distance = distance
+    if size is not None:
+        c.backbone.image_size = int(size)
+    return _with(c, report={"explain": False}, features={"progress": False})
+
+
+def model_free_scores(target_ref: str, source_refs: list[str], cfg: DictConfig) -> dict:
+    """-distance of every distance in `benchmark.distances` (model-free: ImageNet features only), in source
+    order, plus the naive baselines."""
     scores = {}
-    for size in (160, 224):
-        for metric in ("euclidean", "cosine"):
-            c = _with(cfg, backbone={"image_size": size}, emd={"ground_metric": metric}, report={"explain": False},
-                      features={"progress": False})
-            ranking = recommend(cfg=c, target=target_ref, sources=source_refs)
-            emd = {s.ref: s.emd for s in ranking.sources}
-            scores[f"emd_{metric}_{size}"] = np.array([-emd[r] for r in source_refs])
+    for name in cfg.benchmark.distances:
+        ranking = recommend(cfg=distance_config(cfg, name), target=target_ref, sources=source_refs)
+        found = {s.ref: s.distance for s in ranking.sources}
+        scores[str(name)] = np.array([-found[r] for r in source_refs])
     ranking_sizes = {s.ref: (s.n_images, s.n_classes) for s in ranking.sources}
     scores["source_images"] = np.array([ranking_sizes[r][0] for r in source_refs], float)
     scores["source_classes"] = np.array([ranking_sizes[r][1] for r in source_refs], float)
@@ -404,7 +421,7 @@ def _target_key(target: ImageList, sources: list[ImageList], checkpoints: dict, 
                "split": OmegaConf.to_container(cfg.split), "seed": int(cfg.seed),
                "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
                "cap": cfg.features.max_images_per_class}
-    for volatile in ("jobs", "bootstrap", "headline"):
+    for volatile in ("jobs", "bootstrap", "headline", "distances"):  # not what the accuracies depend on
         payload["benchmark"].pop(volatile, None)
     if payload["benchmark"]["fewshot"].get("classifier") == "logistic":
         # The default classifier is left out of the key, so targets measured before the option existed stay valid.
@@ -423,7 +440,7 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
     stored = read_json(cache)
     if stored is not None:
         try:
-            return TargetRun.from_json(stored)
+            return with_model_free(TargetRun.from_json(stored), model_free_scores(target_ref, source_refs, cfg))
         except (ValueError, KeyError, TypeError) as err:
             log.warning("Benchmark cache %s is unreadable (%s); measuring again.", cache, err)
     pool_splits, test_splits = ("train", "val"), ("test",)
@@ -431,7 +448,6 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
     if len(base_test.labels) == 0:
         raise DatasetError(f"benchmark: target {target.name!r} has an empty test split; add images.")
     accuracy, scores = {}, {}
-    free = model_free_scores(target_ref, source_refs, sources, cfg)
     ks = [str(k) for k in bench.fewshot.k] if bench.ground_truth == "fewshot" else ["finetune"]
     episodes = {k: draw_episodes(base_pool.labels, int(k), int(bench.fewshot.episodes), int(bench.fewshot.seed))
                 for k in ks if k != "finetune"}
@@ -453,10 +469,18 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
                 accuracy[b][k] = _parallel_accuracies(pools, tests, episodes[k], float(bench.fewshot.c),
                                                       int(bench.jobs), str(bench.fewshot.classifier))
         pools = pools[1:]
-        scores[b] = {**free, **model_based_scores(pools, [n for n in bench.scores if n in REGISTRY])}
+        scores[b] = model_based_scores(pools, [n for n in bench.scores if n in REGISTRY])
     run = TargetRun(target=target.name, sources=[s.name for s in sources], accuracy=accuracy, scores=scores,
                     n_pool=len(base_pool.labels), n_test=len(base_test.labels), seconds=time.perf_counter() - start)
     write_json(cache, run.to_json())
+    return with_model_free(run, model_free_scores(target_ref, source_refs, cfg))
+
+
+def with_model_free(run: TargetRun, free: dict) -> TargetRun:
+    """The run with this configuration's model-free scores. They are recomputed on every run (seconds, from
+    cached features) rather than stored with the measured accuracies, so a new distance needs no re-measuring."""
+    for b, scores in run.scores.items():
+        run.scores[b] = {**{n: v for n, v in scores.items() if n in REGISTRY}, **free}
     return run
 
 

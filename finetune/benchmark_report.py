@@ -10,7 +10,7 @@ import numpy as np
 from recommender.html import markdown_to_html
 from recommender.plotting import colour, figure, save_png
 
-from .benchmark import BASELINE, MODEL_FREE, NAIVE, PRIOR, Benchmark, to_json
+from .benchmark import BASELINE, NAIVE, PRIOR, REFERENCE_DISTANCE, Benchmark, to_json
 from .transferability import REGISTRY
 
 METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")
@@ -19,11 +19,9 @@ METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "
 def _kind(score: str) -> str:
     if score == PRIOR:
         return "catalog prior (leave-one-target-out)"
-    if score in MODEL_FREE:
-        return "model-free"
     if score in NAIVE:
         return "naive baseline"
-    return "model-based" if score in REGISTRY else "other"
+    return "model-based" if score in REGISTRY else "model-free distance"
 
 
 def _ci(entry: dict, metric: str, fmt: str = ".2f") -> str:
@@ -54,7 +52,7 @@ def _target_section(name: str, t: dict, run_sources: list[str]) -> list[str]:
                     if t["any_source_beats_imagenet"] else "**no source beats the ImageNet network**."))
     lines += ["", "| network | accuracy ± 95% CI | gain over ImageNet, points ± 95% CI | −EMD rank |",
               "|---|---|---|---|"]
-    emd = t["scores"].get("emd_euclidean_160", {})
+    emd = t["scores"].get(REFERENCE_DISTANCE, {})
     emd_rank = {s: i + 1 for i, s in enumerate(sorted(emd, key=lambda s: -emd[s]))}
     order = sorted(run_sources, key=lambda s: -t["accuracy"][s])
     lines.append(f"| {BASELINE} (baseline) | {t['accuracy'][BASELINE]:.4f} ± {t['ci95'][BASELINE]:.4f} | — | — |")
@@ -124,7 +122,7 @@ def markdown(result: Benchmark, data: dict) -> str:
         "## Protocol sensitivity",
         "",
         "| protocol | targets that discriminate | mean spread, points | sources significantly below ImageNet | "
-        "sources significantly above | emd_euclidean_160 weighted τ | logme weighted τ | order vs headline "
+        "sources significantly above | class-mean EMD weighted τ | logme weighted τ | order vs headline "
         "(mean Kendall τ) |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -137,7 +135,7 @@ def markdown(result: Benchmark, data: dict) -> str:
         pairs = sum(len(t["gain_over_imagenet"]) for t in targets)
         agreement = result.sensitivity.get(label)
         agree = "— (headline)" if agreement is None else f"{np.mean(list(agreement.values())):.2f}"
-        emd = p["summary"].get("emd_euclidean_160", {}).get("mean_weighted_tau", np.nan)
+        emd = p["summary"].get(REFERENCE_DISTANCE, {}).get("mean_weighted_tau", np.nan)
         logme = p["summary"].get("logme", {}).get("mean_weighted_tau", np.nan)
         lines.append(f"| {label} | {len(p['targets']) - len(p['excluded_targets'])}/{len(p['targets'])} | "
                      f"{np.mean([t['spread_points'] for t in targets]):.1f} | {below}/{pairs} | {above}/{pairs} | "
@@ -151,7 +149,7 @@ def markdown(result: Benchmark, data: dict) -> str:
     return "\n".join(lines)
 
 
-def against_emd(head: dict, reference: str = "emd_euclidean_160") -> list[str]:
+def against_emd(head: dict, reference: str = REFERENCE_DISTANCE) -> list[str]:
     """Each score against the recommender's EMD, paired over targets: the comparison that speaks to folders
     nobody has seen (the bootstrap above resamples episodes, not targets)."""
     from scipy import stats
@@ -178,7 +176,7 @@ def _headline_words(head: dict) -> str:
     if not summary or not any(np.isfinite(e["mean_weighted_tau"]) for e in summary.values()):
         return "No target discriminates its sources, so no score can be judged under this protocol."
     best = max(summary, key=lambda s: np.nan_to_num(summary[s]["mean_weighted_tau"], nan=-9))
-    emd = summary.get("emd_euclidean_160")
+    emd = summary.get(REFERENCE_DISTANCE)
     text = f"Best mean weighted τ: **{best}** ({_ci(summary[best], 'weighted_tau')})."
     if emd is not None:
         text += (f" The recommender's class-mean EMD (euclidean, 160 px): {_ci(emd, 'weighted_tau')}, top-1 "

@@ -32,11 +32,11 @@ def markdown(v: Validation) -> str:
         f"MobileNetV2 alpha {v.config['backbone']['alpha']} at {v.config['backbone']['image_size']} px. "
         f"Wall time {v.seconds / 60:.1f} min.",
         "",
-        "| rank | source | EMD | similarity | target accuracy (mean ± std) | per seed |",
+        "| rank | source | distance | similarity | target accuracy (mean ± std) | per seed |",
         "|---|---|---|---|---|---|",
     ]
     for r in v.rows():
-        lines.append(f"| {_num(r['rank'], 'd')} | {r['source']} | {_num(r['emd'], '.3f')} | "
+        lines.append(f"| {_num(r['rank'], 'd')} | {r['source']} | {_num(r['distance'], '.3f')} | "
                      f"{_num(r['similarity'], '.4f')} | {r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f} | "
                      f"{', '.join(f'{a:.3f}' for a in r['accuracies'])} |")
     lines += [
@@ -71,7 +71,7 @@ def plot(v: Validation, path: Path) -> None:
     for r in rows:
         ax.annotate(r["source"], (r["similarity"], r["accuracy_mean"]), textcoords="offset points", xytext=(5, 5))
     ax.axhline(base["accuracy_mean"], color="grey", linestyle="--", label=f"ImageNet baseline {base['accuracy_mean']:.3f}")
-    ax.set_xlabel("domain similarity exp(-gamma * EMD)")
+    ax.set_xlabel("domain similarity exp(-gamma * distance)")
     ax.set_ylabel(f"target ({v.target}) test accuracy")
     ax.set_title(f"rho = {v.scores['spearman_rho']:.2f}, regret = {v.scores['top1_regret']:.3f}")
     ax.legend()
@@ -87,9 +87,9 @@ def write_validation(v: Validation, out_dir) -> dict[str, Path]:
     paths["validation.json"].write_text(json.dumps(v.to_dict(), indent=2))
     with paths["validation.csv"].open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["rank", "source", "emd", "similarity", "accuracy_mean", "accuracy_std", "accuracies"])
+        writer.writerow(["rank", "source", "distance", "similarity", "accuracy_mean", "accuracy_std", "accuracies"])
         for r in v.rows():
-            writer.writerow([r["rank"], r["source"], r["emd"], r["similarity"], f"{r['accuracy_mean']:.4f}",
+            writer.writerow([r["rank"], r["source"], r["distance"], r["similarity"], f"{r['accuracy_mean']:.4f}",
                              f"{r['accuracy_std']:.4f}", " ".join(f"{a:.4f}" for a in r["accuracies"])])
     paths["report.md"].write_text(markdown(v))
     plot(v, paths["similarity_vs_accuracy.png"])

@@ -20,15 +20,15 @@ def choose_source(cfg: DictConfig) -> tuple[str, dict]:
     if requested == "auto":
         ranking = recommend(cfg=cfg)
         chosen = ranking.best
-        how = f"recommended: closest of {len(ranking.sources)} candidate sources by EMD"
+        how = f"recommended: closest of {len(ranking.sources)} candidate sources by {ranking.distance_label}"
     else:
         if same_dataset(open_dataset(requested, cfg), open_dataset(target, cfg)):
             raise DatasetError(f"source={requested!r} is the target itself; choose another source or source=auto.")
         ranking = recommend(cfg=cfg, sources=[requested])
         chosen = ranking.best
         how = "forced by source=<name>"
-    reason = {"source": chosen.name, "source_ref": chosen.ref, "how": how, "emd": chosen.emd, "similarity": chosen.similarity,
-              "rank": chosen.rank, "candidates": [(s.name, s.emd) for s in ranking.sources]}
+    reason = {"source": chosen.name, "source_ref": chosen.ref, "how": how, "distance": chosen.distance,
+              "similarity": chosen.similarity, "rank": chosen.rank, "candidates": [(s.name, s.distance) for s in ranking.sources]}
     return chosen.ref, reason
 
 

@@ -1,4 +1,4 @@
-"""Does the EMD ranking predict which source transfers best? Fine-tune from every source and compare."""
+"""Does the distance ranking predict which source transfers best? Fine-tune from every source and compare."""
 from __future__ import annotations
 
 import logging
@@ -36,11 +36,11 @@ class Validation:
         rows = []
         for s in self.ranking.sources:
             acc = self.accuracy(s.name)
-            rows.append({"source": s.name, "rank": s.rank, "emd": s.emd, "similarity": s.similarity,
+            rows.append({"source": s.name, "rank": s.rank, "distance": s.distance, "similarity": s.similarity,
                          "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if acc.size > 1 else 0.0,
                          "accuracies": acc.tolist()})
         base = self.accuracy(None)
-        rows.append({"source": BASELINE, "baseline": True, "rank": None, "emd": None, "similarity": None,
+        rows.append({"source": BASELINE, "baseline": True, "rank": None, "distance": None, "similarity": None,
                      "accuracy_mean": float(base.mean()), "accuracy_std": float(base.std(ddof=1)) if base.size > 1 else 0.0,
                      "accuracies": base.tolist()})
         return rows

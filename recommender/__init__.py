@@ -1,4 +1,4 @@
-"""Pretraining-source recommender: rank source datasets for a target by EMD over class-mean features."""
+"""Pretraining-source recommender: rank source datasets for a target by a dataset distance (optimal transport)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out of the report

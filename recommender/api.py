@@ -1,6 +1,8 @@
 """The public entry points: datasets → features → domains → distance → ranking."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -13,10 +15,11 @@ from .backbone import BackboneSpec
 from .cache import read_json, write_json
 from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, same_dataset, select, unique_names
-from .domains import Domain, build_domain
+from .distances import DistanceSpec, configure, needs_features
+from .domains import Domain, build_domain, represent
 from .explain import descriptor_quality
 from .features import Extractor, FeatureSet, extract_features, image_batches
-from .ranking import Ranking, pairwise_emd, rank_sources
+from .ranking import Ranking, pairwise_distances, rank_sources
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ def dataset_features(name_or_images: str | ImageList, cfg: DictConfig, split: st
 
 def dataset_domain(name: str, cfg: DictConfig, extractor: Extractor | None = None) -> Domain:
     """A dataset's train split as class means weighted by class size."""
-    return build_domain(dataset_features(name, cfg, extractor=extractor), cfg.emd.min_images_per_class)
+    return build_domain(dataset_features(name, cfg, extractor=extractor), cfg.domain.min_images_per_class)
 
 
 def descriptor_quality_of(name_or_images: str | ImageList, cfg: DictConfig, extractor: Extractor | None = None,
@@ -128,9 +131,33 @@ def candidate_datasets(cfg: DictConfig) -> tuple[ImageList, list[ImageList], lis
     return renamed[0], renamed[1:], kept_refs, notes
 
 
+def cached_table(domains: list[Domain], feature_sets: dict, distance: DistanceSpec, cfg: DictConfig,
+                 known: dict) -> np.ndarray:
+    """The pairwise distance table, kept on disk beside the features it was computed from: a pure function of
+    those cache files (their names are content hashes), the domain options and the distance's options."""
+    payload = {"features": [feature_sets[d.name].path.name for d in domains],
+               "domain": OmegaConf.to_container(cfg.domain, resolve=True),
+               "distance": {k: v for k, v in OmegaConf.to_container(cfg.distance, resolve=True).items()
+                            if k != "gamma"}}
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+    path = Path(cfg.features.cache_dir).expanduser() / f"distances-{key}.json"
+    stored = read_json(path)
+    n = len(domains)
+    if isinstance(stored, list) and np.shape(stored) == (n, n):
+        return np.asarray(stored, float)
+    table = pairwise_distances(domains, distance.function, known)
+    write_json(path, table.tolist())
+    return table
+
+
+def distance_spec(cfg: DictConfig) -> DistanceSpec:
+    """The configured distance (`conf/distance/`), its options bound."""
+    return configure(OmegaConf.to_container(cfg.distance, resolve=True))
+
+
 def recommend(target: str | None = None, sources: Sequence[str] | None = None, *,
               cfg: DictConfig | None = None, overrides: Sequence[str] = ()) -> Ranking:
-    """Rank candidate source datasets for `target` by EMD (Cui et al. 2018), closest first.
+    """Rank candidate source datasets for `target` by the configured distance (`cfg.distance`), closest first.
 
     Either pass a composed config (`cfg`, as the scripts do) or let this compose the default one with
     `overrides`; `target`/`sources` given here override the config's.
@@ -146,21 +173,23 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         raise DatasetError("No target dataset: pass target=<name or folder> (e.g. target=plants).")
     target_images, source_images, refs, notes = candidate_datasets(cfg)
     extractor = make_extractor(cfg)
+    distance = distance_spec(cfg)
     feature_sets = {}
     domains = []
     opened = [target_images, *source_images]
     for images in opened:
         features = dataset_features(images, cfg, extractor=extractor)
         feature_sets[features.dataset] = features
-        domains.append(build_domain(features, cfg.emd.min_images_per_class))
+        domains.append(build_domain(features, cfg.domain.min_images_per_class, needs_features(distance)))
+    domains = represent(domains, **distance.represent)
     target_domain, source_domains = domains[0], domains[1:]
     for dom in [target_domain, *source_domains]:
         if dom.n_skipped:
             notes.append(f"{dom.name}: {dom.n_skipped} unreadable image(s) skipped.")
         if dom.dropped:
-            notes.append(f"{dom.name}: classes dropped (fewer than {cfg.emd.min_images_per_class} images): "
+            notes.append(f"{dom.name}: classes dropped (fewer than {cfg.domain.min_images_per_class} images): "
                          + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
-    results = rank_sources(target_domain, source_domains, cfg.emd.ground_metric, cfg.emd.gamma)
+    results = rank_sources(target_domain, source_domains, distance.function, float(cfg.distance.gamma))
     ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique
     for result in results:
         result.ref = ref_of[result.name]
@@ -176,8 +205,11 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         target=target_domain,
         sources=results,
         distance_names=[d.name for d in all_domains],
-        distances=pairwise_emd(all_domains, cfg.emd.ground_metric),
+        table=lambda: cached_table(all_domains, feature_sets, distance, cfg,
+                                   {(target_domain.name, r.name): r.distance for r in results}),
         config=OmegaConf.to_container(cfg, resolve=True),
+        distance_name=distance.name,
+        distance_label=distance.label,
         notes=notes,
         domains={d.name: d for d in all_domains},
         feature_sets=feature_sets,

@@ -17,7 +17,10 @@ from typing import Any, Callable, Iterable, Sequence
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .backbone import KERAS_ALPHAS
-from .emd import GROUND_METRICS
+from .distances import NAMES as DISTANCES
+from .distances.class_mean_emd import GROUND_METRICS
+from .distances.otdd import SOLVERS
+from .domains import COVARIANCES, NORMALISATIONS
 from .errors import RecommenderError
 
 
@@ -137,9 +140,17 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("features.max_images_per_class", integer(1, nullable=True)),
     Rule("features.progress", boolean),
     Rule("features.cache_dir", writable_folder),
-    Rule("emd.ground_metric", choice(GROUND_METRICS)),
-    Rule("emd.gamma", number(minimum=0)),
-    Rule("emd.min_images_per_class", integer(1)),
+    Rule("domain.min_images_per_class", integer(1)),
+    Rule("distance.name", choice(DISTANCES)),
+    Rule("distance.gamma", number(minimum=0)),
+    Rule("distance.ground_metric", choice(GROUND_METRICS), optional=True),
+    Rule("distance.normalise", choice(NORMALISATIONS), optional=True),
+    Rule("distance.whiten_dim", integer(1), optional=True),
+    Rule("distance.covariance", choice(COVARIANCES), optional=True),
+    Rule("distance.covariance_dim", integer(1), optional=True),
+    Rule("distance.samples", integer(2), optional=True),
+    Rule("distance.solver", choice(SOLVERS), optional=True),
+    Rule("distance.sinkhorn_reg", number(above=0), optional=True),
     Rule("report.top_flows", integer(0)),
     Rule("report.explain", boolean),
     Rule("report.top_k", integer(0)),

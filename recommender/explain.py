@@ -87,7 +87,7 @@ def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> Non
                     ha="center", va="center", fontsize=7, color="white" if mass > 0.6 * peak else "black")
     ax.set_xlabel(f"target: {target.name}")
     ax.set_ylabel(f"source: {result.name}")
-    ax.set_title(f"Transport plan {result.name} → {target.name} (EMD {result.emd:.2f})")
+    ax.set_title(f"Transport plan {result.name} → {target.name} (distance {result.distance:.2f})")
     save_png(fig, path, dpi=110)
 
 

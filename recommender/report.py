@@ -13,12 +13,12 @@ from .html import markdown_to_html
 from .plotting import cached_figure, figure, save_png
 from .ranking import Ranking
 
-TABLE_HEADER = ("rank", "source", "EMD", "similarity", "classes", "images", "skipped")
+TABLE_HEADER = ("rank", "source", "distance", "similarity", "classes", "images", "skipped")
 
 
 def format_table(ranking: Ranking) -> str:
     rows = [TABLE_HEADER] + [
-        (str(s.rank), s.name, f"{s.emd:.3f}", f"{s.similarity:.4f}", str(s.n_classes), str(s.n_images),
+        (str(s.rank), s.name, f"{s.distance:.3f}", f"{s.similarity:.4f}", str(s.n_classes), str(s.n_images),
          str(s.n_skipped))
         for s in ranking.sources
     ]
@@ -28,7 +28,7 @@ def format_table(ranking: Ranking) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     t = ranking.target
     head = (f"Target: {t.name} ({len(t.class_names)} classes, {t.n_images} images, {t.n_skipped} skipped)"
-            f" — sources ranked by EMD, closest first")
+            f" — sources ranked by {ranking.distance_label}, closest first")
     quality = [f"{name} {q['knn_accuracy']:.2f}" for name, q in ranking.descriptor_quality.items()]
     if quality:
         lines.append(f"descriptor quality (k-NN accuracy on each test split): {', '.join(quality)}")
@@ -37,7 +37,7 @@ def format_table(ranking: Ranking) -> str:
 
 def markdown_table(ranking: Ranking) -> str:
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    lines += [f"| {s.rank} | {s.name} | {s.emd:.3f} | {s.similarity:.4f} | {s.n_classes} | {s.n_images} | "
+    lines += [f"| {s.rank} | {s.name} | {s.distance:.3f} | {s.similarity:.4f} | {s.n_classes} | {s.n_images} | "
               f"{s.n_skipped} |" for s in ranking.sources]
     return "\n".join(lines)
 
@@ -60,9 +60,9 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
     paths["ranking.json"].write_text(json.dumps(ranking.to_dict(), indent=2, default=_json_default))
     with paths["ranking.csv"].open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["rank", "source", "emd", "similarity", "n_classes", "n_images", "n_skipped"])
+        writer.writerow(["rank", "source", "distance", "similarity", "n_classes", "n_images", "n_skipped"])
         for s in ranking.sources:
-            writer.writerow([s.rank, s.name, f"{s.emd:.6f}", f"{s.similarity:.6f}", s.n_classes, s.n_images,
+            writer.writerow([s.rank, s.name, f"{s.distance:.6f}", f"{s.similarity:.6f}", s.n_classes, s.n_images,
                              s.n_skipped])
     with paths["distances.csv"].open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -95,7 +95,7 @@ def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Pat
     top = ranking.sources[: int(opts["top_k"])]
     cache = _figure_cache(ranking)
     figures = {}
-    for s in top:
+    for s in (s for s in top if s.plan is not None):
         figures[f"plan_{s.name}.png"] = out / f"plan_{_safe(s.name)}.png"
         cached_figure(cache, figures[f"plan_{s.name}.png"], ("plan", s, ranking.target),
                       lambda path, s=s: explain.plot_transport_plan(s, ranking.target, path),
@@ -136,13 +136,12 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
     figures = figures or {}
     cfg = ranking.config
     backbone = cfg.get("backbone", {})
-    emd = cfg.get("emd", {})
     parts = [
         f"# Pretraining sources for `{ranking.target.name}`",
         "",
         f"Features: MobileNetV2 (alpha {backbone.get('alpha')}, {backbone.get('image_size')} px, "
-        f"weights {backbone.get('weights')}), class means of the train split. Distance: EMD over "
-        f"{emd.get('ground_metric')} class-to-class costs; similarity = exp(-{emd.get('gamma')} × EMD).",
+        f"weights {backbone.get('weights')}), train split. Distance: {ranking.distance_label}; "
+        f"similarity = exp(-{cfg.get('distance', {}).get('gamma')} × distance).",
         "",
         markdown_table(ranking),
         "",
@@ -157,7 +156,7 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
         parts += [f"| {name} | {q['k']} | {q['knn_accuracy']:.3f} | {q['precision_at_k']:.3f} | {q['n_test']} |"
                   for name, q in ranking.descriptor_quality.items()]
         parts.append("")
-    parts += ["## Dataset distances (EMD)", "", "![pairwise EMD](distances.png)", "",
+    parts += ["## Dataset distances", "", "![pairwise distances](distances.png)", "",
               "See `distances.csv` for the numbers.", ""]
     if "domain_map.png" in figures:
         parts += ["## Map of the domains", "",
@@ -170,7 +169,7 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
     parts += ["## Largest flows of each transport plan", "",
               "Mass a source class sends to a target class (weights sum to 1), and the distance it travels.", ""]
     for s in ranking.sources:
-        parts += [f"### {s.rank}. {s.name} (EMD {s.emd:.3f})", ""]
+        parts += [f"### {s.rank}. {s.name} (distance {s.distance:.3f})", ""]
         if f"plan_{s.name}.png" in figures:
             parts += [f"![transport plan {s.name}]({figures[f'plan_{s.name}.png'].name})", ""]
         parts += ["| source class | target class | mass | cost |", "|---|---|---|---|"]
@@ -192,7 +191,7 @@ def plot_distance_heatmap(ranking: Ranking, path: Path) -> None:
         for j in range(len(names)):
             ax.text(j, i, f"{table[i, j]:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if table[i, j] > np.median(table) else "black")
-    ax.set_title(f"Pairwise EMD (target: {ranking.target.name})")
+    ax.set_title(f"Pairwise {ranking.distance_name} (target: {ranking.target.name})")
     save_png(fig, path, dpi=100)
 
 

@@ -26,7 +26,8 @@ from benchlib import machine_facts, timed_command, write_section  # noqa: E402
 import recommender  # noqa: E402,F401
 from recommender import dataset_features, load_config, make_extractor, open_dataset, split_indices_of  # noqa: E402
 from recommender.retrieval import build_index, encode_query  # noqa: E402
-from recommender.emd import emd_distance, ground_cost  # noqa: E402
+from recommender.distances.class_mean_emd import ground_cost  # noqa: E402
+from recommender.distances.transport import emd_distance  # noqa: E402
 from recommender.features import extract_features  # noqa: E402
 from recommender.images import load_rgb, resize_array  # noqa: E402
 

@@ -33,7 +33,7 @@ def main() -> None:
     s = data["scores"]
     rows = "\n".join(
         f"| {r['rank'] if r['rank'] is not None else '—'} | {r['source']} | "
-        f"{'—' if r['emd'] is None else format(r['emd'], '.3f')} | {r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f} |"
+        f"{'—' if r['distance'] is None else format(r['distance'], '.3f')} | {r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f} |"
         for r in data["rows"])
     ft = data["config"]["finetune"]
     body = f"""## Validation budget (`python scripts/bench_validate.py`)
@@ -52,7 +52,7 @@ caches.
 | top-1 regret | {s['top1_regret']:.3f} |
 | sources differ beyond seed noise (ANOVA p) | {s['discriminates']} ({s['anova_p']:.3g}) |
 
-| rank | source | EMD | plants test accuracy (mean ± std, 3 seeds) |
+| rank | source | distance | plants test accuracy (mean ± std, 3 seeds) |
 |---|---|---|---|
 {rows}
 

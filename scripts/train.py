@@ -19,7 +19,7 @@ def main(cfg: DictConfig) -> None:
         check_config(cfg, FINETUNE_RULES, required=[("target", "plants"), ("source", "auto")])
         metrics = train_from_source(cfg, out_dir)
     reason = metrics["reason"]
-    print(f"Source: {reason['source']} ({reason['how']}; EMD {reason['emd']:.3f}, similarity {reason['similarity']:.4f})")
+    print(f"Source: {reason['source']} ({reason['how']}; distance {reason['distance']:.3f}, similarity {reason['similarity']:.4f})")
     print(f"Target {metrics['target']}: test accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} images")
     for name, acc in metrics["per_class_accuracy"].items():
         print(f"  {name}: {acc:.3f}")

@@ -1,4 +1,4 @@
-"""Fine-tune from every candidate source (and ImageNet) and score the EMD ranking against target accuracy.
+"""Fine-tune from every candidate source (and ImageNet) and score the distance ranking against target accuracy.
 
     python scripts/validate.py target=plants
     python scripts/validate.py -m target=plants,flowers,animals   # then: python scripts/summarize_validation.py multirun/validate/<date>

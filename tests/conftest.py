@@ -53,7 +53,7 @@ def test_overrides(tmp_path) -> list[str]:
         f"features.cache_dir={tmp_path / 'cache'}",
         "features.batch_size=16",
         "features.progress=false",
-        "emd.min_images_per_class=1",
+        "domain.min_images_per_class=1",
     ]
 
 

@@ -26,9 +26,9 @@ def feature_set(counts, dim=4, name="d", skipped=("bad.jpg",)) -> FeatureSet:
                       np.array(list(skipped)), Path("unused.npz"))
 
 
-def source_result(name="s", emd=1.0, similarity=None, rank=1, classes=("a", "b")) -> SourceResult:
+def source_result(name="s", distance=1.0, similarity=None, rank=1, classes=("a", "b")) -> SourceResult:
     n = len(classes)
-    return SourceResult(name=name, emd=emd, similarity=np.exp(-0.01 * emd) if similarity is None else similarity,
+    return SourceResult(name=name, distance=distance, similarity=np.exp(-0.01 * distance) if similarity is None else similarity,
                         rank=rank, n_classes=n, n_images=10 * n, n_skipped=0, dropped={}, plan=np.eye(n) / n,
                         cost=np.ones((n, n)), class_names=list(classes), ref=name)
 

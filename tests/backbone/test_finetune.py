@@ -98,7 +98,7 @@ def test_source_auto_picks_the_top_ranked_source(tiny):
     cfg = load_config([*overrides, f"sources=[{source},{other}]"], "validate")
     ref, reason = choose_source(cfg)
     assert ref == recommend(cfg=cfg).best.ref and reason["source"] == recommend(cfg=cfg).best.name
-    assert reason["rank"] == 1 and reason["emd"] == min(e for _, e in reason["candidates"])
+    assert reason["rank"] == 1 and reason["distance"] == min(e for _, e in reason["candidates"])
 
 
 def test_train_script_logic_saves_model_and_reason(tiny, tmp_path):

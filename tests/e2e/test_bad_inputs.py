@@ -46,9 +46,9 @@ def _common(d, tmp_path):
 
 # (script, overrides (formatted with the fixture's paths), what the error line must name)
 CASES = [
-    ("recommend", ["target={target}", "emd.ground_metric=foo"], "emd.ground_metric"),
-    ("recommend", ["target={target}", "emd.gamma=-1"], "emd.gamma"),
-    ("recommend", ["target={target}", "emd.gamma=abc"], "emd.gamma"),
+    ("recommend", ["target={target}", "distance.ground_metric=foo"], "distance.ground_metric"),
+    ("recommend", ["target={target}", "distance.gamma=-1"], "distance.gamma"),
+    ("recommend", ["target={target}", "distance.gamma=abc"], "distance.gamma"),
     ("recommend", ["target={target}", "backbone.alpha=abc"], "backbone.alpha"),
     ("recommend", ["target={target}", "backbone.alpha=0.75", "backbone.weights_dir={empty_weights}"], "alpha=0.75"),
     ("recommend", ["target={target}", "features.batch_size=0"], "features.batch_size"),

@@ -28,6 +28,6 @@ def test_two_concurrent_runs_share_a_cold_cache_and_keep_separate_reports(tmp_pa
     reports = sorted((tmp_path / "outputs" / "recommend").glob("*/ranking.json"))
     assert len(reports) == 2  # separate folders: neither report overwrote the other
     first, second = (json.loads(p.read_text()) for p in reports)
-    assert [(s["name"], s["emd"]) for s in first["sources"]] == [(s["name"], s["emd"]) for s in second["sources"]]
+    assert [(s["name"], s["distance"]) for s in first["sources"]] == [(s["name"], s["distance"]) for s in second["sources"]]
     leftovers = [p.name for p in (tmp_path / "cache").iterdir() if "partial" in p.name or p.suffix == ".raw"]
     assert not leftovers

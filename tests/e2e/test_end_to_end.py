@@ -10,7 +10,7 @@ import pytest
 
 from recommender import dataset_features, load_config, recommend
 from recommender.domains import build_domain
-from recommender.ranking import domain_emd
+from recommender.distances.class_mean_emd import class_mean_emd
 from recommender.report import format_table, write_reports
 
 from conftest import SHARED_DATASETS, SHARED_WEIGHTS, needs_shared
@@ -24,7 +24,7 @@ def real_overrides(tmp_path_factory):
     cache = tmp_path_factory.mktemp("real-cache")
     return ["backbone.alpha=0.35", "backbone.image_size=96", f"backbone.weights_dir={SHARED_WEIGHTS}",
             f"data_root={SHARED_DATASETS}", "features.max_images_per_class=10", f"features.cache_dir={cache}",
-            "features.progress=false", "emd.min_images_per_class=3"]
+            "features.progress=false", "domain.min_images_per_class=3"]
 
 
 @pytest.fixture(scope="session")
@@ -36,11 +36,11 @@ def test_ranking_covers_every_other_dataset_in_emd_order(plants_ranking):
     names = [s.name for s in plants_ranking.sources]
     assert sorted(names) == sorted(["flowers", "animals", "butterflies", "cifar10", "textures", "aerial", "trash",
                                     "xray", "brainmri"])
-    emds = [s.emd for s in plants_ranking.sources]
+    emds = [s.distance for s in plants_ranking.sources]
     assert emds == sorted(emds) and all(e > 0 for e in emds)
     assert [s.rank for s in plants_ranking.sources] == list(range(1, 10))
     for s in plants_ranking.sources:
-        assert s.similarity == pytest.approx(np.exp(-0.01 * s.emd))
+        assert s.similarity == pytest.approx(np.exp(-0.01 * s.distance))
         assert s.plan.shape == (s.n_classes, 3)
         assert s.n_images == 10 * s.n_classes  # the cap, per class
 
@@ -50,7 +50,7 @@ def test_pairwise_table_is_symmetric_and_agrees_with_the_ranking(plants_ranking)
     assert np.allclose(table, table.T) and np.all(np.diag(table) == 0)
     for s in plants_ranking.sources:
         j = plants_ranking.distance_names.index(s.name)
-        assert table[0, j] == pytest.approx(s.emd)
+        assert table[0, j] == pytest.approx(s.distance)
 
 
 def test_a_copy_of_the_target_is_at_distance_zero_and_the_target_by_path_is_excluded(real_overrides, tmp_path):
@@ -65,16 +65,16 @@ def test_a_copy_of_the_target_is_at_distance_zero_and_the_target_by_path_is_excl
                                          *real_overrides]))
     assert [s.name for s in ranking.sources] == ["plants_copy", "flowers"]  # the target itself is never a source
     assert any("excluded" in note for note in ranking.notes)
-    assert ranking.sources[0].emd == pytest.approx(0.0, abs=1e-6)
-    assert ranking.sources[1].emd > 1.0
+    assert ranking.sources[0].distance == pytest.approx(0.0, abs=1e-6)
+    assert ranking.sources[1].distance > 1.0
 
 
 def test_two_disjoint_samples_of_a_dataset_are_closer_than_any_other_dataset(real_overrides, plants_ranking):
     cfg = load_config(["target=plants", *real_overrides])
     val = build_domain(dataset_features("plants", cfg, split="val"), 3)
     test = build_domain(dataset_features("plants", cfg, split="test"), 3)
-    same_dataset = domain_emd(val, test)[0]
-    assert same_dataset < 0.5 * plants_ranking.best.emd
+    same_dataset = class_mean_emd(val, test).value
+    assert same_dataset < 0.5 * plants_ranking.best.distance
 
 
 def test_obvious_pairs_rank_plausibly(real_overrides):
@@ -90,7 +90,7 @@ def test_obvious_pairs_rank_plausibly(real_overrides):
 
 def test_same_config_and_seed_give_the_same_ranking(real_overrides, plants_ranking):
     again = recommend(cfg=load_config(["target=plants", *real_overrides]))
-    assert [(s.name, s.emd) for s in again.sources] == [(s.name, s.emd) for s in plants_ranking.sources]
+    assert [(s.name, s.distance) for s in again.sources] == [(s.name, s.distance) for s in plants_ranking.sources]
 
 
 def test_reports_are_written(plants_ranking, tmp_path):
@@ -98,10 +98,10 @@ def test_reports_are_written(plants_ranking, tmp_path):
     data = json.loads(paths["ranking.json"].read_text())
     assert data["target"]["name"] == "plants"
     assert [s["name"] for s in data["sources"]] == [s.name for s in plants_ranking.sources]
-    assert {"name", "emd", "similarity", "rank", "n_classes", "n_images"} <= set(data["sources"][0])
+    assert {"name", "distance", "similarity", "rank", "n_classes", "n_images"} <= set(data["sources"][0])
     assert data["config"]["backbone"]["alpha"] == 0.35
     rows = list(csv.reader(paths["ranking.csv"].open()))
-    assert rows[0][:4] == ["rank", "source", "emd", "similarity"] and len(rows) == 10
+    assert rows[0][:4] == ["rank", "source", "distance", "similarity"] and len(rows) == 10
     table = list(csv.reader(paths["distances.csv"].open()))
     assert len(table) == 11 and len(table[1]) == 11
     assert paths["distances.png"].stat().st_size > 10_000
@@ -137,7 +137,7 @@ def test_a_tiny_folder_without_a_test_split_is_ranked_with_a_note(tmp_path, real
 
     tiny = make_folder_dataset(tmp_path / "tiny", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
     ranking = recommend(cfg=load_config([f"target={tiny}", "sources=[flowers]", *real_overrides,
-                                         "emd.min_images_per_class=1"]))
+                                         "domain.min_images_per_class=1"]))
     assert ranking.best.name == "flowers"
     assert "tiny" not in ranking.descriptor_quality and "flowers" in ranking.descriptor_quality
     assert any("No descriptor-quality score" in n and "test split is empty" in n for n in ranking.notes)

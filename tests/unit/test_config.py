@@ -18,10 +18,11 @@ CATALOG = ["plants", "flowers", "animals", "butterflies", "cifar10", "textures",
 
 def test_default_config_has_every_section():
     cfg = load_config(["target=plants"])
-    for key in ("backbone", "features", "emd", "report", "catalog", "split", "seed", "sources"):
+    for key in ("backbone", "features", "domain", "distance", "report", "catalog", "split", "seed", "sources"):
         assert key in cfg
     assert cfg.backbone.alpha == 0.5 and cfg.backbone.weights == "imagenet"
-    assert cfg.emd.gamma == 0.01 and cfg.emd.ground_metric == "euclidean"
+    assert cfg.distance.name == "class_mean_emd" and cfg.distance.gamma == 0.01
+    assert cfg.distance.ground_metric == "euclidean" and cfg.domain.min_images_per_class == 5
     assert sorted(cfg.catalog) == sorted(CATALOG)
 
 
@@ -45,7 +46,7 @@ def test_every_dataset_config_composes_into_the_catalog(path):
     assert cfg.catalog.extra.name == path.stem
 
 
-@pytest.mark.parametrize("group", ["backbone", "features", "emd", "report"])
+@pytest.mark.parametrize("group", ["backbone", "features", "domain", "distance", "report"])
 def test_every_option_of_every_group_composes(group):
     for option in sorted((CONF_DIR / group).glob("*.yaml")):
         cfg = load_config(["target=plants", f"{group}={option.stem}"])
@@ -53,9 +54,9 @@ def test_every_option_of_every_group_composes(group):
 
 
 def test_command_line_overrides_reach_every_section():
-    cfg = load_config(["target=flowers", "sources=[plants,animals]", "backbone.image_size=96", "emd.gamma=0.1",
-                       "features.max_images_per_class=7", "emd.ground_metric=cosine", "seed=3"])
-    assert (cfg.backbone.image_size, cfg.emd.gamma, cfg.features.max_images_per_class) == (96, 0.1, 7)
+    cfg = load_config(["target=flowers", "sources=[plants,animals]", "backbone.image_size=96", "distance.gamma=0.1",
+                       "features.max_images_per_class=7", "distance.ground_metric=cosine", "seed=3"])
+    assert (cfg.backbone.image_size, cfg.distance.gamma, cfg.features.max_images_per_class) == (96, 0.1, 7)
     assert source_names(cfg) == (["plants", "animals"], [])
 
 

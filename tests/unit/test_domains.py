@@ -25,25 +25,36 @@ def test_nothing_left_is_a_clear_error():
         build_domain(feature_set([1, 2]), min_images_per_class=5)
 
 
-def test_rank_sources_orders_by_emd_and_breaks_ties_by_name():
+def test_rank_sources_orders_by_distance_and_breaks_ties_by_name():
+    from recommender.distances.class_mean_emd import class_mean_emd
     from recommender.ranking import rank_sources
 
     target = domain("t", means=[[0.0, 0.0], [1.0, 0.0]])
     far = domain("far", means=[[0.0, 3.0], [1.0, 3.0]])  # every class 3 away: EMD 3
     near = domain("near", means=[[0.0, 1.0], [1.0, 1.0]])  # EMD 1
     twin = domain("a_twin", means=[[0.0, 1.0], [1.0, 1.0]])  # the same EMD as `near`: name decides
-    results = rank_sources(target, [far, near, twin], "euclidean", gamma=0.5)
+    results = rank_sources(target, [far, near, twin], class_mean_emd, gamma=0.5)
     assert [(r.name, r.rank) for r in results] == [("a_twin", 1), ("near", 2), ("far", 3)]
-    assert results[2].emd == pytest.approx(3.0) and results[2].similarity == pytest.approx(np.exp(-1.5))
+    assert results[2].distance == pytest.approx(3.0) and results[2].similarity == pytest.approx(np.exp(-1.5))
     np.testing.assert_allclose(results[0].plan, [[0.5, 0.0], [0.0, 0.5]])  # each class to its own twin
 
 
-def test_pairwise_emd_is_symmetric_with_a_zero_diagonal_and_hand_values():
-    from recommender.ranking import pairwise_emd
+def test_pairwise_distances_are_symmetric_with_a_zero_diagonal_and_hand_values():
+    from recommender.distances.class_mean_emd import class_mean_emd
+    from recommender.ranking import pairwise_distances
 
-    table = pairwise_emd([domain("a", means=[[0.0, 0.0]], counts=[1]), domain("b", means=[[3.0, 4.0]], counts=[1]),
-                          domain("c", means=[[0.0, 1.0]], counts=[1])])
+    domains = [domain("a", means=[[0.0, 0.0]], counts=[1]), domain("b", means=[[3.0, 4.0]], counts=[1]),
+               domain("c", means=[[0.0, 1.0]], counts=[1])]
+    table = pairwise_distances(domains, class_mean_emd)
     np.testing.assert_allclose(table, [[0, 5, 1], [5, 0, np.hypot(3, 3)], [1, np.hypot(3, 3), 0]])
+    calls = []
+
+    def counting(a, b):
+        calls.append((a.name, b.name))
+        return class_mean_emd(a, b)
+    known = pairwise_distances(domains, counting, {("b", "a"): 5.0, ("a", "c"): 1.0})
+    np.testing.assert_allclose(known, table)
+    assert calls == [("b", "c")]  # the known pairs are not solved again
 
 
 def test_flows_list_the_plan_largest_mass_first():

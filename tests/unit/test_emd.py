@@ -8,7 +8,8 @@ from scipy.optimize import linprog
 from scipy.spatial.distance import cdist
 from scipy.stats import wasserstein_distance
 
-from recommender.emd import emd_distance, ground_cost, similarity, transport_plan
+from recommender.distances.class_mean_emd import ground_cost
+from recommender.distances.transport import emd_distance, similarity, transport_plan
 
 PAPER = Path(__file__).resolve().parents[2].parent / "shared" / "paper_tables.md"
 

@@ -14,7 +14,7 @@ from recommender.ranking import Ranking
 def synthetic_validation(accuracies: dict[str, list[float]], similarity: dict[str, float]) -> Validation:
     target = domain("tgt", means=np.zeros((2, 3)))
     names = sorted(similarity, key=lambda n: -similarity[n])
-    sources = [source_result(n, emd=-np.log(similarity[n]) / 0.01, similarity=similarity[n], rank=r)
+    sources = [source_result(n, distance=-np.log(similarity[n]) / 0.01, similarity=similarity[n], rank=r)
                for r, n in enumerate(names, start=1)]
     ranking = Ranking(target, sources, ["tgt", *names], np.zeros((3, 3)))
     results = {n: [transfer_result(n, "tgt", s, a) for s, a in enumerate(accs)] for n, accs in accuracies.items()

@@ -1,0 +1,72 @@
+"""Distances between a target and a candidate source dataset: one module per distance, one registry.
+
+Every distance reads two `Domain`s built by the representation step (`domains.represent`), which the distance
+declares through `needs`, and returns a `DistanceResult`: the value (smaller = closer) and, where there is
+one, the class-level transport plan and ground cost. `configure(cfg.distance)` turns the Hydra group
+`conf/distance/` into (what to represent, the bound distance function)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DistanceResult:
+    value: float
+    plan: np.ndarray | None = None  # source classes x target classes: mass moved between them
+    cost: np.ndarray | None = None  # the matching ground cost
+
+
+@dataclass(frozen=True)
+class DistanceSpec:
+    name: str
+    function: Callable  # (source Domain, target Domain) -> DistanceResult
+    represent: dict  # keyword arguments of domains.represent
+    label: str  # how reports name it
+
+
+def _represent_args(cfg: Mapping, covariance: str | None = None, samples: int | None = None) -> dict:
+    return {"normalise": str(cfg.get("normalise", "none")), "whiten_dim": int(cfg.get("whiten_dim", 128)),
+            "covariance": covariance, "covariance_dim": int(cfg.get("covariance_dim", 64)),
+            "samples": samples, "seed": int(cfg.get("seed", 0))}
+
+
+def _label(cfg: Mapping, core: str) -> str:
+    norm = str(cfg.get("normalise", "none"))
+    return core + ("" if norm == "none" else f", {norm}d features" if norm == "standardise"
+                   else f", PCA-whitened features ({int(cfg.get('whiten_dim', 128))} dims)")
+
+
+def configure(cfg: Mapping) -> DistanceSpec:
+    """The distance named by `cfg["name"]` with its options bound; raises ValueError naming a bad option."""
+    from .class_mean_emd import class_mean_emd
+    from .gaussian_emd import gaussian_emd
+    from .otdd import otdd
+
+    name = str(cfg.get("name"))
+    if name == "class_mean_emd":
+        metric = str(cfg.get("ground_metric", "euclidean"))
+        return DistanceSpec(name, partial(class_mean_emd, ground_metric=metric), _represent_args(cfg),
+                            _label(cfg, f"class-mean EMD ({metric} ground cost)"))
+    if name == "gaussian_emd":
+        cov = str(cfg.get("covariance", "diagonal"))
+        return DistanceSpec(name, gaussian_emd, _represent_args(cfg, covariance=cov),
+                            _label(cfg, f"Gaussian EMD (2-Wasserstein ground cost, {cov} covariances)"))
+    if name == "otdd":
+        solver = str(cfg.get("solver", "exact"))
+        return DistanceSpec(name, partial(otdd, solver=solver, sinkhorn_reg=float(cfg.get("sinkhorn_reg", 0.01))),
+                            _represent_args(cfg, covariance=str(cfg.get("covariance", "diagonal")),
+                                            samples=int(cfg.get("samples", 1000))),
+                            _label(cfg, f"OTDD ({solver}, {int(cfg.get('samples', 1000))} images per dataset)"))
+    raise ValueError(f"distance={name!r} is not a distance; use one of {list(NAMES)}.")
+
+
+NAMES = ("class_mean_emd", "gaussian_emd", "otdd")
+
+
+def needs_features(spec: DistanceSpec) -> bool:
+    r = spec.represent
+    return r["normalise"] != "none" or r["covariance"] is not None or r["samples"] is not None

@@ -1,0 +1,58 @@
+"""OTDD, the optimal transport dataset distance (Alvarez-Melis & Fusi, NeurIPS 2020, "Geometric Dataset
+Distances via Optimal Transport", eq. 4-5), on seeded, class-stratified subsamples of each dataset:
+
+    d((x, y), (x', y'))^2 = |x - x'|^2 + W2(a_y, a_y')^2,
+    OTDD(S, T) = ( min_P sum_kl P_kl d(z_k, z'_l)^2 )^1/2,   P with uniform marginals over the samples,
+
+where a_y is the distribution of class y's features, taken in the Gaussian closed form (gaussian.py).
+`solver=exact` uses POT's network simplex; `solver=sinkhorn` the debiased Sinkhorn divergence (Genevay et al. 2018; Feydy et al. 2019)
+S = OT_eps(S, T) - (OT_eps(S, S) + OT_eps(T, T)) / 2, which tends to the exact value as `sinkhorn_reg` shrinks (its error is measured in docs/benchmarks.md).
+The plan is returned summed per (source class, target class), so the report can show class flows."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.distance import cdist
+
+from ..domains import Domain
+from . import DistanceResult
+from .gaussian import wasserstein_squared
+from .transport import sinkhorn, solve
+
+SOLVERS = ("exact", "sinkhorn")
+
+
+def _sampled(domain: Domain) -> tuple[np.ndarray, np.ndarray]:
+    if domain.sample_rows is None or domain.covariances is None:
+        raise ValueError("otdd needs samples and class covariances: build the domains with represent(samples=..., "
+                         "covariance=...).")
+    return domain.features[domain.sample_rows].astype(np.float64), domain.labels[domain.sample_rows]
+
+
+def pair_cost(a: Domain, b: Domain) -> np.ndarray:
+    """Squared label-aware ground cost between the samples of `a` (rows) and `b` (columns)."""
+    xa, ya = _sampled(a)
+    xb, yb = _sampled(b)
+    label_cost = wasserstein_squared(a.means, a.covariances, b.means, b.covariances)
+    return np.clip(cdist(xa, xb, "sqeuclidean"), 0, None) + label_cost[np.ix_(ya, yb)]
+
+
+def otdd(source: Domain, target: Domain, solver: str = "exact", sinkhorn_reg: float = 0.01) -> DistanceResult:
+    if solver not in SOLVERS:
+        raise ValueError(f"distance.solver={solver!r} is not supported; use one of {SOLVERS}.")
+    cost = pair_cost(source, target)
+    n_s, n_t = cost.shape
+    uniform_s, uniform_t = np.full(n_s, 1 / n_s), np.full(n_t, 1 / n_t)
+    if solver == "exact":
+        value, plan = solve(uniform_s, uniform_t, cost)
+    else:
+        value, plan = sinkhorn(uniform_s, uniform_t, cost, sinkhorn_reg)
+        value -= 0.5 * (sinkhorn(uniform_s, uniform_s, pair_cost(source, source), sinkhorn_reg)[0]
+                        + sinkhorn(uniform_t, uniform_t, pair_cost(target, target), sinkhorn_reg)[0])
+    ys, yt = source.labels[source.sample_rows], target.labels[target.sample_rows]
+    k_s, k_t = len(source.class_names), len(target.class_names)
+    class_plan = np.zeros((k_s, k_t))
+    np.add.at(class_plan, (ys[:, None], yt[None, :]), plan)
+    weighted = np.zeros((k_s, k_t))
+    np.add.at(weighted, (ys[:, None], yt[None, :]), plan * np.sqrt(cost))
+    class_cost = np.divide(weighted, class_plan, out=np.zeros_like(weighted), where=class_plan > 0)
+    return DistanceResult(float(np.sqrt(max(value, 0.0))), class_plan, class_cost)
