@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -29,9 +30,11 @@ from recommender import (DatasetError, ImageList, backbone_spec, dataset_feature
                          same_dataset)
 from recommender.api import canonical_ref
 from recommender.config import CONF_DIR
+from recommender.evidence import fold, load_evidence
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
 from .fewshot import draw_episodes, episode_accuracies
+from .mix import MIX, fit, gains, loto_scores, mixed_score
 from .transferability import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -157,12 +160,59 @@ def with_prior(runs: list[TargetRun], top_blocks: int, k: str) -> list[TargetRun
     return out
 
 
+DEFAULT = "prior_mix"  # the shipped default ranking (conf/distance/prior_mix.yaml), scored from the shipped evidence
+
+
+def model_free_names(run: TargetRun, top_blocks: int) -> list[str]:
+    return [n for n in run.scores[top_blocks] if n not in REGISTRY and n not in NAIVE
+            and n not in (PRIOR, MIX, DEFAULT)]
+
+
+def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) -> tuple[list[TargetRun], dict]:
+    """The runs with the nested leave-one-target-out prior + distance mix (finetune/mix.py) added to each
+    target's scores, and the fits: one per held-out target, and one on every target (for new targets).
+    `candidates`: the distances the mix may use (None: every model-free distance scored)."""
+    gain = gains({r.target: (r.sources, r.accuracy[top_blocks][k]) for r in runs})
+    names = sorted(set.intersection(*(set(model_free_names(r, top_blocks)) for r in runs)))
+    names = [n for n in names if candidates is None or n in candidates]
+    distances = {n: {r.target: dict(zip(r.sources, map(float, r.scores[top_blocks][n]))) for r in runs}
+                 for n in names}
+    scores, folds = loto_scores(gain, distances)
+    out = []
+    for run in runs:
+        new = {b: dict(sc) for b, sc in run.scores.items()}
+        new[top_blocks][MIX] = scores[run.target]
+        out.append(TargetRun(run.target, run.sources, run.accuracy, new, run.n_pool, run.n_test, run.seconds))
+    return out, {"folds": folds, "all_targets": fit(gain, distances), "gains": gain,
+                 "distances": {n: distances[n] for n in names}}
+
+
+def with_shipped_default(runs: list[TargetRun], top_blocks: int, evidence: dict | None) -> list[TargetRun]:
+    """The runs with the shipped default ranking (catalog evidence: prior + fitted distance mix) as score
+    DEFAULT, computed as `recommend distance=prior_mix` would: a catalog target gets the fold that left it out."""
+    if not evidence:
+        return runs
+    out = []
+    for run in runs:
+        chosen, prior_of = fold(evidence, run.target if run.target in evidence["gains"] else None)
+        new = {b: dict(sc) for b, sc in run.scores.items()}
+        if chosen["distance"] in new[top_blocks]:
+            c = math.inf if chosen["c"] is None else float(chosen["c"])
+            new[top_blocks][DEFAULT] = mixed_score(prior_of, run.sources, new[top_blocks][chosen["distance"]], c,
+                                                   chosen["sd_prior"], chosen["sd_distance"])
+        out.append(TargetRun(run.target, run.sources, run.accuracy, new, run.n_pool, run.n_test, run.seconds))
+    return out
+
+
 def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 1000, seed: int = 0,
-             alpha: float = 0.05) -> dict:
+             alpha: float = 0.05, candidates=None) -> dict:
     """Per-target and summary evaluation of every score under one protocol (stage-1 top blocks, k)."""
     k = str(k)
+    mix = {}
     if len(runs) > 1:
         runs = with_prior(runs, top_blocks, k)
+    if len(runs) > 2 and all(model_free_names(r, top_blocks) for r in runs):
+        runs, mix = with_mix(runs, top_blocks, k, candidates)
     targets = {}
     for run in runs:
         acc = run.accuracy[top_blocks][k]
@@ -198,7 +248,7 @@ def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 10
                 entry[f"{metric}_ci95"] = [float(lo), float(hi)]
         entry["ci95"] = entry.get("weighted_tau_ci95", [float("nan")] * 2)
         summary[name] = entry
-    return {"targets": targets, "summary": summary,
+    return {"targets": targets, "summary": summary, "mix": mix,
             "excluded_targets": [r.target for r in runs if not targets[r.target]["discriminates"]]}
 
 
@@ -364,6 +414,13 @@ def distance_config(cfg: DictConfig, name: str) -> DictConfig:
     return _with(c, report={"explain": False}, features={"progress": False})
 
 
+def mix_candidates(cfg: DictConfig) -> list[str]:
+    """The distances the prior mix may use: those computed at the recommender's own image size, so the mix the
+    benchmark fits is one `recommend` can run."""
+    return [str(n) for n, entry in cfg.benchmark.distances.items()
+            if int((entry or {}).get("image_size", cfg.backbone.image_size)) == int(cfg.backbone.image_size)]
+
+
 def model_free_scores(target_ref: str, source_refs: list[str], cfg: DictConfig) -> dict:
     """-distance of every distance in `benchmark.distances` (model-free: ImageNet features only), in source
     order, plus the naive baselines."""
@@ -421,7 +478,7 @@ def _target_key(target: ImageList, sources: list[ImageList], checkpoints: dict, 
                "split": OmegaConf.to_container(cfg.split), "seed": int(cfg.seed),
                "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
                "cap": cfg.features.max_images_per_class}
-    for volatile in ("jobs", "bootstrap", "headline", "distances"):  # not what the accuracies depend on
+    for volatile in ("jobs", "bootstrap", "headline", "distances", "evidence"):  # not what accuracies depend on
         payload["benchmark"].pop(volatile, None)
     if payload["benchmark"]["fewshot"].get("classifier") == "logistic":
         # The default classifier is left out of the key, so targets measured before the option existed stay valid.
@@ -549,11 +606,14 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
         runs.append(measure_target(target_ref, source_refs, cfg, checkpoints))
         timings["targets"][runs[-1].target] = time.perf_counter() - t1
     ks = [str(k) for k in bench.fewshot.k] if bench.ground_truth == "fewshot" else ["finetune"]
+    runs = with_shipped_default(runs, int(bench.headline.top_blocks), load_evidence(bench.get("evidence")))
+    candidates = mix_candidates(cfg)
     protocols, measured = {}, {}
     for b in bench.top_blocks:
         for k in ks:
             measured[protocol_label(b, k)] = (int(b), k)
-            protocols[protocol_label(b, k)] = evaluate(runs, int(b), k, int(bench.bootstrap), int(bench.seed))
+            protocols[protocol_label(b, k)] = evaluate(runs, int(b), k, int(bench.bootstrap), int(bench.seed),
+                                                       candidates=candidates)
     head_k = str(bench.headline.k) if bench.ground_truth == "fewshot" else "finetune"
     headline = protocol_label(bench.headline.top_blocks, head_k)
     if headline not in protocols:
@@ -567,12 +627,39 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
                      timings=timings)
 
 
+def evidence_json(result: Benchmark) -> dict:
+    """catalog_evidence.json: what `recommend` reads (recommender/evidence.py): the headline protocol's measured
+    gains over ImageNet, every score's validated summary, every distance's configuration, the fitted mix."""
+    head = result.protocols[result.headline]
+    if not head.get("mix"):
+        return {}
+    bench = result.config["benchmark"]
+    cfg = OmegaConf.create(result.config)
+    distances = {}
+    for name in head["mix"]["distances"]:
+        c = distance_config(cfg, name)
+        distances[name] = OmegaConf.to_container(c.distance, resolve=True)
+    folds = {t: {**f, "c": None if math.isinf(f["c"]) else f["c"]} for t, f in head["mix"]["folds"].items()}
+    everything = dict(head["mix"]["all_targets"])
+    everything["c"] = None if math.isinf(everything["c"]) else everything["c"]
+    return {"format": 1, "protocol": result.headline, "image_size": int(result.config["backbone"]["image_size"]),
+            "made_by": "scripts/benchmark.py", "targets": list(head["targets"]),
+            "gains": head["mix"]["gains"],
+            "summary": {n: {k: v for k, v in s.items() if not k.startswith(("mean_pearson", "mean_kendall",
+                                                                            "pearson_", "kendall_"))}
+                        for n, s in head["summary"].items()},
+            "distances": distances,
+            "default": {"score": MIX, "folds": folds, "all_targets": everything},
+            "benchmark": {"episodes": bench["fewshot"]["episodes"], "stage1_seed": bench["stage1_seed"]}}
+
+
 def to_json(result: Benchmark) -> dict:
     """benchmark.json: the headline protocol's targets and summary at the top level, every protocol below."""
     head = result.protocols[result.headline]
     headline = result.config["benchmark"]["headline"]
     return {
         "protocol": {"ground_truth": result.config["benchmark"]["ground_truth"], "headline": result.headline,
+                     "default_distance": result.config["distance"]["name"],
                      "top_blocks": int(headline["top_blocks"]), "k": headline["k"],
                      "episodes": result.config["benchmark"]["fewshot"]["episodes"],
                      "stage1_seed": result.config["benchmark"]["stage1_seed"],

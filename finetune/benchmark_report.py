@@ -10,7 +10,7 @@ import numpy as np
 from recommender.html import markdown_to_html
 from recommender.plotting import colour, figure, save_png
 
-from .benchmark import BASELINE, NAIVE, PRIOR, REFERENCE_DISTANCE, Benchmark, to_json
+from .benchmark import BASELINE, DEFAULT, MIX, NAIVE, PRIOR, REFERENCE_DISTANCE, Benchmark, evidence_json, to_json
 from .transferability import REGISTRY
 
 METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")
@@ -19,6 +19,10 @@ METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "
 def _kind(score: str) -> str:
     if score == PRIOR:
         return "catalog prior (leave-one-target-out)"
+    if score == MIX:
+        return "catalog prior + distance (nested leave-one-target-out)"
+    if score == DEFAULT:
+        return "shipped default (catalog evidence)"
     if score in NAIVE:
         return "naive baseline"
     return "model-based" if score in REGISTRY else "model-free distance"
@@ -268,6 +272,10 @@ def write_benchmark(result: Benchmark, out_dir) -> dict[str, Path]:
     paths = {n: out / n for n in ("benchmark.json", "benchmark.csv", "report.md", "report.html",
                                   "weighted_tau_heatmap.png", "accuracy_vs_k.png")}
     paths["benchmark.json"].write_text(json.dumps(data, indent=1, default=float))
+    evidence = evidence_json(result)
+    if evidence:  # what `recommend` reads; docs/benchmark/catalog_evidence.json is the one that ships
+        paths["catalog_evidence.json"] = out / "catalog_evidence.json"
+        paths["catalog_evidence.json"].write_text(json.dumps(evidence, indent=1, default=float))
     with paths["benchmark.csv"].open("w", newline="") as fh:
         writer = csv.writer(fh)
         score_names = sorted({n for r in result.runs for sc in r.scores.values() for n in sc})

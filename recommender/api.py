@@ -17,6 +17,7 @@ from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, same_dataset, select, unique_names
 from .distances import DistanceSpec, configure, needs_features
 from .domains import Domain, build_domain, represent
+from .evidence import catalog_name, load_evidence, prior_mix, verdict
 from .explain import descriptor_quality
 from .features import Extractor, FeatureSet, extract_features, image_batches
 from .ranking import Ranking, pairwise_distances, rank_sources
@@ -137,22 +138,20 @@ def cached_table(domains: list[Domain], feature_sets: dict, distance: DistanceSp
     those cache files (their names are content hashes), the domain options and the distance's options."""
     payload = {"features": [feature_sets[d.name].path.name for d in domains],
                "domain": OmegaConf.to_container(cfg.domain, resolve=True),
-               "distance": {k: v for k, v in OmegaConf.to_container(cfg.distance, resolve=True).items()
-                            if k != "gamma"}}
+               "distance": distance.table_key}
     key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
     path = Path(cfg.features.cache_dir).expanduser() / f"distances-{key}.json"
     stored = read_json(path)
     n = len(domains)
     if isinstance(stored, list) and np.shape(stored) == (n, n):
         return np.asarray(stored, float)
-    table = pairwise_distances(domains, distance.function, known)
+    table = pairwise_distances(domains, distance.table_function, known if distance.pairwise is None else None)
     write_json(path, table.tolist())
     return table
 
 
-def distance_spec(cfg: DictConfig) -> DistanceSpec:
-    """The configured distance (`conf/distance/`), its options bound."""
-    return configure(OmegaConf.to_container(cfg.distance, resolve=True))
+def distance_prior_sources(evidence: dict) -> set[str]:
+    return {s for per_source in evidence["gains"].values() for s in per_source}
 
 
 def recommend(target: str | None = None, sources: Sequence[str] | None = None, *,
@@ -173,10 +172,23 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         raise DatasetError("No target dataset: pass target=<name or folder> (e.g. target=plants).")
     target_images, source_images, refs, notes = candidate_datasets(cfg)
     extractor = make_extractor(cfg)
-    distance = distance_spec(cfg)
+    opened = [target_images, *source_images]
+    distance_cfg = OmegaConf.to_container(cfg.distance, resolve=True)
+    uses_prior = distance_cfg["name"] == "prior_mix"
+    evidence = load_evidence(distance_cfg.get("evidence"), required=uses_prior)
+    catalog_of = {images.name: catalog_name(images, cfg) for images in opened} if evidence else {}
+    target_catalog = catalog_of.get(target_images.name)
+    if uses_prior:
+        source_catalog = {images.name: catalog_of[images.name] for images in source_images}
+        distance = prior_mix(evidence, target_catalog, source_catalog)
+        unseen = [n for n, c in source_catalog.items() if c is None or c not in distance_prior_sources(evidence)]
+        if unseen:
+            notes.append("No catalog transfer measurement for " + ", ".join(unseen) + ": the catalog prior knows "
+                         "nothing about them, so the distance alone places them.")
+    else:
+        distance = configure(distance_cfg)
     feature_sets = {}
     domains = []
-    opened = [target_images, *source_images]
     for images in opened:
         features = dataset_features(images, cfg, extractor=extractor)
         feature_sets[features.dataset] = features
@@ -190,6 +202,8 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
             notes.append(f"{dom.name}: classes dropped (fewer than {cfg.domain.min_images_per_class} images): "
                          + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
     results = rank_sources(target_domain, source_domains, distance.function, float(cfg.distance.gamma))
+    judged = verdict(evidence, distance_cfg, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
+                     int(cfg.backbone.image_size))
     ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique
     for result in results:
         result.ref = ref_of[result.name]
@@ -205,6 +219,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         target=target_domain,
         sources=results,
         distance_names=[d.name for d in all_domains],
+        evidence=judged,
         table=lambda: cached_table(all_domains, feature_sets, distance, cfg,
                                    {(target_domain.name, r.name): r.distance for r in results}),
         config=OmegaConf.to_container(cfg, resolve=True),

@@ -151,6 +151,8 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("distance.samples", integer(2), optional=True),
     Rule("distance.solver", choice(SOLVERS), optional=True),
     Rule("distance.sinkhorn_reg", number(above=0), optional=True),
+    Rule("distance.evidence", lambda v: None if v is None or (isinstance(v, str) and v)
+         else "must be the path of a catalog_evidence.json or null", optional=True),
     Rule("report.top_flows", integer(0)),
     Rule("report.explain", boolean),
     Rule("report.top_k", integer(0)),

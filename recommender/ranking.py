@@ -35,6 +35,7 @@ class SourceResult:
     cost: np.ndarray | None
     class_names: list[str]
     ref: str = ""  # what opens the dataset again: its catalog name or folder path
+    parts: dict = field(default_factory=dict)  # a combined distance's components
 
     def flows(self, target_classes: list[str], top: int | None = None) -> list[Flow]:
         """The transport plan's non-zero flows, largest mass first."""
@@ -58,6 +59,7 @@ class Ranking:
     config: dict = field(default_factory=dict)
     distance_name: str = "class_mean_emd"
     distance_label: str = "class-mean EMD"
+    evidence: dict = field(default_factory=dict)  # recommender.evidence.verdict: validation and plain verdicts
     notes: list[str] = field(default_factory=list)
     domains: dict[str, Domain] = field(default_factory=dict)
     feature_sets: dict = field(default_factory=dict)  # name -> train-split FeatureSet (per-image features)
@@ -86,10 +88,12 @@ class Ranking:
             "sources": [
                 {"name": s.name, "distance": s.distance, "similarity": s.similarity, "rank": s.rank,
                  "n_classes": s.n_classes, "n_images": s.n_images, "n_skipped": s.n_skipped,
-                 "dropped_classes": s.dropped, "ref": s.ref}
+                 "dropped_classes": s.dropped, "ref": s.ref, **({"parts": s.parts} if s.parts else {})}
                 for s in self.sources
             ],
-            "distance": {"name": self.distance_name, "description": self.distance_label},
+            "distance": {"name": self.distance_name, "description": self.distance_label,
+                         "validated": self.evidence.get("validated")},
+            "verdict": {k: v for k, v in self.evidence.items() if k != "validated"},
             "descriptor_quality": self.descriptor_quality,
             "notes": self.notes,
             "config": self.config,
@@ -104,7 +108,7 @@ def rank_sources(target: Domain, sources: list[Domain], distance: Distance,
         found = distance(src, target)
         results.append(SourceResult(src.name, found.value, similarity(found.value, gamma), 0, len(src.class_names),
                                     src.n_images, src.n_skipped, src.dropped, found.plan, found.cost,
-                                    src.class_names))
+                                    src.class_names, parts=dict(found.parts)))
     results.sort(key=lambda r: (round(r.distance, 12), r.name))
     for rank, result in enumerate(results, start=1):
         result.rank = rank

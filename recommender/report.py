@@ -29,6 +29,7 @@ def format_table(ranking: Ranking) -> str:
     t = ranking.target
     head = (f"Target: {t.name} ({len(t.class_names)} classes, {t.n_images} images, {t.n_skipped} skipped)"
             f" — sources ranked by {ranking.distance_label}, closest first")
+    lines += [f"evidence: {sentence}" for sentence in ranking.evidence.get("sentences", [])]
     quality = [f"{name} {q['knn_accuracy']:.2f}" for name, q in ranking.descriptor_quality.items()]
     if quality:
         lines.append(f"descriptor quality (k-NN accuracy on each test split): {', '.join(quality)}")
@@ -146,6 +147,9 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
         markdown_table(ranking),
         "",
     ]
+    if ranking.evidence.get("sentences"):
+        parts += ["## What the benchmark says about this ranking", "",
+                  *(f"- {sentence}" for sentence in ranking.evidence["sentences"]), ""]
     if ranking.notes:
         parts += ["## Notes", "", *(f"- {n}" for n in ranking.notes), ""]
     if ranking.descriptor_quality:

@@ -36,3 +36,14 @@ def source_result(name="s", distance=1.0, similarity=None, rank=1, classes=("a",
 def transfer_result(source="s", target="tgt", seed=0, accuracy=0.8) -> TransferResult:
     return TransferResult(source, target, seed, accuracy, {"a": accuracy, "b": accuracy}, [[1, 0], [0, 1]],
                           ["a", "b"], 2)
+
+
+def image_domain(name="d", rows=((0.0, 0.0), (2.0, 0.0)), labels=(0, 0)) -> Domain:
+    """A domain built from per-image features (what `represent` and the sample-level distances read)."""
+    rows = np.asarray(rows, float)
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    counts = np.array([np.sum(labels == c) for c in classes])
+    means = np.stack([rows[labels == c].mean(axis=0) for c in classes])
+    return Domain(name, [f"{name}{c}" for c in classes], means, counts / counts.sum(), counts,
+                  features=rows.astype(np.float32), labels=labels)

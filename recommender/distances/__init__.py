@@ -6,7 +6,7 @@ one, the class-level transport plan and ground cost. `configure(cfg.distance)` t
 `conf/distance/` into (what to represent, the bound distance function)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable, Mapping
 
@@ -18,6 +18,7 @@ class DistanceResult:
     value: float
     plan: np.ndarray | None = None  # source classes x target classes: mass moved between them
     cost: np.ndarray | None = None  # the matching ground cost
+    parts: dict = field(default_factory=dict)  # what a combined value is made of (e.g. distance, prior gain)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ class DistanceSpec:
     function: Callable  # (source Domain, target Domain) -> DistanceResult
     represent: dict  # keyword arguments of domains.represent
     label: str  # how reports name it
+    pairwise: Callable | None = None  # what the dataset-to-dataset table uses, when not `function`
+    table_key: dict = field(default_factory=dict)  # the options the dataset-to-dataset table depends on
+
+    @property
+    def table_function(self) -> Callable:
+        return self.pairwise or self.function
 
 
 def _represent_args(cfg: Mapping, covariance: str | None = None, samples: int | None = None) -> dict:
@@ -42,6 +49,12 @@ def _label(cfg: Mapping, core: str) -> str:
 
 def configure(cfg: Mapping) -> DistanceSpec:
     """The distance named by `cfg["name"]` with its options bound; raises ValueError naming a bad option."""
+    spec = _configure(cfg)
+    return DistanceSpec(spec.name, spec.function, spec.represent, spec.label,
+                        table_key={k: v for k, v in dict(cfg).items() if k != "gamma"})
+
+
+def _configure(cfg: Mapping) -> DistanceSpec:
     from .class_mean_emd import class_mean_emd
     from .gaussian_emd import gaussian_emd
     from .otdd import otdd
@@ -64,7 +77,7 @@ def configure(cfg: Mapping) -> DistanceSpec:
     raise ValueError(f"distance={name!r} is not a distance; use one of {list(NAMES)}.")
 
 
-NAMES = ("class_mean_emd", "gaussian_emd", "otdd")
+NAMES = ("class_mean_emd", "gaussian_emd", "otdd", "prior_mix")  # prior_mix: recommender/evidence.py
 
 
 def needs_features(spec: DistanceSpec) -> bool:

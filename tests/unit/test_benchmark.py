@@ -154,7 +154,7 @@ def test_the_prototype_episode_classifier_matches_the_single_network_one():
 def test_scores_are_compared_with_emd_paired_over_targets():
     from finetune.benchmark_report import against_emd
 
-    taus = {"emd_euclidean_160": [0.1, 0.2, 0.3, 0.4], "better": [0.3, 0.5, 0.4, 0.6]}
+    taus = {"class_mean_emd": [0.1, 0.2, 0.3, 0.4], "better": [0.3, 0.5, 0.4, 0.6]}
     head = {"summary": {n: {"mean_weighted_tau": float(np.mean(v))} for n, v in taus.items()},
             "targets": {f"t{i}": {"discriminates": True, "weighted_tau": {n: v[i] for n, v in taus.items()}}
                         for i in range(4)}}

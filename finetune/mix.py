@@ -1,0 +1,103 @@
+"""The default ranking, earned leave-one-target-out: the catalog's measured per-source transfer (a prior that
+ships with the catalog) mixed with a model-free distance to the target.
+
+    score(s, t) = prior(s) / sd_prior + c * (-d(s, t)) / sd_distance,
+
+prior(s) = the mean gain of s's stage-1 network over the ImageNet network on the *other* catalog targets,
+sd_prior = the spread of the prior over sources, sd_distance = the mean over targets of the distance's spread
+over sources; c in WEIGHTS (inf = the distance alone). The distance and c are chosen by nested
+leave-one-target-out: for every held-out target, the (distance, c) with the best mean weighted Kendall tau on
+the other targets (whose priors leave out both the held-out and the scored target) scores the held-out target.
+A source the prior has never measured gets the mean prior of the others, so the distance alone orders it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+MIX = "prior_mix_loto"
+WEIGHTS = (1 / 64, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
+
+
+def gains(accuracy: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, dict[str, float]]:
+    """target -> source -> mean accuracy gain over the ImageNet network, from (sources, (1 + S, E) episodes)."""
+    out = {}
+    for target, (sources, acc) in accuracy.items():
+        mean = np.asarray(acc, float).mean(axis=1)
+        out[target] = {s: float(m - mean[0]) for s, m in zip(sources, mean[1:])}
+    return out
+
+
+def prior(gain: dict[str, dict[str, float]], exclude=()) -> dict[str, float]:
+    """Each source's mean gain over the targets not in `exclude` (the leave-one-target-out prior)."""
+    collected: dict[str, list[float]] = {}
+    for target, per_source in gain.items():
+        if target in exclude:
+            continue
+        for source, g in per_source.items():
+            collected.setdefault(source, []).append(g)
+    return {s: float(np.mean(v)) for s, v in collected.items()}
+
+
+def mixed_score(prior_of: dict[str, float], sources: list[str], distance_score: np.ndarray, c: float,
+                sd_prior: float, sd_distance: float) -> np.ndarray:
+    """The formula of the module docstring, for one target's sources (distance_score = -distance)."""
+    d = np.asarray(distance_score, float) / (sd_distance or 1.0)
+    if math.isinf(c):
+        return d
+    known = [prior_of[s] for s in sources if s in prior_of]
+    neutral = float(np.mean(known)) if known else 0.0
+    p = np.array([prior_of.get(s, neutral) for s in sources]) / (sd_prior or 1.0)
+    return p + c * d
+
+
+def _weighted_tau(score: np.ndarray, mean_accuracy: np.ndarray) -> float:
+    if np.ptp(score) == 0 or np.ptp(mean_accuracy) == 0:
+        return 0.0
+    value = stats.weightedtau(score, mean_accuracy).statistic
+    return float(value) if np.isfinite(value) else 0.0
+
+
+def fit(gain: dict[str, dict[str, float]], distances: dict[str, dict[str, dict[str, float]]],
+        exclude=()) -> dict:
+    """The (distance, c) with the best mean weighted tau over the targets not in `exclude`.
+
+    distances: name -> target -> source -> (-distance). Returns {"distance", "c", "sd_prior", "sd_distance",
+    "mean_weighted_tau"}; a tie keeps the first in (name, c) order, so the choice is deterministic."""
+    targets = [t for t in gain if t not in exclude]
+    if len(targets) < 2:
+        raise ValueError("fitting the prior mix needs at least two targets besides the held-out one.")
+    full_prior = prior(gain, exclude)
+    sd_prior = float(np.std(list(full_prior.values()))) if full_prior else 1.0
+    best = None
+    for name in sorted(distances):
+        per_target = distances[name]
+        sd_distance = float(np.mean([np.std(list(per_target[t].values())) for t in targets]))
+        for c in WEIGHTS:
+            taus = []
+            for u in targets:
+                sources = list(gain[u])
+                score = mixed_score(prior(gain, {*exclude, u}), sources,
+                                    np.array([per_target[u][s] for s in sources]), c, sd_prior, sd_distance)
+                taus.append(_weighted_tau(score, np.array([gain[u][s] for s in sources])))
+            candidate = (float(np.mean(taus)), -c, name)
+            if best is None or candidate[0] > best[0][0] + 1e-12:
+                best = (candidate, {"distance": name, "c": c, "sd_prior": sd_prior, "sd_distance": sd_distance,
+                                    "mean_weighted_tau": candidate[0]})
+    return best[1]
+
+
+def loto_scores(gain: dict[str, dict[str, float]], distances: dict[str, dict[str, dict[str, float]]]
+                ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """For every target: the mixed score of its sources with the (distance, c) fitted without it, and that fit."""
+    scores, folds = {}, {}
+    for t in gain:
+        chosen = fit(gain, distances, {t})
+        sources = list(gain[t])
+        scores[t] = mixed_score(prior(gain, {t}), sources,
+                                np.array([distances[chosen["distance"]][t][s] for s in sources]),
+                                chosen["c"], chosen["sd_prior"], chosen["sd_distance"])
+        folds[t] = chosen
+    return scores, folds

@@ -1,0 +1,172 @@
+"""What the committed catalog benchmark says about a ranking: the measured per-source transfer (the prior that
+ships with the catalog), the validated accuracy of each distance, and the plain-words verdicts of the report.
+
+The evidence file is written by `scripts/benchmark.py` (catalog_evidence.json in its run folder); the one that
+ships is the committed run's, docs/benchmark/catalog_evidence.json. Sources and targets are matched to catalog
+datasets by identity (real folder or TFDS split), never by display name.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from .config import PROJECT_ROOT
+from .datasets import DatasetError, ImageList, resolve_dataset, same_dataset
+from .distances import DistanceResult, DistanceSpec, configure
+
+SHIPPED = PROJECT_ROOT / "docs" / "benchmark" / "catalog_evidence.json"
+FORMAT = 1
+
+
+class EvidenceError(DatasetError):
+    """The evidence file is missing or unreadable."""
+
+
+def load_evidence(path: str | Path | None = None, required: bool = False) -> dict | None:
+    """The evidence at `path` (None: the shipped one); None when absent and not `required`."""
+    path = Path(path).expanduser() if path else SHIPPED
+    if not path.is_file():
+        if required:
+            raise EvidenceError(f"distance.evidence: {path} does not exist; run scripts/benchmark.py (it writes "
+                                "catalog_evidence.json into its run folder) or set distance.evidence to that file.")
+        return None
+    try:
+        data = json.loads(path.read_text())
+        if data.get("format") != FORMAT or not {"gains", "summary", "distances", "default"} <= set(data):
+            raise ValueError("not a catalog evidence file of this version")
+    except (OSError, ValueError, AttributeError) as err:
+        raise EvidenceError(f"distance.evidence: {path} is unreadable ({err}); run scripts/benchmark.py again "
+                            "to write a new one.") from None
+    return data
+
+
+def catalog_name(images: ImageList, cfg) -> str | None:
+    """The catalog name of the dataset `images` is, whatever it was called on the command line."""
+    for name in cfg.catalog:
+        try:
+            if same_dataset(resolve_dataset(str(name), cfg.catalog, cfg.data_root), images):
+                return str(name)
+        except DatasetError:  # a catalog entry that is not on this machine cannot be this dataset
+            continue
+    return None
+
+
+def fold(evidence: dict, target: str | None) -> tuple[dict, dict[str, float]]:
+    """(the fitted mix, the prior) for `target`: a catalog target gets the fit and prior that leave it out,
+    exactly as the benchmark validated them; any other target gets the fit on every catalog target."""
+    gains = evidence["gains"]
+    chosen = evidence["default"]["folds"].get(target) if target else None
+    chosen = chosen or evidence["default"]["all_targets"]
+    collected: dict[str, list[float]] = {}
+    for t, per_source in gains.items():
+        if t != target:
+            for s, g in per_source.items():
+                collected.setdefault(s, []).append(float(g))
+    return chosen, {s: float(np.mean(v)) for s, v in collected.items()}
+
+
+def prior_mix(evidence: dict, target: str | None, catalog_of: dict[str, str | None]) -> DistanceSpec:
+    """The default ranking as a distance (finetune/mix.py): value = c d / sd_distance - prior / sd_prior, or
+    d / sd_distance when c is infinite. `catalog_of` maps each source's display name to its catalog name (or
+    None: no prior, the mean prior of the others, so the distance alone orders it)."""
+    chosen, prior = fold(evidence, target)
+    base = configure(evidence["distances"][chosen["distance"]])
+    c = float(chosen["c"]) if chosen["c"] is not None else math.inf
+    sd_d, sd_p = float(chosen["sd_distance"]) or 1.0, float(chosen["sd_prior"]) or 1.0
+    known = [prior[n] for n in catalog_of.values() if n in prior]
+    neutral = float(np.mean(known)) if known else 0.0
+
+    def mixed(source, target_domain) -> DistanceResult:
+        found = base.function(source, target_domain)
+        name = catalog_of.get(source.name)
+        gain = prior.get(name) if name else None
+        value = found.value / sd_d if math.isinf(c) else \
+            c * found.value / sd_d - (neutral if gain is None else gain) / sd_p
+        return DistanceResult(value, found.plan, found.cost, {"distance": found.value, "prior_gain": gain})
+
+    weight = "the distance alone" if math.isinf(c) else f"weight c = {c:g} on the distance"
+    label = f"catalog prior + {base.label} ({weight}; fitted leave-one-target-out)"
+    return DistanceSpec("prior_mix", mixed, base.represent, label, pairwise=base.function, table_key=base.table_key)
+
+
+def _validated_score(evidence: dict, distance_cfg: dict) -> str | None:
+    """The benchmark's name for this distance configuration, if the committed benchmark measured it."""
+    if distance_cfg.get("name") == "prior_mix":
+        return evidence["default"]["score"]
+    wanted = {k: v for k, v in distance_cfg.items() if k not in ("gamma", "evidence")}
+    for name, measured in evidence["distances"].items():
+        if {k: v for k, v in measured.items() if k not in ("gamma", "evidence")} == wanted:
+            return name
+    return None
+
+
+def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranked: list[tuple[str, str | None]],
+            image_size: int) -> dict:
+    """What the report says about a ranking. ranked: (display name, catalog name or None), best first.
+
+    - validated: the configured distance's mean weighted tau, interval and top-1 regret in the benchmark;
+    - interchangeable: the sources whose measured gain over ImageNet on the other catalog targets does not
+      differ from the top source's (paired t-test over those targets, p >= 0.05);
+    - start_from_imagenet: the top source's network was, on average over the other catalog targets, no better
+      than the ImageNet network (mean gain <= 0)."""
+    if evidence is None:
+        return {"validated": None, "interchangeable": [], "start_from_imagenet": None,
+                "sentences": ["No catalog benchmark evidence was found, so nothing here is validated."]}
+    out = {"protocol": evidence.get("protocol"), "sentences": []}
+    score = _validated_score(evidence, distance_cfg)
+    if score and image_size == int(evidence.get("image_size", image_size)) and score in evidence["summary"]:
+        s = evidence["summary"][score]
+        out["validated"] = {"score": score, "mean_weighted_tau": s["mean_weighted_tau"], "ci95": s.get("ci95"),
+                            "mean_top1_regret": s.get("mean_top1_regret"), "n_targets": s.get("n_targets")}
+        lo, hi = s.get("ci95") or [float("nan")] * 2
+        out["sentences"].append(
+            f"On the {s.get('n_targets')} catalog targets of the benchmark ({evidence.get('protocol')}, each "
+            f"target scored without its own measurements), this ranking's mean weighted Kendall tau with the "
+            f"measured transfer was {s['mean_weighted_tau']:.2f} [95% CI {lo:.2f}, {hi:.2f}], and taking its "
+            f"first source cost on average {s.get('mean_top1_regret', float('nan')):.2f} accuracy points "
+            "against the best source.")
+    else:
+        out["validated"] = None
+        out["sentences"].append("This distance configuration is not in the committed benchmark: its ranking is "
+                                "not validated (run scripts/benchmark.py with it in benchmark.distances).")
+    gains = {t: g for t, g in evidence["gains"].items() if t != target}
+    top_name, top_catalog = ranked[0]
+    if top_catalog is None or not any(top_catalog in g for g in gains.values()):
+        out["interchangeable"], out["start_from_imagenet"] = [], None
+        out["sentences"].append(f"{top_name} has no transfer measurement in the catalog benchmark, so whether it "
+                                "beats the ImageNet network is unknown: check with scripts/validate.py.")
+        return out
+    top = np.array([g[top_catalog] for g in gains.values() if top_catalog in g])
+    mean_top = float(top.mean())
+    half = float(stats.t.ppf(0.975, len(top) - 1) * top.std(ddof=1) / np.sqrt(len(top))) if len(top) > 1 \
+        else float("nan")
+    same = []
+    for name, cat in ranked[1:]:
+        pairs = [(g[top_catalog], g[cat]) for g in gains.values() if cat and top_catalog in g and cat in g]
+        if len(pairs) >= 2:
+            a, b = np.array(pairs).T
+            p = 1.0 if np.all(a == b) else float(stats.ttest_rel(a, b).pvalue)
+            if p >= 0.05:
+                same.append(name)
+    out["interchangeable"] = same
+    out["start_from_imagenet"] = mean_top <= 0
+    out["top_gain_points"] = [100 * mean_top, 100 * half]
+    if same:
+        out["sentences"].append(
+            f"{top_name} is interchangeable with {', '.join(same)}: on the other catalog targets their measured "
+            "transfer did not differ (paired t-test over targets, p >= 0.05), so do not read their order as a "
+            "finding.")
+    if mean_top <= 0:
+        out["sentences"].append(
+            f"Start from the ImageNet network: on the other catalog targets, pretraining on {top_name} changed "
+            f"few-shot accuracy by {100 * mean_top:+.1f} ± {100 * half:.1f} points on average (95% t-interval) "
+            "against ImageNet weights alone. The ranking orders the sources; it does not say any of them helps.")
+    else:
+        out["sentences"].append(
+            f"On the other catalog targets, pretraining on {top_name} changed few-shot accuracy by "
+            f"{100 * mean_top:+.1f} ± {100 * half:.1f} points on average against ImageNet weights alone.")
+    return out

@@ -1,0 +1,118 @@
+"""Distances on tiny datasets whose answer is known by hand or from a closed form."""
+import numpy as np
+import pytest
+from scipy.linalg import sqrtm
+
+from factories import domain, image_domain
+from recommender.distances import configure
+from recommender.distances.class_mean_emd import class_mean_emd
+from recommender.distances.gaussian import bures_squared, wasserstein_squared
+from recommender.distances.gaussian_emd import gaussian_emd
+from recommender.distances.otdd import otdd
+from recommender.distances.transport import sinkhorn, solve
+from recommender.domains import represent, stratified_sample
+
+
+def random_spd(rng, d):
+    a = rng.normal(size=(d, d))
+    return a @ a.T + 0.1 * np.eye(d)
+
+
+def test_bures_matches_a_direct_matrix_square_root():
+    rng = np.random.default_rng(0)
+    a, b = random_spd(rng, 5), random_spd(rng, 5)
+    root = sqrtm(a)
+    direct = np.trace(a) + np.trace(b) - 2 * np.trace(sqrtm(root @ b @ root)).real
+    assert bures_squared(a[None], b[None])[0, 0] == pytest.approx(direct, rel=1e-8)
+    assert bures_squared(a[None], a[None])[0, 0] == pytest.approx(0.0, abs=1e-8)
+
+
+def test_diagonal_bures_is_the_distance_between_standard_deviations():
+    # N(0, diag(4, 9)) to N(0, diag(1, 1)): (2 - 1)^2 + (3 - 1)^2 = 5, by hand.
+    assert bures_squared(np.array([[4.0, 9.0]]), np.array([[1.0, 1.0]]))[0, 0] == pytest.approx(5.0)
+    # ... and the full form agrees on diagonal matrices.
+    assert bures_squared(np.diag([4.0, 9.0])[None], np.eye(2)[None])[0, 0] == pytest.approx(5.0)
+
+
+def test_shifting_a_class_moves_gaussian_emd_by_the_shift():
+    covariance = np.array([[[1.0, 0.0], [0.0, 2.0]]])
+    a = domain("a", means=[[0.0, 0.0]], counts=[1])
+    b = domain("b", means=[[3.0, 4.0]], counts=[1])
+    from dataclasses import replace
+    a, b = replace(a, covariances=covariance), replace(b, covariances=covariance)
+    assert gaussian_emd(a, b).value == pytest.approx(5.0)  # equal covariances: W2 = |shift|
+    assert gaussian_emd(a, a).value == pytest.approx(0.0, abs=1e-9)
+
+
+def test_gaussian_emd_with_zero_covariances_is_class_mean_emd():
+    from dataclasses import replace
+    a = domain("a", means=[[0.0, 0.0], [1.0, 2.0]], counts=[3, 1])
+    b = domain("b", means=[[2.0, 0.0], [0.0, 5.0], [1.0, 1.0]], counts=[1, 1, 2])
+    zeros_a, zeros_b = replace(a, covariances=np.zeros((2, 2))), replace(b, covariances=np.zeros((3, 2)))
+    assert gaussian_emd(zeros_a, zeros_b).value == pytest.approx(class_mean_emd(a, b).value, rel=1e-9)
+
+
+def test_otdd_by_hand_on_two_points_per_dataset():
+    # One class each, points at x = 0 and 2 (variance 1 per axis... only along x), and at x = 0 and 2 shifted by
+    # (0, 3): class Gaussians N((1, 0), diag(1, 0)) and N((1, 3), diag(1, 0)), so W2^2(class, class') = 9.
+    # Matching each point to its shifted twin costs 9 + 9 = 18 per point: OTDD = sqrt(18).
+    a = image_domain("a", rows=[[0.0, 0.0], [2.0, 0.0]], labels=[0, 0])
+    b = image_domain("b", rows=[[0.0, 3.0], [2.0, 3.0]], labels=[0, 0])
+    a, b = represent([a, b], covariance="diagonal", samples=10)
+    assert otdd(a, b).value == pytest.approx(np.sqrt(18.0))
+    assert otdd(a, a).value == pytest.approx(0.0, abs=1e-9)
+    assert otdd(a, b, solver="sinkhorn", sinkhorn_reg=0.01).value == pytest.approx(np.sqrt(18.0), rel=1e-3)
+
+
+def test_sinkhorn_approaches_exact_as_regularisation_shrinks():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(30, 3)), rng.normal(size=(40, 3)) + 1.0
+    cost = ((x[:, None] - y[None]) ** 2).sum(-1)
+    a, b = np.full(30, 1 / 30), np.full(40, 1 / 40)
+    exact = solve(a, b, cost)[0]
+    errors = [abs(sinkhorn(a, b, cost, reg)[0] - exact) / exact for reg in (0.1, 0.01, 0.001)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.02
+
+
+def test_normalisations_are_fitted_on_the_union_and_move_means_with_features():
+    rng = np.random.default_rng(2)
+    a = image_domain("a", rows=rng.normal(size=(40, 3)) * [1, 5, 10], labels=np.repeat([0, 1], 20))
+    b = image_domain("b", rows=rng.normal(size=(30, 3)) + 4, labels=np.repeat([0, 1, 2], 10))
+    for method in ("standardise", "whiten"):
+        na, nb = represent([a, b], normalise=method, whiten_dim=3)
+        pooled = np.concatenate([na.features, nb.features]).astype(float)
+        np.testing.assert_allclose(pooled.mean(axis=0), 0, atol=1e-5)
+        if method == "standardise":
+            np.testing.assert_allclose(pooled.std(axis=0), 1, atol=1e-5)
+        else:
+            np.testing.assert_allclose(np.cov(pooled.T), np.eye(3), atol=1e-4)
+        for d in (na, nb):  # the transformed means are the means of the transformed features
+            np.testing.assert_allclose(d.means, [d.features[d.labels == c].mean(axis=0)
+                                                 for c in range(len(d.class_names))], atol=1e-4)
+
+
+def test_stratified_sample_keeps_every_class_and_is_seeded():
+    labels = np.repeat([0, 1, 2], [100, 10, 1])
+    rows = stratified_sample(labels, 20, seed=0)
+    assert len(rows) <= 21 and set(labels[rows]) == {0, 1, 2}
+    np.testing.assert_array_equal(rows, stratified_sample(labels, 20, seed=0))
+    assert not np.array_equal(rows, stratified_sample(labels, 20, seed=1))
+
+
+@pytest.mark.parametrize("option", ["class_mean_emd", "gaussian_emd", "otdd"])
+def test_every_distance_option_configures_and_ranks_a_twin_first(option):
+    from omegaconf import OmegaConf
+
+    from recommender.config import CONF_DIR
+    from recommender.ranking import rank_sources
+
+    spec = configure(OmegaConf.to_container(OmegaConf.merge(OmegaConf.load(CONF_DIR / "distance" / f"{option}.yaml"),
+                                                            {"seed": 0, "covariance_dim": 2}), resolve=True))
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(20, 3))
+    target = image_domain("t", rows=rows, labels=np.repeat([0, 1], 10))
+    twin = image_domain("twin", rows=rows + 0.01, labels=np.repeat([0, 1], 10))
+    far = image_domain("far", rows=rows + 5, labels=np.repeat([0, 1], 10))
+    domains = represent([target, twin, far], **spec.represent)
+    ranked = rank_sources(domains[0], domains[1:], spec.function)
+    assert [r.name for r in ranked] == ["twin", "far"] and ranked[0].plan is not None
