@@ -11,16 +11,25 @@ from recommender import DatasetError, atomic_output, open_dataset, recommend, sa
 from .transfer import check_splittable, train_source, train_target, transfer_config
 
 
-def choose_source(cfg: DictConfig) -> tuple[str, dict]:
-    """The source to transfer from (catalog name or folder path) and why: `source=auto` takes the recommender's
-    first; a name is forced."""
+def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
+    """The source to transfer from (catalog name or folder path; None = the ImageNet network) and why:
+    `source=auto` follows the recommendation, which is ImageNet itself when the catalog benchmark shows the top
+    source did not beat it on the other catalog targets; `source=imagenet` or a name is forced."""
     target = str(cfg.target)
     requested = str(cfg.source)
     cfg = OmegaConf.merge(cfg, {"report": {"explain": False}})  # the choice needs the ranking, not its figures
+    if requested == "imagenet":
+        return None, {"source": "imagenet", "source_ref": None, "how": "forced by source=imagenet",
+                      "distance": None, "similarity": None, "rank": None, "candidates": []}
     if requested == "auto":
         ranking = recommend(cfg=cfg)
         chosen = ranking.best
         how = f"recommended: closest of {len(ranking.sources)} candidate sources by {ranking.distance_label}"
+        if ranking.evidence.get("start_from_imagenet"):
+            sentence = next(s for s in ranking.evidence["sentences"] if s.startswith("Start from the ImageNet"))
+            return None, {"source": "imagenet", "source_ref": None, "how": f"recommended: {sentence}",
+                          "distance": None, "similarity": None, "rank": None,
+                          "candidates": [(s.name, s.distance) for s in ranking.sources]}
     else:
         if same_dataset(open_dataset(requested, cfg), open_dataset(target, cfg)):
             raise DatasetError(f"source={requested!r} is the target itself; choose another source or source=auto.")
@@ -38,12 +47,12 @@ def train_from_source(cfg: DictConfig, out_dir: str | Path) -> dict:
     check_splittable(open_dataset(str(cfg.target), transfer_config(cfg)), transfer_config(cfg))
     source, reason = choose_source(cfg)
     seed = int(cfg.finetune.seeds[0])
-    checkpoint = train_source(source, cfg, seed)
-    result = train_target(str(cfg.target), cfg, seed, checkpoint, source_name=source)
+    checkpoint = None if source is None else train_source(source, cfg, seed)
+    result = train_target(str(cfg.target), cfg, seed, checkpoint, source_name=source or "imagenet")
     out = Path(out_dir)
     with atomic_output(out / "model.keras", ".keras") as tmp:
         result.model.save(tmp)
     metrics = {**result.to_dict(), "seed": seed, "reason": reason, "model": str(out / "model.keras"),
-               "stage1_checkpoint": str(checkpoint)}
+               "stage1_checkpoint": None if checkpoint is None else str(checkpoint)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

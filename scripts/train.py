@@ -2,6 +2,7 @@
 
     python scripts/train.py target=plants                 # source=auto: the recommender's closest source
     python scripts/train.py target=plants source=flowers  # force a source
+    python scripts/train.py target=plants source=imagenet # no source: ImageNet weights only
 """
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -19,7 +20,9 @@ def main(cfg: DictConfig) -> None:
         check_config(cfg, FINETUNE_RULES, required=[("target", "plants"), ("source", "auto")])
         metrics = train_from_source(cfg, out_dir)
     reason = metrics["reason"]
-    print(f"Source: {reason['source']} ({reason['how']}; distance {reason['distance']:.3f}, similarity {reason['similarity']:.4f})")
+    measured = "" if reason["distance"] is None else \
+        f"; distance {reason['distance']:.3f}, similarity {reason['similarity']:.4f}"
+    print(f"Source: {reason['source']} ({reason['how']}{measured})")
     print(f"Target {metrics['target']}: test accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} images")
     for name, acc in metrics["per_class_accuracy"].items():
         print(f"  {name}: {acc:.3f}")

@@ -63,3 +63,12 @@ def test_a_catalog_target_gets_the_fold_that_left_it_out():
     assert chosen == {"distance": "x"} and p == pytest.approx({"a": -0.05})
     chosen, p = fold(evidence, None)  # a new target: the fit and the prior on every catalog target
     assert chosen == {"distance": "y"} and p == pytest.approx({"a": 1 / 30})
+
+
+def test_source_imagenet_trains_from_imagenet_without_asking_the_recommender():
+    from omegaconf import OmegaConf
+
+    from finetune.select import choose_source
+
+    source, reason = choose_source(OmegaConf.create({"target": "anything", "source": "imagenet", "report": {}}))
+    assert source is None and reason["source"] == "imagenet" and reason["how"] == "forced by source=imagenet"

@@ -1,0 +1,71 @@
+"""Every `distance` option composes and runs once on small real image folders, through `recommend`."""
+import json
+
+import pytest
+
+from conftest import make_folder_dataset
+from recommender import recommend
+from recommender.report import write_reports
+
+OPTIONS = [
+    ["distance=class_mean_emd"],
+    ["distance=class_mean_emd", "distance.ground_metric=cosine", "distance.normalise=standardise"],
+    ["distance=class_mean_emd", "distance.normalise=whiten", "distance.whiten_dim=4"],
+    ["distance=gaussian_emd"],
+    ["distance=gaussian_emd", "distance.covariance=ledoit_wolf", "distance.covariance_dim=4"],
+    ["distance=otdd", "distance.samples=10"],
+    ["distance=otdd", "distance.solver=sinkhorn", "distance.samples=10"],
+]
+
+
+@pytest.fixture
+def folders(tmp_path):
+    colours = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 40)}
+    target = make_folder_dataset(tmp_path / "target", colours, per_class=6)
+    near = make_folder_dataset(tmp_path / "near", colours, per_class=6, seed=1)
+    far = make_folder_dataset(tmp_path / "far", {"grey": (128, 128, 128), "white": (250, 250, 250)}, per_class=6,
+                              seed=2)
+    return target, near, far
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: " ".join(o))
+def test_every_distance_option_ranks_the_same_colours_first(option, folders, cfg_factory, tmp_path):
+    target, near, far = folders
+    ranking = recommend(cfg=cfg_factory(f"target={target}", f"sources=[{far},{near}]", *option))
+    assert [s.name for s in ranking.sources] == ["near", "far"]
+    assert ranking.distances.shape == (3, 3)
+    written = json.loads(write_reports(ranking, tmp_path / "out", {"explain": False})["ranking.json"].read_text())
+    assert written["distance"]["name"] == option[0].split("=")[1]
+    # No committed evidence file knows these folders: the report says the ranking is not validated.
+    assert written["distance"]["validated"] is None
+
+
+def test_prior_mix_falls_back_to_the_distance_for_sources_the_catalog_never_measured(folders, cfg_factory, tmp_path):
+    target, near, far = folders
+    evidence = {"format": 1, "protocol": "top4/k20", "image_size": 64, "targets": ["plants", "flowers"],
+                "gains": {"plants": {"flowers": 0.01}, "flowers": {"plants": -0.02}},
+                "summary": {"prior_mix_loto": {"mean_weighted_tau": 0.5, "ci95": [0.4, 0.6], "mean_top1_regret": 0.3,
+                                               "n_targets": 2}},
+                "distances": {"class_mean_emd": {"name": "class_mean_emd", "ground_metric": "euclidean",
+                                                 "normalise": "none", "whiten_dim": 128, "gamma": 0.01}},
+                "default": {"score": "prior_mix_loto", "folds": {},
+                            "all_targets": {"distance": "class_mean_emd", "c": 1.0, "sd_prior": 0.01,
+                                            "sd_distance": 2.0}}}
+    path = tmp_path / "catalog_evidence.json"
+    path.write_text(json.dumps(evidence))
+    ranking = recommend(cfg=cfg_factory(f"target={target}", f"sources=[{far},{near}]", "distance=prior_mix",
+                                        f"distance.evidence={path}"))
+    assert [s.name for s in ranking.sources] == ["near", "far"]
+    assert all(s.parts["prior_gain"] is None for s in ranking.sources)
+    assert any("distance alone places them" in n for n in ranking.notes)
+    assert ranking.evidence["validated"]["mean_weighted_tau"] == 0.5
+    assert any("no transfer measurement" in s for s in ranking.evidence["sentences"])
+
+
+def test_prior_mix_without_an_evidence_file_is_one_clear_error(folders, cfg_factory, tmp_path):
+    from recommender.evidence import EvidenceError
+
+    target, near, far = folders
+    with pytest.raises(EvidenceError, match="does not exist; run scripts/benchmark.py"):
+        recommend(cfg=cfg_factory(f"target={target}", f"sources=[{far},{near}]", "distance=prior_mix",
+                                  f"distance.evidence={tmp_path / 'missing.json'}"))
