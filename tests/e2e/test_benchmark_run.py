@@ -39,8 +39,8 @@ def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides, shared_cach
     assert run.accuracy[2]["4"].shape == (3, 4)
     data = to_json(result)
     scores = data["targets"]["plants"]["scores"]
-    assert {"logme", "leep", "nce", "h_score", "gbc", "parc", "knn_loo", "emd_euclidean_160", "emd_cosine_224",
-            "source_images", "source_classes", "random"} <= set(scores)
+    assert {"logme", "leep", "nce", "h_score", "gbc", "parc", "knn_loo", "class_mean_emd", "class_mean_emd_cosine_224",
+            "gaussian_emd_ledoit_wolf", "otdd", "source_images", "source_classes", "random"} <= set(scores)
     paths = write_benchmark(result, tmp_path / "out")
     assert json.loads(paths["benchmark.json"].read_text())["protocol"]["headline"] == "top2/k4"
     assert "data:image/png;base64," in paths["report.html"].read_text()

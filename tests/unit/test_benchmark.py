@@ -162,3 +162,17 @@ def test_scores_are_compared_with_emd_paired_over_targets():
     diff = np.array([0.2, 0.3, 0.1, 0.2])  # by hand
     half = stats.t.ppf(0.975, 3) * diff.std(ddof=1) / 2
     assert row.startswith(f"| better | +{diff.mean():.2f} ± {half:.2f} |") and row.endswith("| 4/4 |")
+
+
+def test_the_prior_mix_never_looks_at_the_target_it_scores():
+    from finetune.benchmark import MIX, with_mix
+
+    runs = [_toy_run("a", [0.01, 0.03, 0.02], [1, 3, 2]), _toy_run("bb", [0.02, 0.04, 0.00], [1, 2, 3]),
+            _toy_run("ccc", [0.05, 0.01, 0.03], [3, 1, 2]), _toy_run("dddd", [0.0, 0.02, 0.01], [1, 3, 2])]
+    mixed, fits = with_mix(runs, 2, "20")
+    assert set(fits["folds"]) == {"a", "bb", "ccc", "dddd"} and fits["all_targets"]["distance"] in ("good", "bad")
+    before = mixed[0].scores[2][MIX].copy()
+    runs[0].accuracy[2]["20"][1:] = runs[0].accuracy[2]["20"][1:][::-1].copy()  # reorder a's own sources
+    assert with_mix(runs, 2, "20")[0][0].scores[2][MIX] == pytest.approx(before)
+    result = evaluate(runs, 2, "20", bootstrap=20, seed=0)
+    assert MIX in result["summary"] and result["mix"]["folds"]["a"] == fits["folds"]["a"]
