@@ -366,6 +366,36 @@ def adapted_split(checkpoint: Path, images: ImageList, cfg: DictConfig, splits: 
 ADAPTED_ARRAYS = ("features", "labels", "refs", "predictions")
 
 
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear centred kernel alignment (Kornblith et al., ICML 2019, eq. 5) of two representations of the same
+    images: CKA = |Yc^T Xc|_F^2 / (|Xc^T Xc|_F |Yc^T Yc|_F), columns centred; 1 = the same up to rotation and
+    scale, lower = stage 1 moved the features further."""
+    xc = np.asarray(x, np.float64) - np.mean(x, axis=0)
+    yc = np.asarray(y, np.float64) - np.mean(y, axis=0)
+    # n x n Gram matrices: cheaper than d x d when the probe has fewer images than features.
+    gx, gy = xc @ xc.T, yc @ yc.T
+    denominator = np.sqrt(np.sum(gx * gx) * np.sum(gy * gy))
+    return float(np.sum(gx * gy) / denominator) if denominator > 0 else 0.0
+
+
+def feature_change(pairs: list[tuple[str, list[str]]], cfg: DictConfig, checkpoints: dict, top_blocks: int,
+                   probe: int = 400) -> dict[str, dict[str, float]]:
+    """target -> source -> linear CKA between the ImageNet network's and the source's stage-1 network's pooled
+    features on a fixed, seeded probe of the target's train+val images (both read from the benchmark's caches)."""
+    cfg_b = protocol_config(cfg, top_blocks)
+    out = {}
+    for target_ref, source_refs in pairs:
+        target = open_dataset(target_ref, cfg)
+        base = imagenet_split(target, cfg, ("train", "val"))
+        rows = np.sort(np.random.default_rng(int(cfg.benchmark.seed)).permutation(len(base.labels))[:probe])
+        out[target.name] = {}
+        for ref in source_refs:
+            source = open_dataset(ref, cfg)
+            adapted = adapted_split(checkpoints[(top_blocks, source.fingerprint)], target, cfg_b, ("train", "val"))
+            out[target.name][source.name] = linear_cka(base.features[rows], adapted.features[rows])
+    return out
+
+
 @functools.lru_cache(maxsize=16)
 def cut_name_of(spec, strategy: str, top_blocks: int) -> str | None:
     """The layer whose cached activations feed a stage-1 network's trainable top: a function of the backbone
@@ -579,6 +609,7 @@ class Benchmark:
     protocols: dict = field(default_factory=dict)  # label -> evaluate() result
     headline: str = ""
     sensitivity: dict = field(default_factory=dict)
+    feature_change: dict = field(default_factory=dict)  # target -> source -> CKA with the ImageNet features
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
 
@@ -622,9 +653,10 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
                            "benchmark.fewshot.k.")
     head = (int(bench.headline.top_blocks), head_k)
     sensitivity = {label: order_agreement(runs, head, measured[label]) for label in protocols if label != headline}
+    changed = feature_change(pairs, cfg, checkpoints, head[0]) if bench.ground_truth == "fewshot" else {}
     return Benchmark(runs=runs, config=OmegaConf.to_container(cfg, resolve=True), protocols=protocols,
-                     headline=headline, sensitivity=sensitivity, seconds=time.perf_counter() - start,
-                     timings=timings)
+                     headline=headline, sensitivity=sensitivity, feature_change=changed,
+                     seconds=time.perf_counter() - start, timings=timings)
 
 
 def evidence_json(result: Benchmark) -> dict:
@@ -680,6 +712,7 @@ def to_json(result: Benchmark) -> dict:
                                           for t, v in p["targets"].items()}}
                       for label, p in result.protocols.items()},
         "order_agreement_with_headline": result.sensitivity,
+        "feature_change_cka": result.feature_change,
         "episodes": {run.target: {str(b): {k: a.tolist() for k, a in ks.items()} for b, ks in run.accuracy.items()}
                      for run in result.runs},
         "sources": {run.target: run.sources for run in result.runs},

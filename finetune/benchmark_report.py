@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from recommender.html import markdown_to_html
 from recommender.plotting import colour, figure, save_png
@@ -68,6 +69,56 @@ def _target_section(name: str, t: dict, run_sources: list[str]) -> list[str]:
     return lines
 
 
+def mix_section(head: dict) -> list[str]:
+    """Which distance and weight the prior mix chose for each held-out target, and what each part contributes."""
+    mix = head.get("mix")
+    if not mix:
+        return []
+    s = head["summary"]
+    lines = ["## The prior + distance mix (nested leave-one-target-out)", "",
+             "For every held-out target, the distance and its weight c (∞ = the distance alone) with the best "
+             "mean weighted τ on the other targets, whose priors leave out both targets (`finetune/mix.py`). What "
+             "each part contributes, on the same targets:", "",
+             "| ranking | mean weighted τ [95% CI] | mean top-1 regret, points [95% CI] |", "|---|---|---|"]
+    for name, what in ((MIX, "prior + distance (LOTO)"), (PRIOR, "prior alone (LOTO)"),
+                       (mix["all_targets"]["distance"], "that distance alone"), (REFERENCE_DISTANCE, "class-mean EMD")):
+        if name in s:
+            lines.append(f"| {what}: `{name}` | {_ci(s[name], 'weighted_tau')} | {_ci(s[name], 'top1_regret')} |")
+    lines += ["", "| held-out target | distance chosen | c | inner mean weighted τ |", "|---|---|---|---|"]
+    for t, f in mix["folds"].items():
+        lines.append(f"| {t} | {f['distance']} | {f['c']:g} | {f['mean_weighted_tau']:.2f} |")
+    a = mix["all_targets"]
+    lines += ["", f"Fitted on every target (what `recommend distance=prior_mix` uses for a new target): "
+              f"`{a['distance']}`, c = {a['c']:g}.", ""]
+    return lines
+
+
+def ground_truth_explained(result: Benchmark, head: dict) -> list[str]:
+    """Do sources transfer well because stage 1 disturbs the ImageNet features least?"""
+    change = result.feature_change
+    if not change:
+        return []
+    sources = sorted({s for per in change.values() for s in per})
+    cka = {s: float(np.mean([per[s] for per in change.values() if s in per])) for s in sources}
+    gain = {s: float(np.mean([t["gain_over_imagenet"][s] for t in head["targets"].values()
+                              if s in t["gain_over_imagenet"]])) for s in sources}
+    lines = ["## Why sources transfer the way they do", "",
+             "How far stage 1 moved each source network's features away from the ImageNet network's: linear CKA "
+             "(Kornblith et al. 2019) between the two networks' pooled features on a fixed probe of each target's "
+             "images (400, seeded), averaged over targets; 1 = unchanged up to rotation and scale.", "",
+             "| source | mean CKA with ImageNet features | mean gain over ImageNet, points |", "|---|---|---|"]
+    lines += [f"| {s} | {cka[s]:.3f} | {100 * gain[s]:+.2f} |" for s in sorted(sources, key=lambda s: -gain[s])]
+    if len(sources) > 2:
+        rho, p = stats.spearmanr([cka[s] for s in sources], [gain[s] for s in sources])
+        verdict = ("sources whose training changed the ImageNet features least transferred best" if rho > 0 and
+                   p < 0.05 else "sources whose training changed the features most transferred best" if p < 0.05
+                   else "how much stage 1 changed the features does not explain, at this sample size, which "
+                        "sources transferred best")
+        lines += ["", f"Spearman ρ between the two columns over {len(sources)} sources: {rho:.2f} (p = {p:.3f}): "
+                  f"{verdict}."]
+    return lines + [""]
+
+
 def markdown(result: Benchmark, data: dict) -> str:
     cfg = result.config
     bench = cfg["benchmark"]
@@ -121,6 +172,8 @@ def markdown(result: Benchmark, data: dict) -> str:
         "",
         *against_emd(head),
         "",
+        *mix_section(head),
+        *ground_truth_explained(result, head),
         "![weighted tau per target and score](weighted_tau_heatmap.png)",
         "",
         "## Protocol sensitivity",

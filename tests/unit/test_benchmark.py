@@ -176,3 +176,15 @@ def test_the_prior_mix_never_looks_at_the_target_it_scores():
     assert with_mix(runs, 2, "20")[0][0].scores[2][MIX] == pytest.approx(before)
     result = evaluate(runs, 2, "20", bootstrap=20, seed=0)
     assert MIX in result["summary"] and result["mix"]["folds"]["a"] == fits["folds"]["a"]
+
+
+def test_linear_cka_by_hand_and_its_invariances():
+    from finetune.benchmark import linear_cka
+
+    # One feature: CKA is the squared Pearson correlation. x = 1, 2, 3 and y = 1, 4, 9, centred: (-1, 0, 1) and
+    # (-11, -2, 13) / 3, so (sum xy)^2 / (sum x^2 sum y^2) = 64 / (2 * 294 / 9) = 576 / 588.
+    assert linear_cka(np.array([[1.0], [2.0], [3.0]]), np.array([[1.0], [4.0], [9.0]])) == pytest.approx(576 / 588)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 5))
+    rotation = np.linalg.qr(rng.normal(size=(5, 5)))[0]
+    assert linear_cka(x, 2.5 * x @ rotation + 7) == pytest.approx(1.0)  # rotation, scale and shift leave it at 1
