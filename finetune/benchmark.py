@@ -34,7 +34,7 @@ from recommender.evidence import fold, load_evidence
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
 from .fewshot import draw_episodes, episode_accuracies
-from .mix import MIX, fit, gains, loto_scores, mixed_score
+from .mix import MIX, WEIGHTS, fit, gains, loto_scores, mixed_score
 from .transferability import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,12 @@ def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) ->
         new = {b: dict(sc) for b, sc in run.scores.items()}
         new[top_blocks][MIX] = scores[run.target]
         out.append(TargetRun(run.target, run.sources, run.accuracy, new, run.n_pool, run.n_test, run.seconds))
-    return out, {"folds": folds, "all_targets": fit(gain, distances), "gains": gain,
+    everything = fit(gain, distances)
+    # The prior alone (PRIOR) as a runnable ranking: the same LOTO-chosen distance only breaks its ties and
+    # places sources the prior never measured.
+    prior_first = {t: {**f, "c": WEIGHTS[0], "mean_weighted_tau": float("nan")} for t, f in folds.items()}
+    return out, {"folds": folds, "all_targets": everything, "gains": gain,
+                 "prior_folds": prior_first, "prior_all_targets": {**everything, "c": WEIGHTS[0]},
                  "distances": {n: distances[n] for n in names}}
 
 
@@ -671,9 +676,21 @@ def evidence_json(result: Benchmark) -> dict:
     for name in head["mix"]["distances"]:
         c = distance_config(cfg, name)
         distances[name] = OmegaConf.to_container(c.distance, resolve=True)
-    folds = {t: {**f, "c": None if math.isinf(f["c"]) else f["c"]} for t, f in head["mix"]["folds"].items()}
-    everything = dict(head["mix"]["all_targets"])
-    everything["c"] = None if math.isinf(everything["c"]) else everything["c"]
+    mix, summary = head["mix"], head["summary"]
+    # The default is earned: the runnable ranking with the best mean weighted tau, each candidate scored on
+    # targets it never looked at (the prior + distance mix, the prior alone, or one distance alone).
+    candidates = {MIX: (mix["folds"], mix["all_targets"]), PRIOR: (mix["prior_folds"], mix["prior_all_targets"])}
+    for name in mix["distances"]:
+        alone = {**mix["all_targets"], "distance": name, "c": math.inf}
+        candidates[name] = ({t: alone for t in mix["folds"]}, alone)
+    chosen = max(candidates, key=lambda n: (round(summary[n]["mean_weighted_tau"], 12), -list(candidates).index(n)))
+
+    def plain(f: dict) -> dict:
+        return {**f, "c": None if math.isinf(f["c"]) else f["c"],
+                "mean_weighted_tau": None if not np.isfinite(f.get("mean_weighted_tau", np.nan))
+                else f["mean_weighted_tau"]}
+    folds = {t: plain(f) for t, f in candidates[chosen][0].items()}
+    everything = plain(candidates[chosen][1])
     return {"format": 1, "protocol": result.headline, "image_size": int(result.config["backbone"]["image_size"]),
             "made_by": "scripts/benchmark.py", "targets": list(head["targets"]),
             "gains": head["mix"]["gains"],
@@ -681,7 +698,8 @@ def evidence_json(result: Benchmark) -> dict:
                                                                             "pearson_", "kendall_"))}
                         for n, s in head["summary"].items()},
             "distances": distances,
-            "default": {"score": MIX, "folds": folds, "all_targets": everything},
+            "default": {"score": chosen, "folds": folds, "all_targets": everything,
+                        "candidates": {n: summary[n]["mean_weighted_tau"] for n in candidates}},
             "benchmark": {"episodes": bench["fewshot"]["episodes"], "stage1_seed": bench["stage1_seed"]}}
 
 

@@ -69,6 +69,11 @@ def _target_section(name: str, t: dict, run_sources: list[str]) -> list[str]:
     return lines
 
 
+def _weight(c: float) -> str:
+    return "∞ (distance alone)" if c == float("inf") else "0⁺ (prior; distance breaks ties)" if c <= 1e-6 \
+        else f"{c:g}"
+
+
 def mix_section(head: dict) -> list[str]:
     """Which distance and weight the prior mix chose for each held-out target, and what each part contributes."""
     mix = head.get("mix")
@@ -84,12 +89,13 @@ def mix_section(head: dict) -> list[str]:
                        (mix["all_targets"]["distance"], "that distance alone"), (REFERENCE_DISTANCE, "class-mean EMD")):
         if name in s:
             lines.append(f"| {what}: `{name}` | {_ci(s[name], 'weighted_tau')} | {_ci(s[name], 'top1_regret')} |")
-    lines += ["", "| held-out target | distance chosen | c | inner mean weighted τ |", "|---|---|---|---|"]
+    lines += ["", "| held-out target | distance chosen (its inner weighted τ alone) | c | inner mean weighted τ of the mix |", "|---|---|---|---|"]
     for t, f in mix["folds"].items():
-        lines.append(f"| {t} | {f['distance']} | {f['c']:g} | {f['mean_weighted_tau']:.2f} |")
+        lines.append(f"| {t} | {f['distance']} (alone: {f['distance_weighted_tau']:.2f}) | {_weight(f['c'])} | "
+                     f"{f['mean_weighted_tau']:.2f} |")
     a = mix["all_targets"]
     lines += ["", f"Fitted on every target (what `recommend distance=prior_mix` uses for a new target): "
-              f"`{a['distance']}`, c = {a['c']:g}.", ""]
+              f"`{a['distance']}`, c = {_weight(a['c'])}.", ""]
     return lines
 
 

@@ -5,10 +5,12 @@ ships with the catalog) mixed with a model-free distance to the target.
 
 prior(s) = the mean gain of s's stage-1 network over the ImageNet network on the *other* catalog targets,
 sd_prior = the spread of the prior over sources, sd_distance = the mean over targets of the distance's spread
-over sources; c in WEIGHTS (inf = the distance alone). The distance and c are chosen by nested
-leave-one-target-out: for every held-out target, the (distance, c) with the best mean weighted Kendall tau on
-the other targets (whose priors leave out both the held-out and the scored target) scores the held-out target.
-A source the prior has never measured gets the mean prior of the others, so the distance alone orders it.
+over sources; c in WEIGHTS (inf = the distance alone; 1e-6 = the prior, the distance only breaking its ties).
+Both are chosen by nested leave-one-target-out: for every held-out target, first the distance with the best
+mean weighted Kendall tau *alone* on the other targets (it is what orders a user's own folders, which the prior
+has never measured), then the c with the best mean weighted tau of the mix on those targets (whose priors leave
+out both the held-out and the scored target); that fit scores the held-out target. A source the prior has
+never measured gets the mean prior of the others, so the distance alone places it.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 MIX = "prior_mix_loto"
-WEIGHTS = (1 / 64, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
+WEIGHTS = (1e-6, 1 / 64, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
 
 
 def gains(accuracy: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, dict[str, float]]:
@@ -60,33 +62,38 @@ def _weighted_tau(score: np.ndarray, mean_accuracy: np.ndarray) -> float:
     return float(value) if np.isfinite(value) else 0.0
 
 
+def _mean_tau(gain, per_target, targets, c, sd_prior, sd_distance, exclude) -> float:
+    taus = []
+    for u in targets:
+        sources = list(gain[u])
+        score = mixed_score(prior(gain, {*exclude, u}), sources, np.array([per_target[u][s] for s in sources]), c,
+                            sd_prior, sd_distance)
+        taus.append(_weighted_tau(score, np.array([gain[u][s] for s in sources])))
+    return float(np.mean(taus))
+
+
 def fit(gain: dict[str, dict[str, float]], distances: dict[str, dict[str, dict[str, float]]],
         exclude=()) -> dict:
-    """The (distance, c) with the best mean weighted tau over the targets not in `exclude`.
+    """The distance with the best mean weighted tau alone over the targets not in `exclude`, then the c with the
+    best mean weighted tau of the mix (see the module docstring).
 
     distances: name -> target -> source -> (-distance). Returns {"distance", "c", "sd_prior", "sd_distance",
-    "mean_weighted_tau"}; a tie keeps the first in (name, c) order, so the choice is deterministic."""
+    "distance_weighted_tau", "mean_weighted_tau"}; a tie keeps the first name, then the smaller c."""
     targets = [t for t in gain if t not in exclude]
     if len(targets) < 2:
         raise ValueError("fitting the prior mix needs at least two targets besides the held-out one.")
     full_prior = prior(gain, exclude)
     sd_prior = float(np.std(list(full_prior.values()))) if full_prior else 1.0
-    best = None
+    alone = {}
     for name in sorted(distances):
-        per_target = distances[name]
-        sd_distance = float(np.mean([np.std(list(per_target[t].values())) for t in targets]))
-        for c in WEIGHTS:
-            taus = []
-            for u in targets:
-                sources = list(gain[u])
-                score = mixed_score(prior(gain, {*exclude, u}), sources,
-                                    np.array([per_target[u][s] for s in sources]), c, sd_prior, sd_distance)
-                taus.append(_weighted_tau(score, np.array([gain[u][s] for s in sources])))
-            candidate = (float(np.mean(taus)), -c, name)
-            if best is None or candidate[0] > best[0][0] + 1e-12:
-                best = (candidate, {"distance": name, "c": c, "sd_prior": sd_prior, "sd_distance": sd_distance,
-                                    "mean_weighted_tau": candidate[0]})
-    return best[1]
+        alone[name] = float(np.mean([_weighted_tau(np.array([distances[name][u][s] for s in gain[u]]),
+                                                   np.array(list(gain[u].values()))) for u in targets]))
+    name = max(sorted(alone), key=lambda n: (alone[n], -sorted(alone).index(n)))
+    sd_distance = float(np.mean([np.std(list(distances[name][t].values())) for t in targets]))
+    taus = [_mean_tau(gain, distances[name], targets, c, sd_prior, sd_distance, exclude) for c in WEIGHTS]
+    best = int(np.argmax(np.round(taus, 12)))
+    return {"distance": name, "c": WEIGHTS[best], "sd_prior": sd_prior, "sd_distance": sd_distance,
+            "distance_weighted_tau": alone[name], "mean_weighted_tau": taus[best]}
 
 
 def loto_scores(gain: dict[str, dict[str, float]], distances: dict[str, dict[str, dict[str, float]]]

@@ -88,15 +88,21 @@ def prior_mix(evidence: dict, target: str | None, catalog_of: dict[str, str | No
             c * found.value / sd_d - (neutral if gain is None else gain) / sd_p
         return DistanceResult(value, found.plan, found.cost, {"distance": found.value, "prior_gain": gain})
 
-    weight = "the distance alone" if math.isinf(c) else f"weight c = {c:g} on the distance"
-    label = f"catalog prior + {base.label} ({weight}; fitted leave-one-target-out)"
+    if math.isinf(c):
+        label = f"{base.label} (chosen leave-one-target-out by the catalog benchmark)"
+    elif c <= 1e-6:
+        label = (f"the catalog's measured transfer of each source; {base.label} breaks its ties and places sources "
+                 "the catalog never measured (chosen leave-one-target-out)")
+    else:
+        label = f"catalog prior + {base.label} (weight c = {c:g} on the distance; fitted leave-one-target-out)"
     return DistanceSpec("prior_mix", mixed, base.represent, label, pairwise=base.function, table_key=base.table_key)
 
 
-def _validated_score(evidence: dict, distance_cfg: dict) -> str | None:
-    """The benchmark's name for this distance configuration, if the committed benchmark measured it."""
+def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True) -> str | None:
+    """The benchmark's name for this distance configuration, if the committed benchmark measured it. With no
+    source the prior knows, prior_mix is its distance alone, and is validated as that."""
     if distance_cfg.get("name") == "prior_mix":
-        return evidence["default"]["score"]
+        return evidence["default"]["score"] if any_prior else evidence["default"]["all_targets"]["distance"]
     wanted = {k: v for k, v in distance_cfg.items() if k not in ("gamma", "evidence")}
     for name, measured in evidence["distances"].items():
         if {k: v for k, v in measured.items() if k not in ("gamma", "evidence")} == wanted:
@@ -117,7 +123,8 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
         return {"validated": None, "interchangeable": [], "start_from_imagenet": None,
                 "sentences": ["No catalog benchmark evidence was found, so nothing here is validated."]}
     out = {"protocol": evidence.get("protocol"), "sentences": []}
-    score = _validated_score(evidence, distance_cfg)
+    measured = {s for per_source in evidence["gains"].values() for s in per_source}
+    score = _validated_score(evidence, distance_cfg, any(cat in measured for _, cat in ranked))
     if score and image_size == int(evidence.get("image_size", image_size)) and score in evidence["summary"]:
         s = evidence["summary"][score]
         out["validated"] = {"score": score, "mean_weighted_tau": s["mean_weighted_tau"], "ci95": s.get("ci95"),

@@ -45,6 +45,8 @@ def test_prior_mix_falls_back_to_the_distance_for_sources_the_catalog_never_meas
     evidence = {"format": 1, "protocol": "top4/k20", "image_size": 64, "targets": ["plants", "flowers"],
                 "gains": {"plants": {"flowers": 0.01}, "flowers": {"plants": -0.02}},
                 "summary": {"prior_mix_loto": {"mean_weighted_tau": 0.5, "ci95": [0.4, 0.6], "mean_top1_regret": 0.3,
+                                               "n_targets": 2},
+                            "class_mean_emd": {"mean_weighted_tau": 0.3, "ci95": [0.2, 0.4], "mean_top1_regret": 1.0,
                                                "n_targets": 2}},
                 "distances": {"class_mean_emd": {"name": "class_mean_emd", "ground_metric": "euclidean",
                                                  "normalise": "none", "whiten_dim": 128, "gamma": 0.01}},
@@ -58,7 +60,9 @@ def test_prior_mix_falls_back_to_the_distance_for_sources_the_catalog_never_meas
     assert [s.name for s in ranking.sources] == ["near", "far"]
     assert all(s.parts["prior_gain"] is None for s in ranking.sources)
     assert any("distance alone places them" in n for n in ranking.notes)
-    assert ranking.evidence["validated"]["mean_weighted_tau"] == 0.5
+    # No source has a prior: the ranking is the distance alone, and is validated as that distance.
+    assert ranking.evidence["validated"]["score"] == "class_mean_emd"
+    assert ranking.evidence["validated"]["mean_weighted_tau"] == 0.3
     assert any("no transfer measurement" in s for s in ranking.evidence["sentences"])
 
 
