@@ -188,7 +188,7 @@ def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) ->
     # places sources the prior never measured.
     prior_first = {t: {**f, "c": WEIGHTS[0], "mean_weighted_tau": float("nan")} for t, f in folds.items()}
     return out, {"folds": folds, "all_targets": everything, "gains": gain,
-                 "prior_folds": prior_first, "prior_all_targets": {**everything, "c": WEIGHTS[0]},
+                 "prior_folds": prior_first, "prior_all_targets": {**everything, "c": WEIGHTS[0], "mean_weighted_tau": float("nan")},
                  "distances": {n: distances[n] for n in names}}
 
 

@@ -24,7 +24,7 @@ def real_overrides(tmp_path_factory):
     cache = tmp_path_factory.mktemp("real-cache")
     return ["backbone.alpha=0.35", "backbone.image_size=96", f"backbone.weights_dir={SHARED_WEIGHTS}",
             f"data_root={SHARED_DATASETS}", "features.max_images_per_class=10", f"features.cache_dir={cache}",
-            "features.progress=false", "domain.min_images_per_class=3"]
+            "features.progress=false", "domain.min_images_per_class=3", "distance=class_mean_emd"]
 
 
 @pytest.fixture(scope="session")

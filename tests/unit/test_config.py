@@ -21,8 +21,8 @@ def test_default_config_has_every_section():
     for key in ("backbone", "features", "domain", "distance", "report", "catalog", "split", "seed", "sources"):
         assert key in cfg
     assert cfg.backbone.alpha == 0.5 and cfg.backbone.weights == "imagenet"
-    assert cfg.distance.name == "class_mean_emd" and cfg.distance.gamma == 0.01
-    assert cfg.distance.ground_metric == "euclidean" and cfg.domain.min_images_per_class == 5
+    assert cfg.distance.name == "prior_mix" and cfg.distance.gamma == 0.01 and cfg.distance.evidence is None
+    assert cfg.domain.min_images_per_class == 5
     assert sorted(cfg.catalog) == sorted(CATALOG)
 
 
@@ -55,7 +55,8 @@ def test_every_option_of_every_group_composes(group):
 
 def test_command_line_overrides_reach_every_section():
     cfg = load_config(["target=flowers", "sources=[plants,animals]", "backbone.image_size=96", "distance.gamma=0.1",
-                       "features.max_images_per_class=7", "distance.ground_metric=cosine", "seed=3"])
+                       "features.max_images_per_class=7", "distance=class_mean_emd", "distance.ground_metric=cosine",
+                       "seed=3"])
     assert (cfg.backbone.image_size, cfg.distance.gamma, cfg.features.max_images_per_class) == (96, 0.1, 7)
     assert source_names(cfg) == (["plants", "animals"], [])
 
