@@ -91,8 +91,8 @@ def prior_mix(evidence: dict, target: str | None, catalog_of: dict[str, str | No
     if math.isinf(c):
         label = f"{base.label} (chosen leave-one-target-out by the catalog benchmark)"
     elif c <= 1e-6:
-        label = (f"the catalog's measured transfer of each source; {base.label} breaks its ties and places sources "
-                 "the catalog never measured (chosen leave-one-target-out)")
+        label = (f"each source's measured transfer on the other catalog targets (the catalog prior), with "
+                 f"{base.label} for ties and for sources the catalog never measured")
     else:
         label = f"catalog prior + {base.label} (weight c = {c:g} on the distance; fitted leave-one-target-out)"
     return DistanceSpec("prior_mix", mixed, base.represent, label, pairwise=base.function, table_key=base.table_key)
@@ -173,7 +173,10 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
             f"few-shot accuracy by {100 * mean_top:+.1f} ± {100 * half:.1f} points on average (95% t-interval) "
             "against ImageNet weights alone. The ranking orders the sources; it does not say any of them helps.")
     else:
+        beyond_noise = mean_top - half > 0
         out["sentences"].append(
             f"On the other catalog targets, pretraining on {top_name} changed few-shot accuracy by "
-            f"{100 * mean_top:+.1f} ± {100 * half:.1f} points on average against ImageNet weights alone.")
+            f"{100 * mean_top:+.1f} ± {100 * half:.1f} points on average against ImageNet weights alone"
+            + (": a measured gain." if beyond_noise else ", within the noise: starting from ImageNet is as good "
+               "a choice on this evidence."))
     return out

@@ -14,21 +14,31 @@ from .plotting import cached_figure, figure, save_png
 from .ranking import Ranking
 
 TABLE_HEADER = ("rank", "source", "distance", "similarity", "classes", "images", "skipped")
+# A combined ranking (distance=prior_mix) shows its parts: the value it sorts by is not a distance.
+PARTS_HEADER = ("rank", "source", "prior gain, points", "distance", "classes", "images", "skipped")
+
+
+def _rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    if any(s.parts for s in ranking.sources):
+        return PARTS_HEADER, [
+            (str(s.rank), s.name,
+             "—" if s.parts.get("prior_gain") is None else f"{100 * s.parts['prior_gain']:+.2f}",
+             f"{s.parts['distance']:.3f}", str(s.n_classes), str(s.n_images), str(s.n_skipped))
+            for s in ranking.sources]
+    return TABLE_HEADER, [(str(s.rank), s.name, f"{s.distance:.3f}", f"{s.similarity:.4f}", str(s.n_classes),
+                           str(s.n_images), str(s.n_skipped)) for s in ranking.sources]
 
 
 def format_table(ranking: Ranking) -> str:
-    rows = [TABLE_HEADER] + [
-        (str(s.rank), s.name, f"{s.distance:.3f}", f"{s.similarity:.4f}", str(s.n_classes), str(s.n_images),
-         str(s.n_skipped))
-        for s in ranking.sources
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEADER))]
+    header, body = _rows(ranking)
+    rows = [header] + body
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.rjust(w) if i != 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     t = ranking.target
     head = (f"Target: {t.name} ({len(t.class_names)} classes, {t.n_images} images, {t.n_skipped} skipped)"
-            f" — sources ranked by {ranking.distance_label}, closest first")
+            f" — sources ranked by {ranking.distance_label}, best first")
     lines += [f"evidence: {sentence}" for sentence in ranking.evidence.get("sentences", [])]
     quality = [f"{name} {q['knn_accuracy']:.2f}" for name, q in ranking.descriptor_quality.items()]
     if quality:
@@ -37,9 +47,9 @@ def format_table(ranking: Ranking) -> str:
 
 
 def markdown_table(ranking: Ranking) -> str:
-    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    lines += [f"| {s.rank} | {s.name} | {s.distance:.3f} | {s.similarity:.4f} | {s.n_classes} | {s.n_images} | "
-              f"{s.n_skipped} |" for s in ranking.sources]
+    header, body = _rows(ranking)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines)
 
 
