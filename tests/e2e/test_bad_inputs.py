@@ -46,7 +46,7 @@ def _common(d, tmp_path):
 
 # (script, overrides (formatted with the fixture's paths), what the error line must name)
 CASES = [
-    ("recommend", ["target={target}", "distance.ground_metric=foo"], "distance.ground_metric"),
+    ("recommend", ["target={target}", "distance=class_mean_emd", "distance.ground_metric=foo"], "distance.ground_metric"),
     ("recommend", ["target={target}", "distance.gamma=-1"], "distance.gamma"),
     ("recommend", ["target={target}", "distance.gamma=abc"], "distance.gamma"),
     ("recommend", ["target={target}", "backbone.alpha=abc"], "backbone.alpha"),
