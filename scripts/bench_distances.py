@@ -29,15 +29,15 @@ from recommender.domains import build_domain, represent  # noqa: E402
 from recommender.ranking import pairwise_distances, rank_sources  # noqa: E402
 
 OPTIONS = {
-    "class_mean_emd": [],
-    "class_mean_emd, cosine": ["distance.ground_metric=cosine"],
-    "class_mean_emd, standardise": ["distance.normalise=standardise"],
-    "class_mean_emd, whiten": ["distance.normalise=whiten"],
+    "class_mean_emd": ["distance=class_mean_emd"],
+    "class_mean_emd, cosine": ["distance=class_mean_emd", "distance.ground_metric=cosine"],
+    "class_mean_emd, standardise": ["distance=class_mean_emd", "distance.normalise=standardise"],
+    "class_mean_emd, whiten": ["distance=class_mean_emd", "distance.normalise=whiten"],
     "gaussian_emd, diagonal": ["distance=gaussian_emd"],
     "gaussian_emd, ledoit_wolf": ["distance=gaussian_emd", "distance.covariance=ledoit_wolf"],
     "otdd, exact": ["distance=otdd"],
     "otdd, sinkhorn": ["distance=otdd", "distance.solver=sinkhorn"],
-    "prior_mix (shipped default fit)": ["distance=prior_mix"],
+    "prior_mix (the default)": ["distance=prior_mix"],
 }
 
 
