@@ -171,7 +171,9 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
     t-SNE/UMAP (no out-of-sample transform) each class mean is placed at the centroid of its class's points.
     """
     points, owner, labels = domain_map_points(feature_sets, per_dataset, seed)
-    means = np.concatenate([dom.means for dom in domains])
+    # The map is drawn in the backbone's own feature space; a distance may compare domains in a normalised one.
+    means = np.concatenate([np.stack([fs.class_sums[fs.class_names.index(c)] / fs.class_counts[fs.class_names.index(c)]
+                                      for c in dom.class_names]) for fs, dom in zip(feature_sets, domains)])
     key = [[fs.path.name for fs in feature_sets], per_dataset, seed, importlib.util.find_spec("umap") is not None]
     maps = cached_arrays(cache_dir, "map2d", key, lambda: embeddings_2d(points, seed, means))
     mean_xy = dict(zip([(d, c) for d, dom in enumerate(domains) for c in dom.class_names], maps.pop("PCA_extra")))
