@@ -73,3 +73,12 @@ def test_prior_mix_without_an_evidence_file_is_one_clear_error(folders, cfg_fact
     with pytest.raises(EvidenceError, match="does not exist; run scripts/benchmark.py"):
         recommend(cfg=cfg_factory(f"target={target}", f"sources=[{far},{near}]", "distance=prior_mix",
                                   f"distance.evidence={tmp_path / 'missing.json'}"))
+
+
+def test_the_explained_report_draws_a_normalised_distance_in_the_backbone_space(folders, cfg_factory, tmp_path):
+    target, near, far = folders
+    ranking = recommend(cfg=cfg_factory(f"target={target}", f"sources=[{far},{near}]", "distance=class_mean_emd",
+                                        "distance.normalise=whiten", "distance.whiten_dim=4", "report.explain=true",
+                                        "report.map_points_per_dataset=6"))
+    paths = write_reports(ranking, tmp_path / "out", {"explain": True, "map_points_per_dataset": 6})
+    assert paths["domain_map.png"].stat().st_size > 10_000  # whitened means in a 1280-d map used to crash here
