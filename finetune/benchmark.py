@@ -383,6 +383,18 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(gx * gy) / denominator) if denominator > 0 else 0.0
 
 
+def stage1_accuracy(source_refs: list[str], cfg: DictConfig, checkpoints: dict, top_blocks: int) -> dict[str, float]:
+    """Each source's stage-1 network scored on the source's own test split (top-1 accuracy of its source head)."""
+    cfg_b = protocol_config(cfg, top_blocks)
+    out = {}
+    for ref in source_refs:
+        source = open_dataset(ref, cfg)
+        test = adapted_split(checkpoints[(top_blocks, source.fingerprint)], source, cfg_b, ("test",))
+        out[source.name] = float(np.mean(np.argmax(test.predictions, axis=1) == test.labels)) if len(test.labels) \
+            else float("nan")
+    return out
+
+
 def feature_change(pairs: list[tuple[str, list[str]]], cfg: DictConfig, checkpoints: dict, top_blocks: int,
                    probe: int = 400) -> dict[str, dict[str, float]]:
     """target -> source -> linear CKA between the ImageNet network's and the source's stage-1 network's pooled
@@ -615,6 +627,7 @@ class Benchmark:
     headline: str = ""
     sensitivity: dict = field(default_factory=dict)
     feature_change: dict = field(default_factory=dict)  # target -> source -> CKA with the ImageNet features
+    stage1_accuracy: dict = field(default_factory=dict)  # source -> its stage-1 network on its own test split
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
 
@@ -659,8 +672,9 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
     head = (int(bench.headline.top_blocks), head_k)
     sensitivity = {label: order_agreement(runs, head, measured[label]) for label in protocols if label != headline}
     changed = feature_change(pairs, cfg, checkpoints, head[0]) if bench.ground_truth == "fewshot" else {}
+    own = stage1_accuracy(needed, cfg, checkpoints, head[0])
     return Benchmark(runs=runs, config=OmegaConf.to_container(cfg, resolve=True), protocols=protocols,
-                     headline=headline, sensitivity=sensitivity, feature_change=changed,
+                     headline=headline, sensitivity=sensitivity, feature_change=changed, stage1_accuracy=own,
                      seconds=time.perf_counter() - start, timings=timings)
 
 
@@ -731,6 +745,7 @@ def to_json(result: Benchmark) -> dict:
                       for label, p in result.protocols.items()},
         "order_agreement_with_headline": result.sensitivity,
         "feature_change_cka": result.feature_change,
+        "stage1_accuracy": result.stage1_accuracy,
         "episodes": {run.target: {str(b): {k: a.tolist() for k, a in ks.items()} for b, ks in run.accuracy.items()}
                      for run in result.runs},
         "sources": {run.target: run.sources for run in result.runs},

@@ -121,16 +121,26 @@ def ground_truth_explained(result: Benchmark, head: dict) -> list[str]:
              "How far stage 1 moved each source network's features away from the ImageNet network's: linear CKA "
              "(Kornblith et al. 2019) between the two networks' pooled features on a fixed probe of each target's "
              "images (400, seeded), averaged over targets; 1 = unchanged up to rotation and scale.", "",
-             "| source | mean CKA with ImageNet features | mean gain over ImageNet, points |", "|---|---|---|"]
-    lines += [f"| {s} | {cka[s]:.3f} | {100 * gain[s]:+.2f} |" for s in sorted(sources, key=lambda s: -gain[s])]
+             "| source | mean CKA with ImageNet features | mean gain over ImageNet, points | stage-1 accuracy on "
+             "the source's own test split |", "|---|---|---|---|"]
+    own = result.stage1_accuracy
+    lines += [f"| {s} | {cka[s]:.3f} | {100 * gain[s]:+.2f} | {own.get(s, float('nan')):.3f} |"
+              for s in sorted(sources, key=lambda s: -gain[s])]
     if len(sources) > 2:
         rho, p = stats.spearmanr([cka[s] for s in sources], [gain[s] for s in sources])
         verdict = ("sources whose training changed the ImageNet features least transferred best" if rho > 0 and
                    p < 0.05 else "sources whose training changed the features most transferred best" if p < 0.05
                    else "how much stage 1 changed the features does not explain, at this sample size, which "
                         "sources transferred best")
-        lines += ["", f"Spearman ρ between the two columns over {len(sources)} sources: {rho:.2f} (p = {p:.3f}): "
-                  f"{verdict}."]
+        lines += ["", f"Spearman ρ between the first two columns over {len(sources)} sources: {rho:.2f} "
+                  f"(p = {p:.3f}): {verdict}."]
+        if all(s in own for s in sources):
+            rho_own, p_own = stats.spearmanr([own[s] for s in sources], [gain[s] for s in sources])
+            lines.append(f"Between the source's own stage-1 accuracy and its gain: ρ = {rho_own:.2f} "
+                         f"(p = {p_own:.3f}); " + ("a source that is learned well also transfers well." if
+                                                   rho_own > 0 and p_own < 0.05 else
+                                                   "how well stage 1 learned the source does not predict its "
+                                                   "transfer at this sample size."))
     return lines + [""]
 
 
