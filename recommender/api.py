@@ -17,7 +17,7 @@ from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, same_dataset, select, unique_names
 from .distances import DistanceSpec, configure, needs_features
 from .domains import Domain, build_domain, represent
-from .evidence import catalog_name, load_evidence, prior_mix, verdict
+from .evidence import catalog_name, load_evidence, measured_sources, prior_mix, verdict
 from .explain import descriptor_quality
 from .features import Extractor, FeatureSet, extract_features, image_batches
 from .ranking import Ranking, pairwise_distances, rank_sources
@@ -150,10 +150,6 @@ def cached_table(domains: list[Domain], feature_sets: dict, distance: DistanceSp
     return table
 
 
-def distance_prior_sources(evidence: dict) -> set[str]:
-    return {s for per_source in evidence["gains"].values() for s in per_source}
-
-
 def recommend(target: str | None = None, sources: Sequence[str] | None = None, *,
               cfg: DictConfig | None = None, overrides: Sequence[str] = ()) -> Ranking:
     """Rank candidate source datasets for `target` by the configured distance (`cfg.distance`), closest first.
@@ -181,7 +177,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     if uses_prior:
         source_catalog = {images.name: catalog_of[images.name] for images in source_images}
         distance = prior_mix(evidence, target_catalog, source_catalog)
-        unseen = [n for n, c in source_catalog.items() if c is None or c not in distance_prior_sources(evidence)]
+        unseen = [n for n, c in source_catalog.items() if c is None or c not in measured_sources(evidence)]
         if unseen:
             notes.append("No catalog transfer measurement for " + ", ".join(unseen) + ": the catalog prior knows "
                          "nothing about them, so the distance alone places them.")

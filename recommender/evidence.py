@@ -44,6 +44,11 @@ def load_evidence(path: str | Path | None = None, required: bool = False) -> dic
     return data
 
 
+def measured_sources(evidence: dict) -> set[str]:
+    """The catalog sources the benchmark measured transfer from (the ones the prior knows)."""
+    return {s for per_source in evidence["gains"].values() for s in per_source}
+
+
 def catalog_name(images: ImageList, cfg) -> str | None:
     """The catalog name of the dataset `images` is, whatever it was called on the command line."""
     for name in cfg.catalog:
@@ -123,7 +128,7 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
         return {"validated": None, "interchangeable": [], "start_from_imagenet": None,
                 "sentences": ["No catalog benchmark evidence was found, so nothing here is validated."]}
     out = {"protocol": evidence.get("protocol"), "sentences": []}
-    measured = {s for per_source in evidence["gains"].values() for s in per_source}
+    measured = measured_sources(evidence)
     score = _validated_score(evidence, distance_cfg, any(cat in measured for _, cat in ranked))
     if score and image_size == int(evidence.get("image_size", image_size)) and score in evidence["summary"]:
         s = evidence["summary"][score]
