@@ -35,7 +35,8 @@ def open_dataset(name: str | ImageList, cfg: DictConfig) -> ImageList:
     """The image list of a catalog name or an image-folder path (an ImageList is returned as it is)."""
     if isinstance(name, ImageList):
         return name
-    return list_images(resolve_dataset(name, cfg.catalog, cfg.data_root))
+    return list_images(resolve_dataset(name, cfg.catalog, cfg.data_root),
+                       digest_dir=Path(cfg.features.cache_dir).expanduser() / "digests")
 
 
 def split_indices_of(images: ImageList, cfg: DictConfig, split: str = "train",
@@ -68,7 +69,9 @@ def dataset_features(name_or_images: str | ImageList, cfg: DictConfig, split: st
         raise DatasetError(f"Dataset {images.name!r}: its {split} split is empty (too few images per class for "
                            f"split={dict(cfg.split)}); add images or change the split fractions.")
     return extract_features(images, indices, extractor or make_extractor(cfg), Path(cfg.features.cache_dir),
-                            batch_size=cfg.features.batch_size, progress=cfg.features.progress, split=split)
+                            batch_size=cfg.features.batch_size, progress=cfg.features.progress, split=split,
+                            runner=cfg.features.runner, beam_options=dict(cfg.features.beam_options),
+                            rows_per_class=cfg.features.rows_per_class, seed=cfg.seed)
 
 
 def dataset_domain(name: str, cfg: DictConfig, extractor: Extractor | None = None) -> Domain:

@@ -140,6 +140,11 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("features.max_images_per_class", integer(1, nullable=True)),
     Rule("features.progress", boolean),
     Rule("features.cache_dir", writable_folder),
+    Rule("features.runner", choice(("local", "beam"))),
+    Rule("features.beam_options", lambda v: None if isinstance(v, (dict, DictConfig)) and all(
+        isinstance(o, (str, int, float, bool)) for o in v.values())
+        else "must map Beam option names to values, e.g. {runner: DirectRunner, direct_num_workers: 2}"),
+    Rule("features.rows_per_class", integer(1, nullable=True)),
     Rule("domain.min_images_per_class", integer(1)),
     Rule("distance.name", choice(DISTANCES)),
     Rule("distance.gamma", number(minimum=0)),

@@ -140,15 +140,17 @@ def unique_names(specs: list[DatasetSpec]) -> list[DatasetSpec]:
     return [s if s.name == n else replace(s, name=n) for s, n in zip(specs, names)]
 
 
-def list_images(spec: DatasetSpec) -> ImageList:
+def list_images(spec: DatasetSpec, digest_dir: str | Path | None = None) -> ImageList:
+    """The dataset's images, classes and fingerprint. `digest_dir` memoises the folder's file digests there
+    (keyed by size and modification time), so a second listing reads no image."""
     if spec.kind == "folder":
-        return _list_folder(spec)
+        return _list_folder(spec, digest_dir)
     if spec.kind == "tfds":
         return _list_tfds(spec)
     raise DatasetError(f"Dataset {spec.name!r}: unknown kind {spec.kind!r}.")
 
 
-def _list_folder(spec: DatasetSpec) -> ImageList:
+def _list_folder(spec: DatasetSpec, digest_dir: str | Path | None = None) -> ImageList:
     root = spec.path
     if root is None or not root.is_dir():
         raise DatasetError(f"Dataset {spec.name!r}: folder {root} does not exist (check data_root).")
@@ -167,9 +169,8 @@ def _list_folder(spec: DatasetSpec) -> ImageList:
             f"Dataset {spec.name!r} at {root}: found {found}. A dataset needs one sub-folder per class "
             f"and at least two classes, e.g. {root}/cat/*.jpg and {root}/dog/*.jpg."
         )
-    digest = hashlib.sha256()
     prefix = len(str(root)) + 1  # scandir paths start with the root: slicing is os.path.relpath, minus its cost
-    class_names, refs, labels, empty = [], [], [], []
+    class_names, refs, labels, empty, listed = [], [], [], [], []
     for class_dir in class_dirs:
         # Every regular file counts: a stray non-image is skipped and counted at decode time, not hidden.
         files = _files_below(class_dir)
@@ -179,8 +180,8 @@ def _list_folder(spec: DatasetSpec) -> ImageList:
             continue
         label = len(class_names)
         class_names.append(class_dir.name)
-        for path, st in files:
-            digest.update(f"{path[prefix:]}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        listed += files
+        for path, _ in files:
             refs.append(path)
             labels.append(label)
     if len(class_names) < 2:
@@ -188,7 +189,52 @@ def _list_folder(spec: DatasetSpec) -> ImageList:
             f"Dataset {spec.name!r} at {root}: fewer than two non-empty class folders "
             f"(empty: {', '.join(empty)}). Add images to the class folders."
         )
-    return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), digest.hexdigest(), empty)
+    fingerprint = _content_fingerprint(root, listed, prefix, digest_dir)
+    return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), fingerprint, empty)
+
+
+def _content_fingerprint(root: Path, files: list[tuple[str, os.stat_result]], prefix: int,
+                         digest_dir: str | Path | None) -> str:
+    """SHA-256 over every file's relative path and content digest: a copied or touched folder (new modification
+    times, same bytes) keeps its fingerprint, and so its cached features, while any changed byte changes it.
+
+    Content digests are memoised per folder in `digest_dir`, keyed by (size, mtime): only new or changed files
+    are read again."""
+    from .cache import read_json, write_json
+
+    memo_path = None
+    memo = {}
+    if digest_dir is not None:
+        memo_path = Path(digest_dir) / f"{hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:20]}.json"
+        memo = read_json(memo_path) or {}
+    digest, fresh, changed = hashlib.sha256(), {}, False
+    for path, st in files:
+        rel = path[prefix:]
+        known = memo.get(rel)
+        if known is not None and known[0] == st.st_size and known[1] == st.st_mtime_ns:
+            content = known[2]
+        else:
+            content = _file_digest(path)
+            changed = True
+        fresh[rel] = [st.st_size, st.st_mtime_ns, content]
+        digest.update(f"{rel}\0{st.st_size}\0{content}\n".encode())
+    if memo_path is not None and (changed or len(fresh) != len(memo)):
+        try:
+            write_json(memo_path, fresh)
+        except OSError as err:  # a read-only cache only costs the re-reading next time
+            log.warning("Could not store file digests in %s: %s", memo_path, err)
+    return digest.hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    try:
+        digest = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError as err:  # unreadable now: decoding will skip and count it; its name still counts here
+        return f"unreadable:{err.errno}"
 
 
 def _files_below(folder: Path) -> list[tuple[str, os.stat_result]]:

@@ -39,6 +39,8 @@ class Domain:
     covariances: np.ndarray | None = field(default=None, repr=False)
     basis: np.ndarray | None = field(default=None, repr=False)  # (dim, p) that subspace, for full covariances
     sample_rows: np.ndarray | None = field(default=None, repr=False)  # a seeded, class-stratified subsample
+    # (n_classes, dim) per-class mean of the squared features, from the streamed sums (None: unknown)
+    second_moments: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_images(self) -> int:
@@ -77,6 +79,7 @@ def build_domain(features: FeatureSet, min_images_per_class: int = 1, keep_featu
         n_skipped=len(features.skipped),
         features=rows,
         labels=labels,
+        second_moments=features.class_sq_sums[keep] / kept_counts[:, None],
     )
 
 
@@ -98,6 +101,8 @@ def normaliser(domains: list[Domain], method: str, whiten_dim: int = 128):
     dim = domains[0].means.shape[1]
     if method == "none":
         return np.zeros(dim), None
+    if method == "standardise" and all(d.second_moments is not None for d in domains):
+        return _standardiser_from_moments(domains)
     _require_features(domains)
     pooled = np.concatenate([d.features for d in domains]).astype(np.float64)
     centre = pooled.mean(axis=0)
@@ -111,12 +116,24 @@ def normaliser(domains: list[Domain], method: str, whiten_dim: int = 128):
     return centre, vectors[:, top] / np.sqrt(values)
 
 
+def _standardiser_from_moments(domains: list[Domain]):
+    """The union's per-feature mean and standard deviation from the class statistics alone:
+    var = E[x^2] - E[x]^2 over every image, exact however few per-image rows the cache keeps."""
+    counts = np.concatenate([d.counts for d in domains]).astype(np.float64)
+    means = np.concatenate([d.means for d in domains])
+    moments = np.concatenate([d.second_moments for d in domains])
+    centre = counts @ means / counts.sum()
+    scale = np.sqrt(np.maximum(counts @ moments / counts.sum() - centre ** 2, 0.0))
+    return centre, np.diag(1.0 / np.where(scale > 1e-12, scale, 1.0))
+
+
 def _transformed(domain: Domain, centre: np.ndarray, matrix: np.ndarray | None) -> Domain:
     if matrix is None:
         return domain
     features = None if domain.features is None else \
         ((domain.features.astype(np.float64) - centre) @ matrix).astype(np.float32)
-    return replace(domain, means=(domain.means - centre) @ matrix, features=features)
+    # second_moments stay None here: they describe the raw feature space, and only the normaliser reads them.
+    return replace(domain, means=(domain.means - centre) @ matrix, features=features, second_moments=None)
 
 
 def principal_basis(domains: list[Domain], dim: int) -> np.ndarray:

@@ -23,13 +23,19 @@ import numpy as np
 
 from .backbone import BackboneSpec, build_backbone, identity, preprocess, resolve_weights
 from .datasets import ImageList
+from .errors import RecommenderError
 from .files import atomic_output, clean_stale_temporaries, temporary_prefix
 from .images import UnreadableImageError, load_rgb, resize_array
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: class sums of squares
+RUNNERS = ("local", "beam")
 LOOKAHEAD = 3  # batches decoded ahead of the model: enough to hide decoding, bounded memory
 DECODE_THREADS = 2
+
+
+class FeatureError(RecommenderError, ValueError):
+    """Features cannot be extracted as configured; the message names the option to change."""
 
 
 @dataclass
@@ -40,6 +46,7 @@ class FeatureSet:
     class_names: list[str]
     class_counts: np.ndarray  # images successfully read per class
     class_sums: np.ndarray  # (n_classes, dim), float64
+    class_sq_sums: np.ndarray  # (n_classes, dim), float64: per-class sums of squared features
     refs: np.ndarray  # readable images, in row order of `features()`
     labels: np.ndarray
     skipped: np.ndarray  # refs of images that could not be read
@@ -57,13 +64,15 @@ class FeatureSet:
             return data["features"]
 
 
-def cache_key(image_list: ImageList, indices: np.ndarray, backbone: dict) -> str:
+def cache_key(image_list: ImageList, indices: np.ndarray, backbone: dict, rows_per_class: int | None = None) -> str:
     payload = {
         "format": CACHE_FORMAT,
         "dataset": image_list.fingerprint,
         "indices": hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest(),
         "backbone": backbone,
     }
+    if rows_per_class is not None:  # an entry with every row is the same whichever runner wrote it
+        payload["rows_per_class"] = int(rows_per_class)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -81,7 +90,7 @@ class Extractor:
         self.layer = layer
         self.weights_path = resolve_weights(spec)
         self.identity = {**identity(spec, self.weights_path), "layer": layer or "global_average_pool"}
-        self._forward = None
+        self._model = None
         self.output_shape = None
 
     @property
@@ -89,19 +98,26 @@ class Extractor:
         return int(np.prod(self.output_shape))
 
     def __call__(self, images) -> np.ndarray:
-        if self._forward is None:
-            import keras
-            import tensorflow as tf
+        if self._model is None:
+            self._model = self._build()
+        return np.asarray(self._model.predict_on_batch(np.asarray(images, np.uint8)))
 
-            model = build_backbone(self.spec, self.weights_path, pooling="avg" if self.layer is None else None)
-            if self.layer is not None:
-                model = keras.Model(model.input, model.get_layer(self.layer).output)
-            size = int(self.spec.image_size)
-            self.output_shape = tuple(int(d) for d in model.output_shape[1:])
-            self._forward = tf.function(
-                lambda x: tf.reshape(model(preprocess(tf.cast(x, tf.float32)), training=False), (tf.shape(x)[0], -1)),
-                input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
-        return self._forward(images).numpy()
+    def _build(self):
+        """uint8 images -> preprocessing -> backbone -> flattened output, as one Keras model.
+
+        Only Keras ops, so the same model runs on TensorFlow, JAX or PyTorch (whichever `KERAS_BACKEND` names),
+        on a GPU when that backend sees one; `predict_on_batch` runs the backend's compiled predict step.
+        """
+        import keras
+
+        backbone = build_backbone(self.spec, self.weights_path, pooling="avg" if self.layer is None else None)
+        if self.layer is not None:
+            backbone = keras.Model(backbone.input, backbone.get_layer(self.layer).output)
+        size = int(self.spec.image_size)
+        self.output_shape = tuple(int(d) for d in backbone.output_shape[1:])
+        images = keras.Input((size, size, 3), dtype="uint8")
+        outputs = backbone(preprocess(keras.ops.cast(images, "float32")), training=False)
+        return keras.Model(images, keras.ops.reshape(outputs, (-1, self.dim)))
 
 
 def extract_features(
@@ -112,11 +128,22 @@ def extract_features(
     batch_size: int = 64,
     progress: bool = True,
     split: str = "",
+    runner: str = "local",
+    beam_options: dict | None = None,
+    rows_per_class: int | None = None,
+    seed: int = 0,
 ) -> FeatureSet:
     """Features of `image_list[indices]`, from the cache when it holds them, else extracted and cached.
 
-    `split` only names the selection in the progress bar."""
-    key = cache_key(image_list, indices, extractor.identity)
+    `split` only names the selection in the progress bar. `runner="beam"` extracts on Apache Beam
+    (recommender/beam_features.py), which can also keep only a seeded `rows_per_class` sample of per-image rows;
+    class counts and sums always cover every image."""
+    if runner not in RUNNERS:
+        raise FeatureError(f"features.runner={runner!r} is not supported; use one of {RUNNERS}.")
+    if rows_per_class is not None and runner != "beam":
+        raise FeatureError("features.rows_per_class needs features.runner=beam (the local path keeps every row); "
+                           "set features.rows_per_class=null or features.runner=beam.")
+    key = cache_key(image_list, indices, extractor.identity, rows_per_class)
     safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_list.name)
     path = Path(cache_dir).expanduser() / f"{safe_name}-{key}.npz"
     if path.is_file():
@@ -127,10 +154,26 @@ def extract_features(
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(path.parent)
     label = f"features {image_list.name} {split}".rstrip()
-    _extract_to(path, image_list, np.asarray(indices), extractor, batch_size, progress, label)
+    if runner == "beam":
+        if extractor.layer is not None:
+            raise FeatureError("features.runner=beam extracts the pooled features only; this step needs a "
+                               "layer's activations, so run it with features.runner=local.")
+        _beam().extract_with_beam(path, image_list, np.asarray(indices), extractor.spec, batch_size,
+                                  dict(beam_options or {}), rows_per_class, seed)
+    else:
+        _extract_to(path, image_list, np.asarray(indices), extractor, batch_size, progress, label)
     result = _load(path, image_list.name)
     result.extracted = True
     return result
+
+
+def _beam():
+    try:
+        from . import beam_features
+    except ImportError as err:
+        raise FeatureError(f"features.runner=beam needs Apache Beam, which is not installed ({err}): "
+                           "pip install -e \".[beam]\"") from err
+    return beam_features
 
 
 def _load(path: Path, dataset: str) -> FeatureSet:
@@ -140,6 +183,7 @@ def _load(path: Path, dataset: str) -> FeatureSet:
             class_names=[str(c) for c in data["class_names"]],
             class_counts=data["class_counts"],
             class_sums=data["class_sums"],
+            class_sq_sums=data["class_sq_sums"],
             refs=data["refs"],
             labels=data["labels"],
             skipped=data["skipped"],
@@ -158,7 +202,7 @@ def image_batches(image_list: ImageList, indices: np.ndarray, image_size: int, b
     if image_list.spec.kind == "tfds":
         import tensorflow_datasets as tfds
 
-        batches = tfds.as_numpy(_tfds_images(image_list, indices, size).batch(batch_size))
+        batches = tfds.as_numpy(tfds_images(image_list.spec, len(image_list.labels), indices, size).batch(batch_size))
         for lo, images in zip(range(0, len(indices), batch_size), batches):
             yield images, labels[lo : lo + batch_size], np.ones(len(images), bool)
         return
@@ -166,24 +210,30 @@ def image_batches(image_list: ImageList, indices: np.ndarray, image_size: int, b
     starts = range(0, len(paths), batch_size)
 
     def decode(lo):
-        batch = np.zeros((min(batch_size, len(paths) - lo), size, size, 3), np.uint8)
-        ok = np.ones(len(batch), bool)
-        for k, path in enumerate(paths[lo : lo + batch_size]):
-            try:
-                batch[k] = resize_array(load_rgb(path, min_size=size), size)
-            except UnreadableImageError as err:
-                log.warning("Skipping unreadable image: %s", err)
-                ok[k] = False
-        return batch, labels[lo : lo + batch_size], ok
+        return (*decode_files(paths[lo : lo + batch_size], size), labels[lo : lo + batch_size])
 
     with ThreadPoolExecutor(max_workers=DECODE_THREADS, initializer=_lower_priority) as pool:
         ahead = deque(pool.submit(decode, lo) for lo in starts[:LOOKAHEAD])
         for lo in starts[LOOKAHEAD:]:
-            done = ahead.popleft().result()
+            images, ok, batch_labels = ahead.popleft().result()
             ahead.append(pool.submit(decode, lo))
-            yield done
+            yield images, batch_labels, ok
         while ahead:
-            yield ahead.popleft().result()
+            images, ok, batch_labels = ahead.popleft().result()
+            yield images, batch_labels, ok
+
+
+def decode_files(paths, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (n, size, size, 3), readable mask) of image files; an unreadable one is logged and left black."""
+    batch = np.zeros((len(paths), size, size, 3), np.uint8)
+    ok = np.ones(len(batch), bool)
+    for k, path in enumerate(paths):
+        try:
+            batch[k] = resize_array(load_rgb(path, min_size=size), size)
+        except UnreadableImageError as err:
+            log.warning("Skipping unreadable image: %s", err)
+            ok[k] = False
+    return batch, ok
 
 
 def _lower_priority() -> None:
@@ -199,13 +249,22 @@ def _lower_priority() -> None:
         pass
 
 
-def _tfds_images(image_list: ImageList, indices: np.ndarray, size: int):
+def tfds_images(spec, n_examples: int, indices: np.ndarray, size: int, window: tuple[int, int] | None = None):
+    """The split's images at `indices`, decoded and resized, streamed in order by tf.data.
+
+    `window=(lo, hi)` reads only examples lo..hi-1 of the split (every index must lie there): a Beam worker
+    streams its own slice instead of the whole split."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    spec = image_list.spec
-    ds = tfds.load(spec.tfds_name, split=spec.tfds_split, data_dir=spec.data_dir)
-    wanted = tf.constant(np.isin(np.arange(len(image_list.labels)), indices))
+    lo, hi = window or (0, int(n_examples))
+    if window is None:
+        ds = tfds.load(spec.tfds_name, split=spec.tfds_split, data_dir=spec.data_dir)
+    elif "[" in spec.tfds_split or "+" in spec.tfds_split:  # a sliced or merged split cannot be sliced again
+        ds = tfds.load(spec.tfds_name, split=spec.tfds_split, data_dir=spec.data_dir).skip(lo).take(hi - lo)
+    else:
+        ds = tfds.load(spec.tfds_name, split=f"{spec.tfds_split}[{lo}:{hi}]", data_dir=spec.data_dir)
+    wanted = tf.constant(np.isin(np.arange(lo, hi), indices))
 
     def in_split(position, example):
         return tf.gather(wanted, position)
@@ -228,7 +287,7 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress, labe
     from tqdm.auto import tqdm
 
     n_classes = len(image_list.class_names)
-    sums = None
+    sums = sq_sums = None
     counts = np.zeros(n_classes, np.int64)
     kept_labels, kept_refs, skipped = [], [], []
     refs = np.asarray([str(image_list.refs[i]) for i in indices])
@@ -242,8 +301,9 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress, labe
                 feats = extractor(images)[readable]
                 if sums is None:
                     sums = np.zeros((n_classes, extractor.dim), np.float64)
+                    sq_sums = np.zeros_like(sums)
                 labels = labels[readable]
-                _add_to_class_sums(sums, counts, labels, feats)
+                add_to_class_sums(sums, sq_sums, counts, labels, feats)
                 raw.write(feats.astype("<f4").tobytes())
                 batch_refs = refs[position : position + len(readable)]
                 kept_refs.append(batch_refs[readable])
@@ -262,6 +322,7 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress, labe
             "class_names": np.asarray(image_list.class_names),
             "class_counts": counts,
             "class_sums": sums,
+            "class_sq_sums": sq_sums,
             "refs": np.concatenate(kept_refs),
             "labels": np.concatenate(kept_labels).astype(np.int64),
             "skipped": np.concatenate(skipped) if skipped else np.asarray([], dtype=str),
@@ -272,15 +333,18 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress, labe
             os.unlink(raw_name)
 
 
-def _add_to_class_sums(sums: np.ndarray, counts: np.ndarray, labels: np.ndarray, feats: np.ndarray) -> None:
-    """sums[c] += the features of class c, counts[c] += their number.
+def add_to_class_sums(sums: np.ndarray, sq_sums: np.ndarray, counts: np.ndarray, labels: np.ndarray,
+                      feats: np.ndarray) -> None:
+    """sums[c] += the features of class c, sq_sums[c] += their squares, counts[c] += their number.
 
     A one-hot matrix product rather than np.add.at: this runs between two forward passes, where add.at's
     per-element loop cost a few percent of the extraction time.
     """
     one_hot = np.zeros((len(sums), len(labels)))
     one_hot[labels, np.arange(len(labels))] = 1.0
+    feats = feats.astype(np.float64)
     sums += one_hot @ feats
+    sq_sums += one_hot @ (feats * feats)
     counts += np.bincount(labels, minlength=len(counts))
 
 

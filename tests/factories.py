@@ -22,7 +22,9 @@ def feature_set(counts, dim=4, name="d", skipped=("bad.jpg",)) -> FeatureSet:
     """Class sums whose class means are 0..dim-1, dim..2dim-1, ... (row-major)."""
     counts = np.asarray(counts)
     sums = np.arange(len(counts) * dim, dtype=float).reshape(len(counts), dim) * counts[:, None]
-    return FeatureSet(name, [f"c{i}" for i in range(len(counts))], counts, sums, np.array([]), np.array([]),
+    # Every image of a class sits at its mean: sums of squares are count * mean**2.
+    sq_sums = sums ** 2 / np.maximum(counts, 1)[:, None]
+    return FeatureSet(name, [f"c{i}" for i in range(len(counts))], counts, sums, sq_sums, np.array([]), np.array([]),
                       np.array(list(skipped)), Path("unused.npz"))
 
 

@@ -82,4 +82,5 @@ NAMES = ("class_mean_emd", "gaussian_emd", "otdd", "prior_mix")  # prior_mix: re
 
 def needs_features(spec: DistanceSpec) -> bool:
     r = spec.represent
-    return r["normalise"] != "none" or r["covariance"] is not None or r["samples"] is not None
+    # Standardising reads the class sums of squares; only whitening needs every image's features.
+    return r["normalise"] == "whiten" or r["covariance"] is not None or r["samples"] is not None

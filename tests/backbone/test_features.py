@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not SHARED_WEIGHTS.is_dir(), reason="../shared/w
 
 
 def cache_files(cfg):
-    return sorted(Path(cfg.features.cache_dir).glob("*"))
+    return sorted(p for p in Path(cfg.features.cache_dir).glob("*") if p.is_file())  # digests/ is a folder
 
 
 def test_second_run_extracts_nothing_and_matches(colour_dataset, cfg_factory):

@@ -25,6 +25,27 @@ def test_fingerprint_changes_when_one_file_changes(colour_dataset):
     assert before != after
 
 
+def test_a_copied_folder_keeps_its_fingerprint_and_a_changed_byte_does_not(colour_dataset, tmp_path):
+    import os
+    import shutil
+
+    spec = resolve_dataset(str(colour_dataset), CATALOG, None)
+    before = list_images(spec, digest_dir=tmp_path / "digests").fingerprint
+    for path in colour_dataset.rglob("*.png"):  # what a fresh copy of the folder looks like: new mtimes
+        os.utime(path, ns=(1, 1))
+    assert list_images(spec, digest_dir=tmp_path / "digests").fingerprint == before
+    assert list_images(spec).fingerprint == before  # the memo only saves reading; it never changes the answer
+    copy = shutil.copytree(colour_dataset, tmp_path / "copy" / "colours")
+    assert list_images(resolve_dataset(str(copy), CATALOG, None)).fingerprint == before
+    one = colour_dataset / "red" / "000.png"
+    data = bytearray(one.read_bytes())
+    data[-1] ^= 1
+    stat = one.stat()
+    one.write_bytes(bytes(data))
+    os.utime(one, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size and mtime: only the memo is fooled
+    assert list_images(spec).fingerprint != before
+
+
 def test_catalog_name_resolves_under_the_data_root(tmp_path):
     spec = resolve_dataset("plants", CATALOG, tmp_path)
     assert spec.path == tmp_path / "plants" and spec.kind == "folder"

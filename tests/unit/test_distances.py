@@ -91,6 +91,27 @@ def test_normalisations_are_fitted_on_the_union_and_move_means_with_features():
                                                  for c in range(len(d.class_names))], atol=1e-4)
 
 
+def test_standardising_from_class_sums_of_squares_matches_the_per_image_rows():
+    # At scale the cache keeps only a sample of rows, but the streamed sums of squares cover every image.
+    from dataclasses import replace
+
+    rng = np.random.default_rng(5)
+    a = image_domain("a", rows=rng.normal(size=(40, 3)) * [1, 5, 10] + 3, labels=np.repeat([0, 1], 20))
+    b = image_domain("b", rows=rng.normal(size=(30, 3)) - 2, labels=np.repeat([0, 1, 2], 10))
+    from_rows = represent([a, b], normalise="standardise")
+
+    def moments_only(d):
+        squares = np.stack([(d.features[d.labels == c].astype(float) ** 2).mean(axis=0)
+                            for c in range(len(d.class_names))])
+        return replace(d, features=None, labels=None, second_moments=squares)
+
+    from_moments = represent([moments_only(a), moments_only(b)], normalise="standardise")
+    for r, m in zip(from_rows, from_moments):
+        np.testing.assert_allclose(m.means, r.means, atol=1e-5)
+    pooled = np.concatenate([a.features, b.features]).astype(float)
+    np.testing.assert_allclose(from_moments[0].means[0], (a.means[0] - pooled.mean(0)) / pooled.std(0), atol=1e-5)
+
+
 def test_stratified_sample_keeps_every_class_and_is_seeded():
     labels = np.repeat([0, 1, 2], [100, 10, 1])
     rows = stratified_sample(labels, 20, seed=0)
