@@ -15,7 +15,7 @@ from .backbone import BackboneSpec
 from .cache import read_json, write_json
 from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, same_dataset, select, unique_names
-from .distances import DistanceSpec, configure, needs_features
+from .distances import REGISTERED, DistanceSpec, configure, needs_features
 from .domains import Domain, build_domain, represent
 from .evidence import catalog_name, load_evidence, measured_sources, prior_mix, verdict
 from .explain import descriptor_quality
@@ -184,6 +184,8 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         if unseen:
             notes.append("No catalog transfer measurement for " + ", ".join(unseen) + ": the catalog prior knows "
                          "nothing about them, so the distance alone places them.")
+    elif distance_cfg["name"] in REGISTERED:
+        distance = REGISTERED[distance_cfg["name"]](distance_cfg, cfg, target_images, source_images)
     else:
         distance = configure(distance_cfg)
     feature_sets = {}

@@ -108,6 +108,9 @@ def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True)
     source the prior knows, prior_mix is its distance alone, and is validated as that."""
     if distance_cfg.get("name") == "prior_mix":
         return evidence["default"]["score"] if any_prior else evidence["default"]["all_targets"]["distance"]
+    if distance_cfg.get("name") == "model_score":  # measured under the benchmark's own stage-1 protocol only
+        same_protocol = str(evidence.get("protocol", "")).startswith(f"top{int(distance_cfg.get('top_blocks', 4))}/")
+        return str(distance_cfg.get("score")) if same_protocol else None
     wanted = {k: v for k, v in distance_cfg.items() if k not in ("gamma", "evidence")}
     for name, measured in evidence["distances"].items():
         if {k: v for k, v in measured.items() if k not in ("gamma", "evidence")} == wanted:

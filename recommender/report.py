@@ -19,6 +19,12 @@ PARTS_HEADER = ("rank", "source", "prior gain, points", "distance", "classes", "
 
 
 def _rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    if any(s.parts for s in ranking.sources) and not any("prior_gain" in s.parts for s in ranking.sources):
+        # A model-based score (distance=logme): the value sorted by is -score, so the score itself is shown.
+        keys = list(ranking.sources[0].parts)
+        return ("rank", "source", *keys, "classes", "images", "skipped"), [
+            (str(s.rank), s.name, *(f"{s.parts[k]:.4f}" for k in keys), str(s.n_classes), str(s.n_images),
+             str(s.n_skipped)) for s in ranking.sources]
     if any(s.parts for s in ranking.sources):
         return PARTS_HEADER, [
             (str(s.rank), s.name,

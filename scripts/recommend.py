@@ -3,6 +3,7 @@
     python scripts/recommend.py target=plants
     python scripts/recommend.py target=/data/my_images sources=[flowers,animals]
     python scripts/recommend.py -m target=plants,flowers,animals
+    python scripts/recommend.py target=plants distance=logme      # trains every source first (minutes each)
 """
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -17,6 +18,10 @@ from recommender.report import format_table, write_reports
 def main(cfg: DictConfig) -> None:
     with user_errors():
         check_config(cfg, required=[("target", "plants")])
+        if cfg.distance.name == "model_score":  # trains every source first: the fine-tuning package provides it
+            from finetune.model_distance import register
+
+            register()
         ranking = recommend(cfg=cfg)
         out_dir = HydraConfig.get().runtime.output_dir
         write_reports(ranking, out_dir, cfg.report)

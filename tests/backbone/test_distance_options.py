@@ -82,3 +82,40 @@ def test_the_explained_report_draws_a_normalised_distance_in_the_backbone_space(
                                         "report.map_points_per_dataset=6"))
     paths = write_reports(ranking, tmp_path / "out", {"explain": True, "map_points_per_dataset": 6})
     assert paths["domain_map.png"].stat().st_size > 10_000  # whitened means in a 1280-d map used to crash here
+
+
+def test_distance_logme_ranks_by_each_trained_source_networks_logme(tmp_path, cfg_factory):
+    from finetune.benchmark import adapted_split
+    from finetune.model_distance import register, stage1_config
+    from finetune.transfer import train_source
+    from finetune.transferability import REGISTRY
+    from recommender import open_dataset
+
+    colours = {"yellow": (230, 220, 30), "purple": (140, 30, 160)}
+    target = make_folder_dataset(tmp_path / "target", colours, per_class=12)
+    near = make_folder_dataset(tmp_path / "near", colours, per_class=12, seed=1)
+    far = make_folder_dataset(tmp_path / "far", {"grey": (128, 128, 128), "white": (250, 250, 250)}, per_class=12,
+                              seed=2)
+    cfg = cfg_factory(f"target={target}", f"sources=[{far},{near}]", "distance=logme", "distance.top_blocks=2",
+                      "+finetune=default", "finetune.epochs.head=1", "finetune.epochs.finetune=1",
+                      "finetune.hidden_units=8", "finetune.batch_size=8", f"finetune.checkpoint_dir={tmp_path / 'ck'}")
+    register()
+    ranking = recommend(cfg=cfg)
+    stage1 = stage1_config(cfg, 2)
+    for source in ranking.sources:
+        # The score computed here, from the same cached checkpoint, by the registry's function directly.
+        pool = adapted_split(train_source(str(tmp_path / source.name), stage1, 0), open_dataset(str(target), stage1),
+                             stage1, ("train", "val"))
+        expected = REGISTRY["logme"].function(pool.features, pool.labels)
+        assert source.parts["logme"] == pytest.approx(expected, rel=1e-6)
+        assert source.distance == pytest.approx(-expected, rel=1e-6)
+    assert [s.distance for s in ranking.sources] == sorted(s.distance for s in ranking.sources)
+    written = json.loads(write_reports(ranking, tmp_path / "out", {"explain": False})["ranking.json"].read_text())
+    assert written["distance"]["name"] == "model_score"
+
+
+def test_model_score_without_the_fine_tuning_package_says_what_to_do():
+    from recommender.distances import configure
+
+    with pytest.raises(ValueError, match="finetune.model_distance.register"):
+        configure({"name": "model_score", "score": "logme"})
