@@ -6,7 +6,9 @@ Distances via Optimal Transport", eq. 4-5), on seeded, class-stratified subsampl
 
 where a_y is the distribution of class y's features, taken in the Gaussian closed form (gaussian.py).
 `solver=exact` uses POT's network simplex; `solver=sinkhorn` the debiased Sinkhorn divergence (Genevay et al. 2018; Feydy et al. 2019)
-S = OT_eps(S, T) - (OT_eps(S, S) + OT_eps(T, T)) / 2, which tends to the exact value as `sinkhorn_reg` shrinks (its error is measured in docs/benchmarks.md).
+S = OT_eps(S, T) - (OT_eps(S, S) + OT_eps(T, T)) / 2 with one eps = sinkhorn_reg * (largest cost between the target's
+samples) for all three terms, which tends to the exact value as `sinkhorn_reg` shrinks (its error is measured in
+docs/benchmarks.md).
 The plan is returned summed per (source class, target class), so the report can show class flows."""
 from __future__ import annotations
 
@@ -36,6 +38,25 @@ def pair_cost(a: Domain, b: Domain) -> np.ndarray:
     return np.clip(cdist(xa, xb, "sqeuclidean"), 0, None) + label_cost[np.ix_(ya, yb)]
 
 
+_SELF_TERMS: dict = {}  # (id(domain), reg, scale) -> (domain, scale, value); the domain pins its id
+
+
+def _self_term(domain: Domain, reg: float, scale: float | None) -> tuple[float, float]:
+    """(scale, OT_eps(domain, domain)) with eps = reg * scale; scale None: the domain's own largest cost."""
+    key = (id(domain), float(reg), scale)
+    hit = _SELF_TERMS.get(key)
+    if hit is not None and hit[0] is domain:
+        return hit[1], hit[2]
+    if len(_SELF_TERMS) > 256:
+        _SELF_TERMS.clear()
+    cost = pair_cost(domain, domain)
+    scale = float(cost.max()) if scale is None else scale
+    n = len(cost)
+    value = sinkhorn(np.full(n, 1 / n), np.full(n, 1 / n), cost, reg, scale)[0]
+    _SELF_TERMS[key] = (domain, scale, value)
+    return scale, value
+
+
 def otdd(source: Domain, target: Domain, solver: str = "exact", sinkhorn_reg: float = 0.01) -> DistanceResult:
     if solver not in SOLVERS:
         raise ValueError(f"distance.solver={solver!r} is not supported; use one of {SOLVERS}.")
@@ -45,9 +66,11 @@ def otdd(source: Domain, target: Domain, solver: str = "exact", sinkhorn_reg: fl
     if solver == "exact":
         value, plan = solve(uniform_s, uniform_t, cost)
     else:
-        value, plan = sinkhorn(uniform_s, uniform_t, cost, sinkhorn_reg)
-        value -= 0.5 * (sinkhorn(uniform_s, uniform_s, pair_cost(source, source), sinkhorn_reg)[0]
-                        + sinkhorn(uniform_t, uniform_t, pair_cost(target, target), sinkhorn_reg)[0])
+        # One epsilon for all three terms (the divergence is only debiased, and >= 0, if they share it): the
+        # target's, so a ranking solves the target's self-term once and each source's once.
+        scale, target_term = _self_term(target, sinkhorn_reg, None)
+        value, plan = sinkhorn(uniform_s, uniform_t, cost, sinkhorn_reg, scale)
+        value -= 0.5 * (_self_term(source, sinkhorn_reg, scale)[1] + target_term)
     ys, yt = source.labels[source.sample_rows], target.labels[target.sample_rows]
     k_s, k_t = len(source.class_names), len(target.class_names)
     class_plan = np.zeros((k_s, k_t))

@@ -45,13 +45,14 @@ def transport_plan(a, b, cost) -> np.ndarray:
     return solve(a, b, cost)[1]
 
 
-def sinkhorn(a, b, cost, reg: float) -> tuple[float, np.ndarray]:
+def sinkhorn(a, b, cost, reg: float, scale: float | None = None) -> tuple[float, np.ndarray]:
     """Entropic OT (Cuturi 2013): the plan P minimising <P, cost> - eps H(P), with
-    eps = reg * max(cost) so `reg` does not depend on the cost's scale; returns (<P, cost>, P)."""
+    eps = reg * scale (default scale: max(cost)) so `reg` does not depend on the cost's units; returns
+    (<P, cost>, P). Terms that are combined (a debiased divergence) must share one `scale`."""
     a, b, cost = validated(a, b, cost)
     if reg <= 0:
         raise ValueError(f"distance.sinkhorn_reg must be positive, got {reg}.")
-    scale = float(cost.max()) or 1.0
+    scale = float(cost.max() if scale is None else scale) or 1.0
     # The plain (non-log) iterations are exact enough for reg >= 0.01 of the largest cost and much faster.
     method = "sinkhorn" if reg >= 0.01 else "sinkhorn_log"
     plan = ot.sinkhorn(a, b, cost / scale, reg, method=method, numItermax=5_000, stopThr=1e-7)

@@ -64,6 +64,32 @@ def test_otdd_by_hand_on_two_points_per_dataset():
     assert otdd(a, b, solver="sinkhorn", sinkhorn_reg=0.01).value == pytest.approx(np.sqrt(18.0), rel=1e-3)
 
 
+def test_debiased_sinkhorn_otdd_shares_one_epsilon_across_its_three_terms():
+    # Reference from POT directly: S = OT_eps(s, t) - (OT_eps(s, s) + OT_eps(t, t)) / 2, one absolute eps taken
+    # from the target's own largest cost. Different spreads make each term's own max(cost) differ.
+    import ot
+    from recommender.distances.otdd import pair_cost
+
+    rng = np.random.default_rng(7)
+    s_rows, t_rows = rng.normal(size=(12, 2)) * 3.0, rng.normal(size=(10, 2)) * 0.5 + 1.0
+    source, target = (represent([image_domain("s", rows=s_rows, labels=np.repeat([0, 1], 6))],
+                                covariance="diagonal", samples=100)[0],
+                      represent([image_domain("t", rows=t_rows, labels=np.repeat([0, 1], 5))],
+                                covariance="diagonal", samples=100)[0])
+    reg = 0.05
+    eps = reg * pair_cost(target, target).max()
+
+    def term(a, b):
+        cost = pair_cost(a, b)
+        u, v = np.full(cost.shape[0], 1 / cost.shape[0]), np.full(cost.shape[1], 1 / cost.shape[1])
+        return float(np.sum(ot.sinkhorn(u, v, cost / eps, 1.0, stopThr=1e-9, numItermax=100_000) * cost))
+
+    expected = term(source, target) - 0.5 * (term(source, source) + term(target, target))
+    got = otdd(source, target, solver="sinkhorn", sinkhorn_reg=reg).value
+    assert got == pytest.approx(np.sqrt(max(expected, 0.0)), rel=1e-3)
+    assert otdd(target, target, solver="sinkhorn", sinkhorn_reg=reg).value == pytest.approx(0.0, abs=1e-6)
+
+
 def test_sinkhorn_approaches_exact_as_regularisation_shrinks():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(30, 3)), rng.normal(size=(40, 3)) + 1.0
