@@ -226,6 +226,39 @@ def _check_weights(cfg: DictConfig) -> None:
     resolve_weights(backbone_spec(cfg))
 
 
+def preflight(config_name: str, argv: Sequence[str] | None = None) -> None:
+    """Compose the configuration as Hydra is about to, so a command line Hydra cannot apply (a key the selected
+    group option lacks, an unknown option) is one `error:` line and exit code 2, like every other bad input,
+    instead of Hydra's multi-line report. Sweeps (-m) and Hydra's own flags are left to Hydra."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .config import CONF_DIR
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a.startswith("-") for a in args):
+        return
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            compose(config_name, overrides=args)
+    except (HydraException, OmegaConfBaseException) as err:
+        import re
+
+        unknown = re.match(r"Could not override '([^']+)'", str(err))
+        if unknown and "not in struct" in str(err.__cause__):
+            # Hydra suggests `+key=value`, which would add a key nothing reads: say what is wrong instead.
+            message = (f"{unknown.group(1)} is not an option of this configuration. A key that only some options "
+                       "of a group have needs that option selected first (e.g. distance=class_mean_emd "
+                       "distance.ground_metric=cosine); otherwise check its spelling in README's configuration "
+                       "reference.")
+        else:
+            cause = f" ({err.__cause__})" if err.__cause__ is not None else ""
+            message = f"the command line cannot be applied: {err}{cause}."
+        print("error: " + " ".join(message.split()), file=sys.stderr)
+        sys.exit(2)
+
+
 @contextlib.contextmanager
 def user_errors():
     """Turn a RecommenderError into one `error: ...` line on stderr and exit code 2 (no traceback)."""

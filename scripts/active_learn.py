@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from finetune.active import run_active_learning
 from finetune.active_report import console_summary, write_active_learning
 from finetune.checks import ACTIVE_LEARNING_RULES, FINETUNE_RULES
-from recommender.checks import check_config, user_errors
+from recommender.checks import check_config, user_errors, preflight
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="active_learn")
@@ -27,4 +27,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("active_learn")
     main()

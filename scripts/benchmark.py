@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from finetune.benchmark import run_benchmark
 from finetune.benchmark_report import console_summary, write_benchmark
 from finetune.checks import BENCHMARK_RULES, FINETUNE_RULES, headline_is_measured
-from recommender.checks import check_config, user_errors
+from recommender.checks import check_config, user_errors, preflight
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
@@ -26,4 +26,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("benchmark")
     main()

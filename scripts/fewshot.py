@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from finetune.fewshot_compare import compare, format_table
-from recommender.checks import Rule, check_config, integer, user_errors
+from recommender.checks import Rule, check_config, integer, user_errors, preflight
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="fewshot")
@@ -28,4 +28,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("fewshot")
     main()

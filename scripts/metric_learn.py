@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from finetune.metric_run import learn_embedding
-from recommender.checks import Rule, check_config, choice, integer, number, user_errors
+from recommender.checks import Rule, check_config, choice, integer, number, user_errors, preflight
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="metric_learn")
@@ -28,4 +28,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("metric_learn")
     main()

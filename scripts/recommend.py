@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import recommend
-from recommender.checks import check_config, user_errors
+from recommender.checks import check_config, user_errors, preflight
 from recommender.report import format_table, write_reports
 
 
@@ -30,4 +30,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("config")
     main()

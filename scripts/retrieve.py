@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import make_extractor
-from recommender.checks import check_config, user_errors
+from recommender.checks import check_config, user_errors, preflight
 from recommender.retrieval import build_index, encode_query, load_embedding, plot_matches
 
 
@@ -38,4 +38,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("retrieve")
     main()

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from finetune.checks import FINETUNE_RULES
 from finetune.select import train_from_source
-from recommender.checks import check_config, user_errors
+from recommender.checks import check_config, user_errors, preflight
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="validate")
@@ -30,4 +30,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("validate")
     main()

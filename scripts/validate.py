@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from finetune.checks import FINETUNE_RULES
 from finetune.report import markdown, write_validation
 from finetune.validate import validate
-from recommender.checks import check_config, user_errors
+from recommender.checks import check_config, user_errors, preflight
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="validate")
@@ -25,4 +25,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("validate")
     main()

@@ -48,6 +48,8 @@ def _common(d, tmp_path):
 CASES = [
     ("recommend", ["target={target}", "distance=class_mean_emd", "distance.ground_metric=foo"], "distance.ground_metric"),
     ("recommend", ["target={target}", "distance.gamma=-1"], "distance.gamma"),
+    ("recommend", ["target={target}", "distance.ground_metric=cosine"], "distance.ground_metric"),  # not in prior_mix
+    ("recommend", ["target={target}", "distance=nearest"], "distance/nearest"),
     ("recommend", ["target={target}", "distance.gamma=abc"], "distance.gamma"),
     ("recommend", ["target={target}", "backbone.alpha=abc"], "backbone.alpha"),
     ("recommend", ["target={target}", "backbone.alpha=0.75", "backbone.weights_dir={empty_weights}"], "alpha=0.75"),
