@@ -51,6 +51,19 @@ def _maximise(s2: np.ndarray, z: np.ndarray, y_outside: float, n: int, d: int,
     return evidence / n, alpha, beta
 
 
+def left_singular(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(U, s^2) of F's thin SVD, for the directions with s > 0. With more images than features, through the
+    eigendecomposition of the small d x d matrix F'F, U = F V / s, as LogME's reference code does: several times
+    faster than the SVD of the n x d matrix, and the same up to rounding."""
+    if f.shape[0] <= f.shape[1]:
+        u, s, _ = np.linalg.svd(f, full_matrices=False)
+        return u, s**2
+    s2, v = np.linalg.eigh(f.T @ f)
+    live = s2 > max(float(s2.max()), 1e-300) * 1e-12
+    s2, v = s2[live], v[:, live]
+    return (f @ v) / np.sqrt(s2), s2
+
+
 def logme(features, labels) -> float:
     """LogME (You, Liu, Wang, Long: "LogME: Practical Assessment of Pre-trained Models for Transfer Learning",
     ICML 2021).
@@ -63,8 +76,7 @@ def logme(features, labels) -> float:
     """
     f, codes, classes = features_and_labels(features, labels)
     n, d = f.shape
-    u, s, _ = np.linalg.svd(f, full_matrices=False)
-    s2 = s**2
+    u, s2 = left_singular(f)
     total = 0.0
     for c in range(len(classes)):
         y = (codes == c).astype(np.float64)

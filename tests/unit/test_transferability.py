@@ -41,6 +41,20 @@ def test_logme_fixed_point_matches_the_explicit_formula_with_more_dims_than_imag
     assert per_image * 6 == pytest.approx(log_evidence(f, y, alpha, beta), rel=1e-9)
 
 
+def test_logme_through_the_small_eigenproblem_equals_the_full_svd():
+    from finetune.transferability.logme import _maximise, left_singular
+
+    rng = np.random.default_rng(3)
+    f = rng.normal(size=(300, 24)) @ rng.normal(size=(24, 24))
+    y = (rng.random(300) > 0.5).astype(float)
+    u, s, _ = np.linalg.svd(f, full_matrices=False)
+    fast_u, fast_s2 = left_singular(f)
+    via_svd = _maximise(s**2, u.T @ y, float(y @ y - (u.T @ y) @ (u.T @ y)), 300, 24)[0]
+    z = fast_u.T @ y
+    via_eigh = _maximise(fast_s2, z, float(y @ y - z @ z), 300, 24)[0]
+    assert via_eigh == pytest.approx(via_svd, rel=1e-9)
+
+
 def test_logme_grows_as_features_explain_the_labels():
     rng = np.random.default_rng(2)
     labels = np.repeat([0, 1, 2], 40)
