@@ -35,6 +35,7 @@ from recommender.cache import read_json, read_npz, write_json, write_npz
 
 from .fewshot import draw_episodes, episode_accuracies
 from .mix import MIX, WEIGHTS, fit, gains, loto_scores, mixed_score
+from .scores import weighted_tau_rows
 from .transferability import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -279,7 +280,7 @@ def _pearson(score: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
 def _bootstrap(runs: list[TargetRun], top_blocks: int, k: str, names: list[str], n: int, seed: int) -> dict:
     """Bootstrap over episodes: resample each target's episodes (the same columns for all its sources, which
     keeps the pairing), recompute the mean accuracies and every score's metrics, average over targets.
-    Kendall, Pearson and the top-1 figures are vectorised over resamples; weighted tau calls SciPy."""
+    Every metric is vectorised over resamples (weighted tau by `weighted_tau_rows`, equal to SciPy's)."""
     if not runs or n < 1:
         return {}
     rng = np.random.default_rng(seed)
@@ -299,9 +300,8 @@ def _bootstrap(runs: list[TargetRun], top_blocks: int, k: str, names: list[str],
             out["pearson"].append(np.zeros(n) if constant else _pearson(values, means))
             out["top1_relative_accuracy"].append(np.where(best > 0, pick / np.where(best > 0, best, 1), 0.0))
             out["top1_regret"].append(100 * (best - pick))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out["weighted_tau"].append(np.zeros(n) if constant else np.array(
-                    [_tau_or_zero(stats.weightedtau(values, m).statistic) for m in means]))
+            tau = np.zeros(n) if constant else weighted_tau_rows(values, means)
+            out["weighted_tau"].append(np.where(np.isfinite(tau), tau, 0.0))  # _tau_or_zero, per resample
     return {name: {m: np.mean(v, axis=0) for m, v in per_target[name].items() if v} for name in names}
 
 

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
 from .config import PROJECT_ROOT
@@ -51,9 +52,14 @@ def measured_sources(evidence: dict) -> set[str]:
 
 def catalog_name(images: ImageList, cfg) -> str | None:
     """The catalog name of the dataset `images` is, whatever it was called on the command line."""
-    for name in cfg.catalog:
+    # Plain values, resolved once: reading an OmegaConf node re-parses its interpolations every time, and this
+    # loop runs for every dataset of every ranking (the benchmark ranks thousands of times).
+    catalog = OmegaConf.to_container(cfg.catalog, resolve=True) if isinstance(cfg.catalog, DictConfig) \
+        else cfg.catalog
+    data_root = cfg.data_root
+    for name in catalog:
         try:
-            if same_dataset(resolve_dataset(str(name), cfg.catalog, cfg.data_root), images):
+            if same_dataset(resolve_dataset(str(name), catalog, data_root), images):
                 return str(name)
         except DatasetError:  # a catalog entry that is not on this machine cannot be this dataset
             continue

@@ -188,3 +188,25 @@ def test_linear_cka_by_hand_and_its_invariances():
     x = rng.normal(size=(30, 5))
     rotation = np.linalg.qr(rng.normal(size=(5, 5)))[0]
     assert linear_cka(x, 2.5 * x @ rotation + 7) == pytest.approx(1.0)  # rotation, scale and shift leave it at 1
+
+
+def test_weighted_tau_rows_is_scipys_weighted_tau_for_every_row():
+    import warnings
+
+    from scipy import stats
+
+    from finetune.scores import weighted_tau_rows
+
+    # By hand: x = (3, 2, 1), y = (3, 1, 2). Ranks by (x, y) give weights (1, 1/2, 1/3): pair weights 3/2, 4/3
+    # (concordant) and 5/6 (discordant), so tau = (3/2 + 4/3 - 5/6) / (3/2 + 4/3 + 5/6) = 6/11; ranks by
+    # (y, x) permute the same weights, so the mean of the two is 6/11 as well.
+    assert weighted_tau_rows([3.0, 2.0, 1.0], [[3.0, 1.0, 2.0]])[0] == pytest.approx(6 / 11, abs=1e-12)
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(2, 11))
+        x = rng.integers(0, 3, n).astype(float) if trial % 2 else rng.normal(size=n)
+        rows = rng.integers(0, 3, (4, n)).astype(float) if trial % 3 else rng.normal(size=(4, n))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = [stats.weightedtau(x, row).statistic for row in rows]
+        np.testing.assert_allclose(weighted_tau_rows(x, rows), expected, atol=1e-12, equal_nan=True)
