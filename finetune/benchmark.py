@@ -350,17 +350,16 @@ def imagenet_split(images: ImageList, cfg: DictConfig, splits: tuple[str, ...]) 
 def adapted_split(checkpoint: Path, images: ImageList, cfg: DictConfig, splits: tuple[str, ...]) -> Split:
     """The target's images through a stage-1 network: pooled features of its adapted top and its source-class
     probabilities, computed from the cached frozen-bottom activations and cached per (checkpoint, split)."""
-    from .transfer import _extractor, load_checkpoint
+    from .transfer import _extractor
 
-    parts, net = [], None
+    parts = []
     cut_name = cut_name_of(backbone_spec(cfg), cfg.finetune.strategy, int(cfg.finetune.top_blocks))
     for split in splits:
         cut = dataset_features(images, cfg, split, extractor=_extractor(backbone_spec(cfg), cut_name))
         path = Path(checkpoint).parent / f"adapted-{Path(checkpoint).stem}-{cut.path.stem}.npz"
         arrays = read_npz(path, ADAPTED_ARRAYS)
         if arrays is None:
-            net = net or load_checkpoint(checkpoint)
-            features, probabilities = _run_tail(net, cut.features())
+            features, probabilities = _run_tail(checkpoint, cut.features())
             arrays = {"features": features, "labels": cut.labels, "refs": cut.refs, "predictions": probabilities}
             write_npz(path, arrays)
         parts.append(Split(*(arrays[name] for name in ADAPTED_ARRAYS)))
@@ -424,20 +423,30 @@ def cut_name_of(spec, strategy: str, top_blocks: int) -> str | None:
     return cut_layer(build_backbone(spec, resolve_weights(spec), pooling=None), strategy, top_blocks)
 
 
-def _run_tail(net, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=32)
+def tail_of(checkpoint: str, stamp: tuple[int, int]):
+    """A stage-1 network's trainable tail with its pooled activations as a second output, built once per
+    checkpoint file and kept: loading a checkpoint costs seconds, and a benchmark reads each one for every target.
+    `stamp` (size, mtime) makes a file written again at the same path load again."""
     import keras
 
     from .model import trainable_tail
+    from .transfer import load_checkpoint
 
-    tail = trainable_tail(net)[0]
+    tail = trainable_tail(load_checkpoint(Path(checkpoint)))[0]
     # Re-apply the tail's layers to a fresh input, keeping the pooled activations as a second output.
     x = inputs = keras.Input(tail.input.shape[1:])
     outputs = {}
     for layer in tail.layers:
         if not isinstance(layer, keras.layers.InputLayer):
             x = outputs[layer.name] = layer(x)
-    both = keras.Model(inputs, [outputs["pool"], x])
-    x = activations.reshape((-1, *tail.input.shape[1:]))
+    return keras.Model(inputs, [outputs["pool"], x])
+
+
+def _run_tail(checkpoint: Path, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    stat = Path(checkpoint).stat()
+    both = tail_of(str(checkpoint), (stat.st_size, stat.st_mtime_ns))
+    x = activations.reshape((-1, *both.input.shape[1:]))
     pooled, probabilities = both.predict(x, batch_size=256, verbose=0)
     return pooled.astype(np.float32), probabilities.astype(np.float32)
 
