@@ -58,11 +58,17 @@ Machine: {machine_facts()}.
 {', '.join(kept['protocols'])}, one stage-1 seed, every feature and network cache empty at the start): stage-1
 networks {stage1_minutes:.1f} min (20 networks), targets {sum(measured.values()) / 60:.1f} min (below; each
 includes its model-free distances), evaluation and reports the rest: **{cold_minutes:.0f} min in all; the goal
-(<= 30 min) is {verdict}.** The run shared the 2 cores with editing and unit tests for part of its time. Where
-the time goes: the first target also extracts every dataset at 224 px for the 224-px distances; large targets
-(cifar10, aerial: about 3,000 images) pay for two cut-activation extractions, 18 source networks applied to every
-image, the model-based scores, and 100 episodes x 2 k x 19 networks of logistic regression. Figures kept in
-docs/benchmark/cold_run_timings.json.
+(<= 30 min) is {verdict}.** The run shared the 2 cores with editing and unit tests for part of its time.
+Figures kept in docs/benchmark/cold_run_timings.json.
+
+Where the time went in an earlier cold run profiled with cProfile (`python -m cProfile -o bench.prof
+scripts/benchmark.py ...`; 70 min with the profiler's own overhead, which inflates many small Python calls):
+stage-1 training 751 s; feature extraction (ImageNet features at 160 and 224 px, cut activations of both
+protocols) 592 s; loading stage-1 checkpoints 867 s in 370 loads (each network was loaded again for every target
+and split; now once per run, `finetune.benchmark.tail_of`); the bootstrap's 1.2 million SciPy weighted-tau calls
+570 s (now one vectorised call per score and target, `finetune.scores.weighted_tau_rows`, equal to SciPy's);
+few-shot episodes 420 s (in two worker processes); LogME's SVD about 2 s per network on 2,500 images (now the
+d x d eigenproblem, 5x faster).
 
 | target | seconds (cold) |
 |---|---|
