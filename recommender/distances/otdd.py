@@ -13,7 +13,6 @@ The plan is returned summed per (source class, target class), so the report can 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from ..domains import Domain
 from . import DistanceResult
@@ -30,12 +29,21 @@ def _sampled(domain: Domain) -> tuple[np.ndarray, np.ndarray]:
     return domain.features[domain.sample_rows].astype(np.float64), domain.labels[domain.sample_rows]
 
 
+def squared_distances(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
+    """|x - x'|^2 for every pair of rows, as |x|^2 + |x'|^2 - 2 x.x': one matrix product (BLAS), several times
+    faster than scipy's cdist on 1280-d features; rounding (about 1e-12 of the squared norms) is clipped at 0."""
+    squares = np.clip((xa * xa).sum(axis=1)[:, None] + (xb * xb).sum(axis=1)[None, :] - 2.0 * xa @ xb.T, 0, None)
+    if xa is xb:
+        np.fill_diagonal(squares, 0.0)
+    return squares
+
+
 def pair_cost(a: Domain, b: Domain) -> np.ndarray:
     """Squared label-aware ground cost between the samples of `a` (rows) and `b` (columns)."""
     xa, ya = _sampled(a)
-    xb, yb = _sampled(b)
+    xb, yb = (xa, ya) if b is a else _sampled(b)
     label_cost = wasserstein_squared(a.means, a.covariances, b.means, b.covariances)
-    return np.clip(cdist(xa, xb, "sqeuclidean"), 0, None) + label_cost[np.ix_(ya, yb)]
+    return squared_distances(xa, xb) + label_cost[np.ix_(ya, yb)]
 
 
 _SELF_TERMS: dict = {}  # (id(domain), reg, scale) -> (domain, scale, value); the domain pins its id

@@ -163,3 +163,15 @@ def test_every_distance_option_configures_and_ranks_a_twin_first(option):
     domains = represent([target, twin, far], **spec.represent)
     ranked = rank_sources(domains[0], domains[1:], spec.function)
     assert [r.name for r in ranked] == ["twin", "far"] and ranked[0].plan is not None
+
+
+def test_squared_distances_match_scipys_cdist():
+    from scipy.spatial.distance import cdist
+
+    from recommender.distances.otdd import squared_distances
+
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(size=(7, 5)) * 3 + 10, rng.normal(size=(4, 5))
+    np.testing.assert_allclose(squared_distances(a, b), cdist(a, b, "sqeuclidean"), rtol=1e-10, atol=1e-9)
+    same = squared_distances(a, a)
+    assert np.all(np.diag(same) == 0) and np.all(same >= 0)
