@@ -61,12 +61,12 @@ def test_rows_per_class_keeps_a_seeded_sample_while_sums_cover_every_image(colou
     every = dataset_features(str(colour_dataset), cfg_factory(*split))
     sampled = [dataset_features(str(colour_dataset), cfg_factory(*split, "features.rows_per_class=3", *extra,
                                                                  f"features.cache_dir={tmp_path / str(i)}"))
-               for i, extra in enumerate([(), TWO_WORKERS, ("seed=1",)])]
-    one, two_workers, other_seed = sampled
+               for i, extra in enumerate([(), ("features.batch_size=3",), ("seed=1",)])]
+    one, other_batches, other_seed = sampled
     assert np.bincount(one.labels).tolist() == [3, 3, 3] and one.features().shape == (9, 1280)
     np.testing.assert_allclose(one.class_sums, every.class_sums, rtol=1e-6)  # sums cover all 6, 14 and 6 images
     assert one.class_counts.tolist() == every.class_counts.tolist() == [6, 14, 6]  # blue, green, red
-    np.testing.assert_array_equal(two_workers.refs, one.refs)  # the sample does not depend on the sharding
+    np.testing.assert_array_equal(other_batches.refs, one.refs)  # the sample does not depend on the sharding
     assert set(other_seed.refs) != set(one.refs)
     rows = dict(zip(every.refs, every.features()))
     np.testing.assert_allclose(one.features(), [rows[r] for r in one.refs], atol=1e-5)
