@@ -21,6 +21,7 @@ from .distances import NAMES as DISTANCES
 from .distances.class_mean_emd import GROUND_METRICS
 from .distances.otdd import SOLVERS
 from .domains import COVARIANCES, NORMALISATIONS
+from .features import RUNNERS
 from .errors import RecommenderError
 
 
@@ -140,7 +141,7 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("features.max_images_per_class", integer(1, nullable=True)),
     Rule("features.progress", boolean),
     Rule("features.cache_dir", writable_folder),
-    Rule("features.runner", choice(("local", "beam"))),
+    Rule("features.runner", choice(RUNNERS)),
     Rule("features.beam_options", lambda v: None if isinstance(v, (dict, DictConfig)) and all(
         isinstance(o, (str, int, float, bool)) for o in v.values())
         else "must map Beam option names to values, e.g. {runner: DirectRunner, direct_num_workers: 2}"),
