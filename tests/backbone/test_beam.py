@@ -10,8 +10,8 @@ from recommender.features import FeatureError
 
 beam_features = pytest.importorskip("recommender.beam_features", reason="apache-beam is not installed")
 
-TWO_WORKERS = ("features.beam_options.direct_num_workers=2",
-               "features.beam_options.direct_running_mode=multi_processing")
+TWO_WORKERS = {mode: ("features.beam_options.direct_num_workers=2", f"features.beam_options.direct_running_mode={mode}")
+               for mode in ("multi_processing", "multi_threading")}
 
 
 def entry_files(cfg):
@@ -39,12 +39,13 @@ def test_beam_gives_the_local_classes_means_ranking_and_distances_on_real_catalo
     assert entry_files(local) == entry_files(beam)
 
 
-def test_two_worker_processes_write_one_entry_once_and_skip_what_local_skips(colour_dataset, cfg_factory, tmp_path):
+@pytest.mark.parametrize("mode", sorted(TWO_WORKERS))
+def test_two_workers_write_one_entry_once_and_skip_what_local_skips(mode, colour_dataset, cfg_factory, tmp_path):
     (colour_dataset / "red" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     write_image(colour_dataset / "blue" / "gray.png", (100, 100, 100), mode="L")
     split = ("split.train=1.0", "split.val=0.0", "split.test=0.0")
     local = dataset_features(str(colour_dataset), cfg_factory(*split))
-    beam_cfg = cfg_factory(*split, "features.runner=beam", "features.batch_size=4", *TWO_WORKERS,
+    beam_cfg = cfg_factory(*split, "features.runner=beam", "features.batch_size=4", *TWO_WORKERS[mode],
                            f"features.cache_dir={tmp_path / 'beam'}")
     beam = dataset_features(str(colour_dataset), beam_cfg)
     assert beam.extracted and entry_files(beam_cfg) == [beam.path.name]  # one entry, no temporary left over
