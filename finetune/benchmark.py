@@ -26,8 +26,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
-from recommender import (DatasetError, ImageList, backbone_spec, dataset_features, open_dataset, recommend,
-                         same_dataset)
+from recommender import (DatasetError, ImageList, backbone_spec, dataset_features, dataset_features_together,
+                         make_extractor, open_dataset, recommend, same_dataset)
 from recommender.api import canonical_ref
 from recommender.config import CONF_DIR
 from recommender.evidence import fold, load_evidence
@@ -370,6 +370,31 @@ def adapted_split(checkpoint: Path, images: ImageList, cfg: DictConfig, splits: 
 ADAPTED_ARRAYS = ("features", "labels", "refs", "predictions")
 
 
+def extract_shared(refs: list[str], cfg: DictConfig) -> None:
+    """Every split of every dataset through the ImageNet network once: its pooled features (the recommender's)
+    and the frozen bottom's activations at each protocol's cut come out of the same forward pass, cached where
+    `dataset_features` (and so stage-1 training and `adapted_split`) looks for them. Three passes become one."""
+    from tqdm.auto import tqdm
+
+    from .transfer import _extractor, transfer_config
+
+    groups: dict = {}  # backbone spec -> (config at that image size, extractors sharing it)
+    pooled = make_extractor(cfg)
+    groups[pooled.spec] = (cfg, [pooled])
+    for b in cfg.benchmark.top_blocks:
+        cfg_b = transfer_config(protocol_config(cfg, int(b)))
+        spec = backbone_spec(cfg_b)
+        extractor = _extractor(spec, cut_name_of(spec, "top_blocks", int(b)))
+        group = groups.setdefault(spec, (cfg_b, []))[1]
+        if extractor.identity not in [e.identity for e in group]:
+            group.append(extractor)
+    for ref in tqdm(refs, desc="features", unit="dataset", disable=not cfg.features.progress):
+        images = open_dataset(ref, cfg)
+        for cfg_g, extractors in groups.values():
+            for split in ("train", "val", "test"):
+                dataset_features_together(images, cfg_g, split, extractors)
+
+
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     """Linear centred kernel alignment (Kornblith et al., ICML 2019, eq. 5) of two representations of the same
     images: CKA = |Yc^T Xc|_F^2 / (|Xc^T Xc|_F |Yc^T Yc|_F), columns centred; 1 = the same up to rotation and
@@ -653,11 +678,14 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
     needed = list(dict.fromkeys(s for _, srcs in pairs for s in srcs))
     checkpoints = {}
     t0 = time.perf_counter()
+    extract_shared(list(dict.fromkeys([*(t for t, _ in pairs), *needed])), cfg)
+    timings = {"features_seconds": time.perf_counter() - t0}
+    t0 = time.perf_counter()
     jobs = [(int(b), s) for b in bench.top_blocks for s in needed]
     for b, ref in tqdm(jobs, desc="stage-1 networks", unit="net", disable=not cfg.features.progress):
         images = open_dataset(ref, cfg)
         checkpoints[(b, images.fingerprint)] = train_source(ref, protocol_config(cfg, b), int(bench.stage1_seed))
-    timings = {"stage1_seconds": time.perf_counter() - t0, "targets": {}}
+    timings.update({"stage1_seconds": time.perf_counter() - t0, "targets": {}})
     runs = []
     for target_ref, source_refs in tqdm(pairs, desc="targets", unit="target", disable=not cfg.features.progress):
         t1 = time.perf_counter()

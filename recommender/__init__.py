@@ -12,8 +12,8 @@ from omegaconf import OmegaConf  # noqa: E402
 # get separate folders, so neither report overwrites the other.
 OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
 
-from .api import (backbone_spec, dataset_domain, dataset_features, descriptor_quality_of, load_images,  # noqa: E402
-                  make_extractor, open_dataset, recommend, candidate_datasets, split_indices_of)
+from .api import (backbone_spec, dataset_domain, dataset_features, dataset_features_together,  # noqa: E402
+                  descriptor_quality_of, load_images, make_extractor, open_dataset, recommend, candidate_datasets, split_indices_of)
 from .backbone import build_backbone, identity as backbone_identity, resolve_weights  # noqa: E402
 from .config import load_config  # noqa: E402
 from .datasets import DatasetError, ImageList, same_dataset  # noqa: E402
@@ -21,7 +21,7 @@ from .features import Extractor, FeatureSet  # noqa: E402
 from .files import atomic_output  # noqa: E402
 from .ranking import Ranking, SourceResult  # noqa: E402
 
-__all__ = ["recommend", "load_config", "Ranking", "SourceResult", "dataset_features", "dataset_domain",
+__all__ = ["recommend", "load_config", "Ranking", "SourceResult", "dataset_features", "dataset_features_together", "dataset_domain",
            "open_dataset", "split_indices_of", "backbone_spec", "candidate_datasets", "same_dataset", "make_extractor", "load_images",
            "descriptor_quality_of", "Extractor", "FeatureSet", "atomic_output", "build_backbone", "backbone_identity",
            "resolve_weights", "DatasetError", "ImageList"]

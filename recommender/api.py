@@ -19,7 +19,7 @@ from .distances import REGISTERED, DistanceSpec, configure, needs_features
 from .domains import Domain, build_domain, represent
 from .evidence import catalog_name, load_evidence, measured_sources, prior_mix, verdict
 from .explain import descriptor_quality
-from .features import Extractor, FeatureSet, extract_features, image_batches
+from .features import Extractor, FeatureSet, extract_features, extract_features_together, image_batches
 from .ranking import Ranking, pairwise_distances, rank_sources
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,22 @@ def dataset_features(name_or_images: str | ImageList, cfg: DictConfig, split: st
                             batch_size=cfg.features.batch_size, progress=cfg.features.progress, split=split,
                             runner=cfg.features.runner, beam_options=dict(cfg.features.beam_options),
                             rows_per_class=cfg.features.rows_per_class, seed=cfg.seed)
+
+
+def dataset_features_together(name_or_images: str | ImageList, cfg: DictConfig, split: str,
+                              extractors) -> list[FeatureSet]:
+    """`dataset_features` of several extractors of one backbone (say the pooled features and two cuts'
+    activations): what is not cached yet is extracted in one pass over the split's images, not one per extractor.
+    Needs `features.runner=local`; under another runner each extractor goes its own way."""
+    images = open_dataset(name_or_images, cfg)
+    if cfg.features.runner != "local":
+        return [dataset_features(images, cfg, split, e) for e in extractors]
+    indices = split_indices_of(images, cfg, split, cfg.features.max_images_per_class)
+    if len(indices) == 0:
+        raise DatasetError(f"Dataset {images.name!r}: its {split} split is empty (too few images per class for "
+                           f"split={dict(cfg.split)}); add images or change the split fractions.")
+    return extract_features_together(images, indices, extractors, Path(cfg.features.cache_dir),
+                                     batch_size=cfg.features.batch_size, progress=cfg.features.progress, split=split)
 
 
 def dataset_domain(name: str, cfg: DictConfig, extractor: Extractor | None = None) -> Domain:

@@ -7,6 +7,7 @@ does not grow with the number of images; the per-image features stay available f
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -103,21 +104,64 @@ class Extractor:
         return np.asarray(self._model.predict_on_batch(np.asarray(images, np.uint8)))
 
     def _build(self):
-        """uint8 images -> preprocessing -> backbone -> flattened output, as one Keras model.
+        model, shapes = backbone_model(self.spec, self.weights_path, (self.layer,))
+        self.output_shape = shapes[0]
+        return model
 
-        Only Keras ops, so the same model runs on TensorFlow, JAX or PyTorch (whichever `KERAS_BACKEND` names),
-        on a GPU when that backend sees one; `predict_on_batch` runs the backend's compiled predict step.
-        """
-        import keras
 
-        backbone = build_backbone(self.spec, self.weights_path, pooling="avg" if self.layer is None else None)
-        if self.layer is not None:
-            backbone = keras.Model(backbone.input, backbone.get_layer(self.layer).output)
-        size = int(self.spec.image_size)
-        self.output_shape = tuple(int(d) for d in backbone.output_shape[1:])
-        images = keras.Input((size, size, 3), dtype="uint8")
-        outputs = backbone(preprocess(keras.ops.cast(images, "float32")), training=False)
-        return keras.Model(images, keras.ops.reshape(outputs, (-1, self.dim)))
+class ExtractorGroup:
+    """Several extractors of one backbone run as one model: each image is decoded and passes through the layers
+    they share once (a pooled output and the activations of two cuts cost one forward pass, not three).
+    Each output is exactly what its extractor alone computes, so their cache entries are interchangeable."""
+
+    def __init__(self, extractors):
+        self.extractors = list(extractors)
+        if not self.extractors or len({e.spec for e in self.extractors}) != 1:
+            raise FeatureError("extractors run together must share one backbone (name, alpha, image size, weights).")
+        self.spec = self.extractors[0].spec
+        self._model = None
+
+    def __call__(self, images) -> list[np.ndarray]:
+        if self._model is None:
+            self._model, shapes = _group_model(self.spec, self.extractors[0].weights_path,
+                                               tuple(e.layer for e in self.extractors))
+            for extractor, shape in zip(self.extractors, shapes):
+                extractor.output_shape = shape
+        outputs = self._model.predict_on_batch(np.asarray(images, np.uint8))
+        return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+@functools.lru_cache(maxsize=4)
+def _group_model(spec: BackboneSpec, weights_path, layers: tuple):
+    # Built and traced once per backbone and set of outputs, however many datasets and splits run through it.
+    return backbone_model(spec, weights_path, layers)
+
+
+def backbone_model(spec: BackboneSpec, weights_path, layers: tuple):
+    """uint8 images -> preprocessing -> backbone -> one flattened output per entry of `layers` (a layer's name,
+    or None for the global-average-pooled features), as one Keras model; also each output's unflattened shape.
+
+    Only Keras ops, so the same model runs on TensorFlow, JAX or PyTorch (whichever `KERAS_BACKEND` names),
+    on a GPU when that backend sees one; `predict_on_batch` runs the backend's compiled predict step.
+    """
+    import keras
+
+    if layers == (None,):
+        backbone = build_backbone(spec, weights_path, pooling="avg")
+    else:
+        full = build_backbone(spec, weights_path, pooling=None)
+        # The same pooling layer keras.applications appends for pooling="avg", so the outputs are identical.
+        ends = [keras.layers.GlobalAveragePooling2D()(full.output) if layer is None else full.get_layer(layer).output
+                for layer in layers]
+        backbone = keras.Model(full.input, ends if len(ends) > 1 else ends[0])
+    shapes = [tuple(int(d) for d in s[1:]) for s in
+              (backbone.output_shape if len(layers) > 1 else [backbone.output_shape])]
+    size = int(spec.image_size)
+    images = keras.Input((size, size, 3), dtype="uint8")
+    outputs = backbone(preprocess(keras.ops.cast(images, "float32")), training=False)
+    outputs = outputs if len(layers) > 1 else [outputs]
+    flat = [keras.ops.reshape(o, (-1, int(np.prod(shape)))) for o, shape in zip(outputs, shapes)]
+    return keras.Model(images, flat if len(layers) > 1 else flat[0]), shapes
 
 
 def extract_features(
@@ -143,9 +187,7 @@ def extract_features(
     if rows_per_class is not None and runner != "beam":
         raise FeatureError("features.rows_per_class needs features.runner=beam (the local path keeps every row); "
                            "set features.rows_per_class=null or features.runner=beam.")
-    key = cache_key(image_list, indices, extractor.identity, rows_per_class)
-    safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_list.name)
-    path = Path(cache_dir).expanduser() / f"{safe_name}-{key}.npz"
+    path = cache_path(image_list, indices, extractor, cache_dir, rows_per_class)
     if path.is_file():
         try:
             return _load(path, image_list.name)
@@ -161,10 +203,38 @@ def extract_features(
         _beam().extract_with_beam(path, image_list, np.asarray(indices), extractor.spec, batch_size,
                                   dict(beam_options or {}), rows_per_class, seed)
     else:
-        _extract_to(path, image_list, np.asarray(indices), extractor, batch_size, progress, label)
+        _extract_to([path], image_list, np.asarray(indices), [extractor], batch_size, progress, label)
     result = _load(path, image_list.name)
     result.extracted = True
     return result
+
+
+def cache_path(image_list: ImageList, indices: np.ndarray, extractor: Extractor, cache_dir: str | Path,
+               rows_per_class: int | None = None) -> Path:
+    key = cache_key(image_list, indices, extractor.identity, rows_per_class)
+    safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_list.name)
+    return Path(cache_dir).expanduser() / f"{safe_name}-{key}.npz"
+
+
+def extract_features_together(image_list: ImageList, indices: np.ndarray, extractors, cache_dir: str | Path,
+                              batch_size: int = 64, progress: bool = True, split: str = "") -> list[FeatureSet]:
+    """`extract_features` for several extractors of one backbone: the entries not cached yet are extracted in a
+    single pass over the images (`ExtractorGroup`), so each image is decoded and run through the shared layers
+    once. The entries are the ones `extract_features` writes and reads, one per extractor."""
+    extractors = list(extractors)
+    paths = [cache_path(image_list, indices, e, cache_dir) for e in extractors]
+    missing = [i for i, path in enumerate(paths) if not path.is_file()]
+    if len(missing) > 1:
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(paths[0].parent)
+        label = f"features {image_list.name} {split} ({len(missing)} outputs)".replace("  ", " ")
+        _extract_to([paths[i] for i in missing], image_list, np.asarray(indices), [extractors[i] for i in missing],
+                    batch_size, progress, label)
+    # One missing entry (or a cache that turned unreadable) goes the ordinary way.
+    out = [extract_features(image_list, indices, e, cache_dir, batch_size, progress, split) for e in extractors]
+    for i in missing:
+        out[i].extracted = True
+    return out
 
 
 def _beam():
@@ -283,28 +353,34 @@ def tfds_images(spec, n_examples: int, indices: np.ndarray, size: int, window: t
     return ds.map(to_rgb, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _extract_to(path, image_list, indices, extractor, batch_size, progress, label):
+def _extract_to(paths, image_list, indices, extractors, batch_size, progress, label):
+    """One pass over the images; each extractor's features go to its own cache entry (paths[i])."""
     from tqdm.auto import tqdm
 
+    run = extractors[0] if len(extractors) == 1 else ExtractorGroup(extractors)
     n_classes = len(image_list.class_names)
     sums = sq_sums = None
     counts = np.zeros(n_classes, np.int64)
     kept_labels, kept_refs, skipped = [], [], []
     refs = np.asarray([str(image_list.refs[i]) for i in indices])
     position = 0
-    fd, raw_name = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".raw")
+    raws = [tempfile.mkstemp(dir=p.parent, prefix=temporary_prefix(p.name), suffix=".raw") for p in paths]
     try:
-        with os.fdopen(fd, "wb") as raw:
-            batches = image_batches(image_list, indices, extractor.spec.image_size, batch_size)
+        files = [os.fdopen(fd, "wb") for fd, _ in raws]
+        try:
+            batches = image_batches(image_list, indices, extractors[0].spec.image_size, batch_size)
             bar = tqdm(total=len(indices), desc=label, unit="img", disable=not progress)
             for images, labels, readable in batches:
-                feats = extractor(images)[readable]
+                outputs = run(images) if len(extractors) > 1 else [run(images)]
+                feats = [o[readable] for o in outputs]
                 if sums is None:
-                    sums = np.zeros((n_classes, extractor.dim), np.float64)
-                    sq_sums = np.zeros_like(sums)
+                    sums = [np.zeros((n_classes, e.dim), np.float64) for e in extractors]
+                    sq_sums = [np.zeros_like(s) for s in sums]
                 labels = labels[readable]
-                add_to_class_sums(sums, sq_sums, counts, labels, feats)
-                raw.write(feats.astype("<f4").tobytes())
+                for f, s, sq, raw in zip(feats, sums, sq_sums, files):
+                    add_to_class_sums(s, sq, labels, f)
+                    raw.write(f.astype("<f4").tobytes())
+                counts += np.bincount(labels, minlength=n_classes)
                 batch_refs = refs[position : position + len(readable)]
                 kept_refs.append(batch_refs[readable])
                 skipped.append(batch_refs[~readable])
@@ -312,30 +388,34 @@ def _extract_to(path, image_list, indices, extractor, batch_size, progress, labe
                 position += len(readable)
                 bar.update(len(readable))
             bar.close()
+        finally:
+            for f in files:
+                f.close()
         n_kept = int(counts.sum())
         if n_kept == 0:
             raise UnreadableImageError(
                 f"Dataset {image_list.name!r}: none of its {len(indices)} images could be read "
                 "(see the warnings above for each file)."
             )
-        small = {
-            "class_names": np.asarray(image_list.class_names),
-            "class_counts": counts,
-            "class_sums": sums,
-            "class_sq_sums": sq_sums,
-            "refs": np.concatenate(kept_refs),
-            "labels": np.concatenate(kept_labels).astype(np.int64),
-            "skipped": np.concatenate(skipped) if skipped else np.asarray([], dtype=str),
-        }
-        _write_npz_atomic(path, small, raw_name, (n_kept, extractor.dim))
+        for path, extractor, s, sq, (_, raw_name) in zip(paths, extractors, sums, sq_sums, raws):
+            small = {
+                "class_names": np.asarray(image_list.class_names),
+                "class_counts": counts,
+                "class_sums": s,
+                "class_sq_sums": sq,
+                "refs": np.concatenate(kept_refs),
+                "labels": np.concatenate(kept_labels).astype(np.int64),
+                "skipped": np.concatenate(skipped) if skipped else np.asarray([], dtype=str),
+            }
+            _write_npz_atomic(path, small, raw_name, (n_kept, extractor.dim))
     finally:
-        if os.path.exists(raw_name):
-            os.unlink(raw_name)
+        for _, raw_name in raws:
+            if os.path.exists(raw_name):
+                os.unlink(raw_name)
 
 
-def add_to_class_sums(sums: np.ndarray, sq_sums: np.ndarray, counts: np.ndarray, labels: np.ndarray,
-                      feats: np.ndarray) -> None:
-    """sums[c] += the features of class c, sq_sums[c] += their squares, counts[c] += their number.
+def add_to_class_sums(sums: np.ndarray, sq_sums: np.ndarray, labels: np.ndarray, feats: np.ndarray) -> None:
+    """sums[c] += the features of class c, sq_sums[c] += their squares.
 
     A one-hot matrix product rather than np.add.at: this runs between two forward passes, where add.at's
     per-element loop cost a few percent of the extraction time.
@@ -345,7 +425,6 @@ def add_to_class_sums(sums: np.ndarray, sq_sums: np.ndarray, counts: np.ndarray,
     feats = feats.astype(np.float64)
     sums += one_hot @ feats
     sq_sums += one_hot @ (feats * feats)
-    counts += np.bincount(labels, minlength=len(counts))
 
 
 def _write_npz_atomic(path: Path, arrays: dict, raw_name: str, feature_shape: tuple[int, int]) -> None:

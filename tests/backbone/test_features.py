@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender import dataset_features, make_extractor, open_dataset
+from recommender import dataset_features, dataset_features_together, make_extractor, open_dataset
 from recommender.backbone import BackboneError, BackboneSpec, resolve_weights, weights_filename
 from recommender.images import UnreadableImageError
 
@@ -92,6 +92,36 @@ def test_interrupted_extraction_leaves_no_cache_entry(colour_dataset, cfg_factor
     assert calls["n"] == 1 and cache_files(cfg) == []
     monkeypatch.setattr(type(extractor), "__call__", real_call)
     assert dataset_features(str(colour_dataset), cfg, extractor=extractor).extracted
+
+
+def test_features_extracted_together_equal_each_extractor_alone_in_one_pass(colour_dataset, cfg_factory,
+                                                                            monkeypatch):
+    """The pooled features and two cuts' activations from one pass (what the benchmark does) are, bit for bit,
+    what each extractor writes alone, in the same cache entries; each image is decoded once, not three times."""
+    import recommender.features as features
+
+    alone_cfg = cfg_factory("target=plants")
+    together_cfg = cfg_factory("target=plants", f"features.cache_dir={Path(alone_cfg.features.cache_dir)}-together")
+    layers = [None, "block_12_add", "block_14_add"]
+    alone = [dataset_features(str(colour_dataset), alone_cfg, "train", make_extractor(alone_cfg, layer))
+             for layer in layers]
+    decoded = []
+    real_decode = features.decode_files
+    monkeypatch.setattr(features, "decode_files", lambda paths, size: decoded.extend(paths) or real_decode(paths, size))
+    extractors = [make_extractor(together_cfg, layer) for layer in layers]
+    together = dataset_features_together(str(colour_dataset), together_cfg, "train", extractors)
+    assert all(t.extracted for t in together) and len(decoded) == len(alone[0].refs)
+    for a, t in zip(alone, together):
+        assert a.path.name == t.path.name  # the same cache key: either way of extracting fills the same entry
+        np.testing.assert_array_equal(a.features(), t.features())
+        np.testing.assert_array_equal(a.class_sums, t.class_sums)
+        np.testing.assert_array_equal(a.class_sq_sums, t.class_sq_sums)
+        np.testing.assert_array_equal(a.refs, t.refs)
+    assert [t.features().shape[1] for t in together] == [1280, 32 * 4 * 4, 56 * 2 * 2]  # alpha 0.35 at 64 px: 32 channels on 4x4, 56 on 2x2
+    # A second call finds every entry and decodes nothing.
+    decoded.clear()
+    again = dataset_features_together(str(colour_dataset), together_cfg, "train", extractors)
+    assert not any(t.extracted for t in again) and decoded == []
 
 
 def test_imagenet_weights_resolve_to_the_shared_file():
