@@ -12,6 +12,7 @@ source network (cached) -> episodes -> accuracies; scores -> evaluation -> repor
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -373,7 +374,8 @@ ADAPTED_ARRAYS = ("features", "labels", "refs", "predictions")
 def extract_shared(refs: list[str], cfg: DictConfig) -> None:
     """Every split of every dataset through the ImageNet network once: its pooled features (the recommender's)
     and the frozen bottom's activations at each protocol's cut come out of the same forward pass, cached where
-    `dataset_features` (and so stage-1 training and `adapted_split`) looks for them. Three passes become one."""
+    `dataset_features` (and so stage-1 training and `adapted_split`) looks for them. Three passes become one.
+    Then the pooled features of the distances computed at another image size."""
     from tqdm.auto import tqdm
 
     from .transfer import _extractor, transfer_config
@@ -388,11 +390,20 @@ def extract_shared(refs: list[str], cfg: DictConfig) -> None:
         group = groups.setdefault(spec, (cfg_b, []))[1]
         if extractor.identity not in [e.identity for e in group]:
             group.append(extractor)
+    # The model-free distances at other image sizes read their own pooled features (train split): extracted
+    # here too, so targets measured in parallel never extract the same features twice.
+    others = {}
+    for name in cfg.benchmark.distances:
+        c = distance_config(cfg, name)
+        if backbone_spec(c) not in groups:
+            others.setdefault(backbone_spec(c), c)
     for ref in tqdm(refs, desc="features", unit="dataset", disable=not cfg.features.progress):
         images = open_dataset(ref, cfg)
         for cfg_g, extractors in groups.values():
             for split in ("train", "val", "test"):
                 dataset_features_together(images, cfg_g, split, extractors)
+        for c in others.values():
+            dataset_features(images, c, "train")
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -538,13 +549,21 @@ def _check_aligned(name: str, reference: Split, other: Split, what: str) -> None
 
 def _parallel_accuracies(pools: list[Split], tests: list[Split], episodes, c: float, jobs: int,
                          classifier: str = "logistic") -> np.ndarray:
-    """(networks, episodes) accuracies; episodes are split into chunks fitted in `jobs` processes."""
+    """(networks, episodes) accuracies; episodes are split into chunks fitted in `jobs` processes.
+
+    Always with one BLAS thread per process (what joblib's workers get), so the accuracies are the same whether
+    the episodes are fitted here or in workers."""
     from joblib import Parallel, delayed
+    from threadpoolctl import threadpool_limits
 
     args = ([p.features for p in pools], pools[0].labels, [t.features for t in tests], tests[0].labels)
     chunks = [episodes[i::int(jobs)] for i in range(int(jobs))] if jobs > 1 else [episodes]
-    parts = Parallel(n_jobs=len(chunks))(delayed(episode_accuracies)(*args, chunk, c, classifier)
-                                         for chunk in chunks)
+    if len(chunks) == 1:
+        with threadpool_limits(limits=1, user_api="blas"):
+            parts = [episode_accuracies(*args, episodes, c, classifier)]
+    else:
+        parts = Parallel(n_jobs=len(chunks))(delayed(episode_accuracies)(*args, chunk, c, classifier)
+                                             for chunk in chunks)
     out = np.zeros((len(pools), len(episodes)))
     for i, part in enumerate(parts):
         out[:, i::len(chunks)] = part
@@ -666,8 +685,60 @@ class Benchmark:
     timings: dict = field(default_factory=dict)
 
 
+def _init_worker() -> None:
+    # Spawned workers start with logging unconfigured: send their INFO lines (stage-1 epochs) to stderr.
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+
+
+@contextlib.contextmanager
+def worker_pool(jobs: int):
+    """`jobs` worker processes (None for one: everything runs here). Spawned, not forked: this process has
+    TensorFlow's threads running. Each worker computes exactly what this process would (the same TensorFlow
+    and BLAS thread settings), so results do not depend on `jobs`; only the wall time does."""
+    if jobs <= 1:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
+        yield pool
+
+
+def _in_parallel(pool, function, calls: list[tuple], bar) -> list:
+    """[function(*args) for args in calls], in the pool's workers when there is one; results in call order."""
+    if pool is None:
+        out = []
+        for args in calls:
+            out.append(function(*args))
+            bar.update()
+        return out
+    from concurrent.futures import as_completed
+
+    futures = {pool.submit(function, *args): i for i, args in enumerate(calls)}
+    out = [None] * len(calls)
+    try:
+        for future in as_completed(futures):
+            out[futures[future]] = future.result()
+            bar.update()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return out
+
+
+def _measure_timed(target_ref: str, source_refs: list[str], cfg: DictConfig, checkpoints: dict):
+    start = time.perf_counter()
+    run = measure_target(target_ref, source_refs, cfg, checkpoints)
+    return run, time.perf_counter() - start
+
+
 def run_benchmark(cfg: DictConfig) -> Benchmark:
-    """Train (or reuse) every stage-1 network, measure every target, evaluate every score under every protocol."""
+    """Train (or reuse) every stage-1 network, measure every target, evaluate every score under every protocol.
+
+    Stage-1 networks and targets are independent of each other: with `benchmark.jobs` > 1 they run in that many
+    worker processes (a stage-1 network's training leaves a core partly idle; two keep both busy)."""
     from tqdm.auto import tqdm
 
     from .transfer import train_source
@@ -676,21 +747,30 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
     bench = cfg.benchmark
     pairs = plan(cfg)
     needed = list(dict.fromkeys(s for _, srcs in pairs for s in srcs))
-    checkpoints = {}
-    t0 = time.perf_counter()
-    extract_shared(list(dict.fromkeys([*(t for t, _ in pairs), *needed])), cfg)
-    timings = {"features_seconds": time.perf_counter() - t0}
-    t0 = time.perf_counter()
-    jobs = [(int(b), s) for b in bench.top_blocks for s in needed]
-    for b, ref in tqdm(jobs, desc="stage-1 networks", unit="net", disable=not cfg.features.progress):
-        images = open_dataset(ref, cfg)
-        checkpoints[(b, images.fingerprint)] = train_source(ref, protocol_config(cfg, b), int(bench.stage1_seed))
-    timings.update({"stage1_seconds": time.perf_counter() - t0, "targets": {}})
-    runs = []
-    for target_ref, source_refs in tqdm(pairs, desc="targets", unit="target", disable=not cfg.features.progress):
-        t1 = time.perf_counter()
-        runs.append(measure_target(target_ref, source_refs, cfg, checkpoints))
-        timings["targets"][runs[-1].target] = time.perf_counter() - t1
+    quiet = not cfg.features.progress
+    with worker_pool(int(bench.jobs)) as pool:
+        t0 = time.perf_counter()
+        extract_shared(list(dict.fromkeys([*(t for t, _ in pairs), *needed])), cfg)
+        timings = {"jobs": int(bench.jobs), "features_seconds": time.perf_counter() - t0}
+        t0 = time.perf_counter()
+        opened = {ref: open_dataset(ref, cfg) for ref in needed}
+        # Largest sources first, so the last network to finish is a short one.
+        jobs = sorted([(int(b), ref) for b in bench.top_blocks for ref in needed],
+                      key=lambda job: -len(opened[job[1]].labels))
+        with tqdm(total=len(jobs), desc="stage-1 networks", unit="net", disable=quiet) as bar:
+            paths = _in_parallel(pool, train_source, [(ref, protocol_config(cfg, b), int(bench.stage1_seed))
+                                                      for b, ref in jobs], bar)
+        checkpoints = {(b, opened[ref].fingerprint): path for (b, ref), path in zip(jobs, paths)}
+        timings.update({"stage1_seconds": time.perf_counter() - t0, "targets": {}})
+        t0 = time.perf_counter()
+        with tqdm(total=len(pairs), desc="targets", unit="target", disable=quiet) as bar:
+            # A worker fits its target's episodes itself: the other workers already keep the cores busy.
+            worker_cfg = cfg if pool is None else _with(cfg, benchmark={"jobs": 1})
+            measured = _in_parallel(pool, _measure_timed, [(t, srcs, worker_cfg, checkpoints) for t, srcs in pairs],
+                                    bar)
+        runs = [run for run, _ in measured]
+        timings["targets"] = {run.target: seconds for run, seconds in measured}
+        timings["targets_seconds"] = time.perf_counter() - t0
     ks = [str(k) for k in bench.fewshot.k] if bench.ground_truth == "fewshot" else ["finetune"]
     runs = with_shipped_default(runs, int(bench.headline.top_blocks), load_evidence(bench.get("evidence")))
     candidates = mix_candidates(cfg)
