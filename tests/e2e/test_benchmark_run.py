@@ -65,3 +65,43 @@ def test_the_finetune_ground_truth_pairs_seeds_like_episodes(test_overrides, sha
     assert accuracy.shape == (3, 2)  # ImageNet + 2 sources, one column per fine-tuning seed
     assert ((accuracy >= 0) & (accuracy <= 1)).all()
     assert to_json(result)["protocol"]["headline"] == "top2/finetune"
+
+
+@needs_shared
+def test_two_worker_processes_give_the_same_networks_and_accuracies(tmp_path, test_overrides):
+    """benchmark.jobs=2 trains the stage-1 networks in spawned workers and fits episodes in two processes; with
+    empty caches each time, every checkpoint's weights and every episode's accuracy equal those of jobs=1."""
+    import io
+    import zipfile
+
+    import h5py
+
+    from finetune.benchmark import run_benchmark
+    from recommender import load_config
+
+    def run(jobs):
+        cache = tmp_path / f"jobs{jobs}"
+        cfg = load_config([*_overrides(test_overrides, cache), f"data_root={SHARED_DATASETS}",
+                           "benchmark.targets=[xray]", "benchmark.sources=[plants,animals]",
+                           "features.max_images_per_class=12", "benchmark.fewshot.episodes=4",
+                           "benchmark.fewshot.k=[4]", "benchmark.headline.k=4", "benchmark.top_blocks=[2]",
+                           "benchmark.headline.top_blocks=2", "benchmark.bootstrap=5", f"benchmark.jobs={jobs}",
+                           "finetune.epochs.head=1", "finetune.epochs.finetune=1"], config_name="benchmark")
+        result = run_benchmark(cfg)
+        weights = {}
+        for path in sorted((cache / "ckpt").glob("stage1-*.keras")):
+            # The arrays, not the file's bytes: HDF5 files carry their own timestamps.
+            with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as h5:
+                arrays = []
+                h5.visititems(lambda name, item: arrays.append((name, item[()]))
+                              if isinstance(item, h5py.Dataset) else None)
+            weights[path.name] = arrays
+        return result, weights
+
+    one, weights_one = run(1)
+    two, weights_two = run(2)
+    assert len(weights_one) == 2 and weights_one.keys() == weights_two.keys()
+    for name in weights_one:
+        assert [n for n, _ in weights_one[name]] == [n for n, _ in weights_two[name]]
+        assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(weights_one[name], weights_two[name]))
+    assert np.array_equal(one.runs[0].accuracy[2]["4"], two.runs[0].accuracy[2]["4"])
