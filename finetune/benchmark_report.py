@@ -295,6 +295,8 @@ def plot_heatmap(result: Benchmark, path: Path) -> None:
 
 
 def plot_scatter(result: Benchmark, run, path: Path) -> None:
+    from matplotlib.lines import Line2D
+
     head = result.protocols[result.headline]["targets"][run.target]
     scores = list(head["scores"])
     cols = 4
@@ -302,15 +304,18 @@ def plot_scatter(result: Benchmark, run, path: Path) -> None:
     fig = figure((3.2 * cols, 2.6 * rows))
     acc = np.array([head["accuracy"][s] for s in run.sources])
     err = np.array([head["ci95"][s] for s in run.sources])
+    colours = [colour(j) for j in range(len(run.sources))]
     for i, name in enumerate(scores):
         ax = fig.add_subplot(rows, cols, i + 1)
         x = np.array([head["scores"][name][s] for s in run.sources])
-        for j, s in enumerate(run.sources):
-            ax.errorbar(x[j], acc[j], yerr=err[j], fmt="o", color=colour(j), ms=4, capsize=2, label=s)
+        # One call per panel, not one errorbar per source: the figures took most of the report's time.
+        ax.vlines(x, acc - err, acc + err, colors=colours, lw=1)
+        ax.scatter(x, acc, c=colours, s=16, zorder=3)
         ax.axhline(head["accuracy"][BASELINE], color="grey", ls="--", lw=0.8)
         ax.set_title(f"{name}: wτ {head['weighted_tau'][name]:.2f}", fontsize=8)
         ax.tick_params(labelsize=6)
-    fig.axes[0].legend(fontsize=5, loc="best")
+    fig.axes[0].legend(handles=[Line2D([], [], color=c, marker="o", ls="", ms=4, label=s)
+                                for s, c in zip(run.sources, colours)], fontsize=5, loc="best")
     fig.suptitle(f"{run.target}: score vs accuracy ({result.headline}, 95% CI; dashed: ImageNet)", fontsize=9)
     save_png(fig, path, 90)
 

@@ -59,10 +59,32 @@ def _objective(x: np.ndarray, one_hot: np.ndarray, c: float, theta: np.ndarray) 
     return loss, np.concatenate([grad_w.reshape(batch, -1), residual.sum(axis=1)], axis=1)
 
 
+def _rows_objective(x: np.ndarray, one_hot: np.ndarray, c: float):
+    """`_objective` of some of the batch's problems: fun(theta_rows, rows). The rows' slice of x is kept while
+    the same rows come back (most calls), so it is copied only when the set of unfinished problems shrinks."""
+    kept: dict = {}
+
+    def fun(theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(rows) == len(x):
+            return _objective(x, one_hot, c, theta)
+        key = rows.tobytes()
+        if key not in kept:
+            kept.clear()
+            kept[key] = x[rows]
+        return _objective(kept[key], one_hot, c, theta)
+
+    return fun
+
+
 def _lbfgs(fun, theta: np.ndarray, memory: int = 10, max_iter: int = 500, gtol: float = 1e-5) -> np.ndarray:
     """L-BFGS with a backtracking (Armijo) line search, run on a batch of independent problems at once (one
-    row of `theta` each): the two-loop recursion of Nocedal & Wright, Algorithm 7.4, vectorised over rows."""
-    f, g = fun(theta)
+    row of `theta` each): the two-loop recursion of Nocedal & Wright, Algorithm 7.4, vectorised over rows.
+
+    fun(theta_rows, rows) -> (loss, gradient) of the problems `rows`. Only problems still moving are evaluated:
+    a finished one, or one whose step is already accepted, would give back the values it has (every row's
+    arithmetic is that of a lone problem), so skipping them changes no result and saves most of the work when
+    a few problems converge late."""
+    f, g = fun(theta, np.arange(len(theta)))
     history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     active = np.abs(g).max(axis=1) > gtol
     for _ in range(int(max_iter)):
@@ -88,12 +110,16 @@ def _lbfgs(fun, theta: np.ndarray, memory: int = 10, max_iter: int = 500, gtol: 
         slope[uphill] = -np.einsum("bp,bp->b", g[uphill], g[uphill])
         direction[~active] = 0.0
         step = np.ones(len(theta))
+        f_new, g_new = f.copy(), g.copy()
+        pending = active
         for _ in range(40):
-            f_new, g_new = fun(theta + step[:, None] * direction)
-            bad = active & ~(f_new <= f + 1e-4 * step * slope)
+            rows = np.flatnonzero(pending)
+            f_new[rows], g_new[rows] = fun(theta[rows] + step[rows, None] * direction[rows], rows)
+            bad = pending & ~(f_new <= f + 1e-4 * step * slope)
             if not bad.any():
                 break
             step[bad] *= 0.5
+            pending = bad
         s = step[:, None] * direction
         y = g_new - g
         sy = np.einsum("bp,bp->b", s, y)
@@ -118,7 +144,7 @@ def logistic_probabilities(supports: np.ndarray, support_labels: np.ndarray, que
     q = np.stack([b for _, b in coordinates])
     batch, n, d = x.shape
     one_hot = np.eye(len(classes))[y]
-    theta = _lbfgs(lambda t: _objective(x, one_hot, float(c), t), np.zeros((batch, d * len(classes) + len(classes))))
+    theta = _lbfgs(_rows_objective(x, one_hot, float(c)), np.zeros((batch, d * len(classes) + len(classes))))
     w = theta[:, : d * len(classes)].reshape(batch, d, len(classes))
     probabilities = softmax(q @ w + theta[:, None, d * len(classes) :], axis=2)
     return classes, probabilities[0] if single else probabilities

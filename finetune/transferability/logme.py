@@ -51,17 +51,18 @@ def _maximise(s2: np.ndarray, z: np.ndarray, y_outside: float, n: int, d: int,
     return evidence / n, alpha, beta
 
 
-def left_singular(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(U, s^2) of F's thin SVD, for the directions with s > 0. With more images than features, through the
-    eigendecomposition of the small d x d matrix F'F, U = F V / s, as LogME's reference code does: several times
-    faster than the SVD of the n x d matrix, and the same up to rounding."""
+def label_projections(f: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(U'y, s^2): the columns of y in the basis of F's left singular vectors U (thin SVD, directions with
+    s > 0), and the squared singular values. With more images than features, through the eigendecomposition of
+    the small d x d matrix F'F, as LogME's reference code does (several times faster than the SVD of the n x d
+    matrix, the same up to rounding), and U'y = V'(F'y) / s, so the n x d matrix U is never formed."""
     if f.shape[0] <= f.shape[1]:
         u, s, _ = np.linalg.svd(f, full_matrices=False)
-        return u, s**2
+        return u.T @ y, s**2
     s2, v = np.linalg.eigh(f.T @ f)
     live = s2 > max(float(s2.max()), 1e-300) * 1e-12
     s2, v = s2[live], v[:, live]
-    return (f @ v) / np.sqrt(s2), s2
+    return (v.T @ (f.T @ y)) / np.sqrt(s2)[:, None], s2
 
 
 def logme(features, labels) -> float:
@@ -76,10 +77,10 @@ def logme(features, labels) -> float:
     """
     f, codes, classes = features_and_labels(features, labels)
     n, d = f.shape
-    u, s2 = left_singular(f)
+    one_hot = np.eye(len(classes))[codes]
+    projections, s2 = label_projections(f, one_hot)
     total = 0.0
     for c in range(len(classes)):
-        y = (codes == c).astype(np.float64)
-        z = u.T @ y
+        y, z = one_hot[:, c], projections[:, c]
         total += _maximise(s2, z, max(float(y @ y - z @ z), 0.0), n, d)[0]
     return float(total / len(classes))

@@ -74,6 +74,23 @@ def test_checkpoint_round_trip_predicts_the_same(tiny, tmp_path):
     assert cut.startswith("block_14") and tail.output.shape[-1] == 5
 
 
+def test_benchmark_tail_outputs_equal_keras_predict_bit_for_bit(tiny):
+    from finetune.benchmark import TAIL_BATCH, _run_tail, tail_of
+
+    source, _, overrides = tiny
+    checkpoint = train_source(str(source), load_config(overrides, "validate"), seed=0)
+    stat = checkpoint.stat()
+    both = tail_of(str(checkpoint), (stat.st_size, stat.st_mtime_ns))
+    rows = 2 * TAIL_BATCH + 37  # two full batches and a partial one
+    activations = np.random.default_rng(0).normal(size=(rows, int(np.prod(both.input.shape[1:])))).astype("float32")
+    pooled, probabilities = _run_tail(checkpoint, activations)
+    expected_pooled, expected_probabilities = both.predict(activations.reshape((rows, *both.input.shape[1:])),
+                                                           batch_size=TAIL_BATCH, verbose=0)
+    assert pooled.shape == (rows, expected_pooled.shape[1]) and probabilities.shape == (rows, 3)
+    np.testing.assert_array_equal(pooled, expected_pooled)
+    np.testing.assert_array_equal(probabilities, expected_probabilities)
+
+
 def test_interrupted_stage1_leaves_no_checkpoint(tiny, monkeypatch):
     import keras
 

@@ -39,6 +39,20 @@ def test_logistic_regression_matches_scikit_learn():
     assert 0.5 < np.mean(ours == yq)  # and it has learnt something
 
 
+def test_a_network_fitted_in_a_batch_gets_exactly_its_lone_fit():
+    # The batched L-BFGS stops evaluating problems that have converged; a problem's result must not depend on
+    # which others share its batch (or on when they stop), so that accuracies are those of separate fits.
+    from finetune.fewshot import logistic_probabilities
+
+    rng = np.random.default_rng(4)
+    labels = np.repeat([0, 1, 2], 6)
+    supports = [rng.normal(size=(18, 40)) + scale * np.eye(40)[labels] for scale in (0.2, 1.0, 4.0)]
+    queries = [rng.normal(size=(25, 40)) for _ in supports]
+    _, together = logistic_probabilities(np.stack(supports), labels, np.stack(queries))
+    for b, (support, query) in enumerate(zip(supports, queries)):
+        np.testing.assert_array_equal(together[b], logistic_probabilities(support, labels, query)[1])
+
+
 def test_networks_with_the_same_features_get_the_same_accuracies():
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1, 2], 20)

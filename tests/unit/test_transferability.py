@@ -42,15 +42,16 @@ def test_logme_fixed_point_matches_the_explicit_formula_with_more_dims_than_imag
 
 
 def test_logme_through_the_small_eigenproblem_equals_the_full_svd():
-    from finetune.transferability.logme import _maximise, left_singular
+    from finetune.transferability.logme import _maximise, label_projections
 
     rng = np.random.default_rng(3)
     f = rng.normal(size=(300, 24)) @ rng.normal(size=(24, 24))
     y = (rng.random(300) > 0.5).astype(float)
     u, s, _ = np.linalg.svd(f, full_matrices=False)
-    fast_u, fast_s2 = left_singular(f)
+    projections, fast_s2 = label_projections(f, np.stack([y, 1 - y], axis=1))
+    np.testing.assert_allclose(np.abs(projections[:, 0]), np.abs(u.T @ y)[np.argsort(s**2)], rtol=1e-9)
     via_svd = _maximise(s**2, u.T @ y, float(y @ y - (u.T @ y) @ (u.T @ y)), 300, 24)[0]
-    z = fast_u.T @ y
+    z = projections[:, 0]
     via_eigh = _maximise(fast_s2, z, float(y @ y - z @ z), 300, 24)[0]
     assert via_eigh == pytest.approx(via_svd, rel=1e-9)
 
@@ -90,6 +91,24 @@ def test_h_score_by_hand():
     # centred -5 and 5: cov E[f|y] = 25. H = 25 / 26.
     f = np.array([[0.0], [2.0], [10.0], [12.0]])
     assert h_score(f, [0, 0, 1, 1]) == pytest.approx(25 / 26, abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [30, 200])  # fewer images than features (singular covariance), then more
+def test_h_scores_equal_their_defining_traces(n):
+    from sklearn.covariance import ledoit_wolf
+
+    rng = np.random.default_rng(n)
+    labels = rng.integers(0, 4, n)
+    f = rng.normal(size=(n, 50)) + 0.7 * np.eye(50)[labels]
+    centred = f - f.mean(axis=0)
+    cov = centred.T @ centred / n
+    by_class = np.stack([centred[labels == c].mean(axis=0) for c in range(4)])[labels]
+    between = by_class.T @ by_class / n  # cov(E[f | y]) as written in the papers, every d x d matrix formed
+    assert h_score(f, labels) == pytest.approx(np.trace(np.linalg.pinv(cov, rcond=1e-10, hermitian=True) @ between),
+                                               rel=1e-9)
+    shrunk, a = ledoit_wolf(f)
+    assert h_score_shrinkage(f, labels) == pytest.approx(np.trace(np.linalg.solve(shrunk, (1 - a) * between)),
+                                                         rel=1e-9)
 
 
 def test_h_scores_grow_as_features_separate_the_labels():
