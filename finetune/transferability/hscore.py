@@ -36,9 +36,9 @@ def h_score(features, labels) -> float:
     f, codes, _ = features_and_labels(features, labels)
     centred = f - f.mean(axis=0)
     cov = centred.T @ centred / len(f)
-    # Kept as the paper writes it: with n near or below d the pseudo-inverse amplifies rounding, and the same
-    # trace summed in another order (sum_c share_c m_c' cov^+ m_c) moved the catalog benchmark's values by up to
-    # 1e-1 (h_score_shrinkage, computed that way, moved by 1e-14).
+    # Kept as the paper writes it: with n near or below d every source scores C - 1 up to rounding, and the same
+    # trace summed in another order (sum_c share_c m_c' cov^+ m_c) moved the values by 3e-13 but the benchmark's
+    # weighted tau on xray from 0.35 to -0.06 (h_score_shrinkage, computed that way, moved by 1e-14).
     return float(np.trace(np.linalg.pinv(cov, rcond=1e-10, hermitian=True) @ _class_mean_covariance(f, codes)))
 
 
