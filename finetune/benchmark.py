@@ -479,6 +479,9 @@ def tail_of(checkpoint: str, stamp: tuple[int, int]):
     return keras.Model(inputs, [outputs["pool"], x])
 
 
+TAIL_BATCH = 256
+
+
 def _run_tail(checkpoint: Path, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     stat = Path(checkpoint).stat()
     both = tail_of(str(checkpoint), (stat.st_size, stat.st_mtime_ns))
@@ -489,8 +492,6 @@ def _run_tail(checkpoint: Path, activations: np.ndarray) -> tuple[np.ndarray, np
     pooled, probabilities = (np.concatenate([b[j] for b in batches]) for j in range(2))
     return pooled.astype(np.float32), probabilities.astype(np.float32)
 
-
-TAIL_BATCH = 256
 
 
 def distance_config(cfg: DictConfig, name: str) -> DictConfig:
@@ -744,7 +745,7 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
     """Train (or reuse) every stage-1 network, measure every target, evaluate every score under every protocol.
 
     Stage-1 networks are independent of each other: with `benchmark.jobs` > 1 they train in that many worker
-    processes (one network's training leaves a core partly idle; two keep both busy)."""
+    processes (one network's training leaves a core partly idle; see `jobs` in conf/benchmark.yaml)."""
     from tqdm.auto import tqdm
 
     from .transfer import train_source
