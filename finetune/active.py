@@ -231,8 +231,8 @@ def choose_start(cfg: DictConfig) -> tuple[str, str, str]:
     sources = None if requested == "auto" else [requested]
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}), sources=sources)
     best = ranking.best
-    how = (f"recommended: closest of {len(ranking.sources)} sources by {ranking.distance_label} ({best.distance:.3f})"
-           if requested == "auto" else "forced by source=<name>")
+    how = (f"recommended: first of {len(ranking.sources)} sources by the default ranking ({ranking.distance_name}); "
+           f"its verdict: {ranking.headline}" if requested == "auto" else "forced by source=<name>")
     return best.ref, best.name, how
 
 

@@ -65,7 +65,7 @@ def markdown(result: ActiveResult) -> str:
     pool_pos, pool_n = np.mean(result.pool_positives), np.mean(result.pool_sizes)
     random_half = expected_random_labels(result, 0.5)
     n_seeds = len(result.pool_positives)
-    label = {"source": f"`{result.start}` ({result.start_how})", "imagenet": "ImageNet"}
+    label = {"source": f"`{result.start}`", "imagenet": "ImageNet"}
     lines = [
         f"# Active learning: finding `{'+'.join(result.rare_classes)}` in `{result.target}`",
         "",
@@ -75,6 +75,9 @@ def markdown(result: ActiveResult) -> str:
         f"labelled images, labels {cfg['batch']} per round for {cfg['rounds']} rounds, and is a logistic regression "
         "on the start network's pooled features. Every strategy and both starts use the same subsample, split and "
         f"first labels per seed. Intervals: 95% Student-t over {n_seeds} seeds. Wall time {result.seconds:.0f} s.",
+        "",
+        f"Start networks: `{result.start}` ({result.start_how}), and the ImageNet network beside it on the same "
+        "rounds.",
         "",
         "`margin` and `uncertainty` order images identically for a binary model (|p - (1-p)| is smallest exactly "
         "where the binary entropy is largest), so their rows agree.",

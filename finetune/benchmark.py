@@ -32,6 +32,7 @@ from recommender import (DatasetError, ImageList, backbone_spec, dataset_feature
 from recommender.api import canonical_ref
 from recommender.config import CONF_DIR
 from recommender.evidence import fold, load_evidence
+from recommender.logs import Steps
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
 from .fewshot import draw_episodes, episode_accuracies
@@ -397,6 +398,7 @@ def extract_shared(refs: list[str], cfg: DictConfig) -> None:
         c = distance_config(cfg, name)
         if backbone_spec(c) not in groups:
             others.setdefault(backbone_spec(c), c)
+    steps = Steps("features of datasets", len(refs), log)
     for ref in tqdm(refs, desc="features", unit="dataset", disable=not cfg.features.progress):
         images = open_dataset(ref, cfg)
         for cfg_g, extractors in groups.values():
@@ -404,6 +406,7 @@ def extract_shared(refs: list[str], cfg: DictConfig) -> None:
                 dataset_features_together(images, cfg_g, split, extractors)
         for c in others.values():
             dataset_features(images, c, "train")
+        steps.step(str(ref))
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -593,14 +596,19 @@ def _target_key(target: ImageList, sources: list[ImageList], checkpoints: dict, 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def target_cache_path(target: ImageList, sources: list[ImageList], checkpoints: dict, cfg: DictConfig) -> Path:
+    """Where one target's measurements are cached (a pure function of their inputs' content)."""
+    return Path(cfg.features.cache_dir).expanduser() / "benchmark" / \
+        f"target-{_target_key(target, sources, checkpoints, cfg)}.json"
+
+
 def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, checkpoints: dict) -> TargetRun:
     """Accuracies (every protocol, every k, every episode) and scores of one target; cached by content."""
     start = time.perf_counter()
     bench = cfg.benchmark
     target = open_dataset(target_ref, cfg)
     sources = [open_dataset(r, cfg) for r in source_refs]
-    cache = Path(cfg.features.cache_dir).expanduser() / "benchmark" / \
-        f"target-{_target_key(target, sources, checkpoints, cfg)}.json"
+    cache = target_cache_path(target, sources, checkpoints, cfg)
     stored = read_json(cache)
     if stored is not None:
         try:
@@ -712,13 +720,14 @@ def worker_pool(jobs: int):
         yield pool
 
 
-def _in_parallel(pool, function, calls: list[tuple], bar) -> list:
-    """[function(*args) for args in calls], in the pool's workers when there is one; results in call order."""
+def _in_parallel(pool, function, calls: list[tuple], steps: Steps, names: list[str]) -> list:
+    """[function(*args) for args in calls], in the pool's workers when there is one; results in call order.
+    Each finished call is one step of `steps` (a log line, and the progress bar), named by `names`."""
     if pool is None:
         out = []
-        for args in calls:
+        for args, name in zip(calls, names):
             out.append(function(*args))
-            bar.update()
+            steps.step(name)
         return out
     from concurrent.futures import as_completed
 
@@ -727,7 +736,7 @@ def _in_parallel(pool, function, calls: list[tuple], bar) -> list:
     try:
         for future in as_completed(futures):
             out[futures[future]] = future.result()
-            bar.update()
+            steps.step(names[futures[future]])
     except BaseException:
         for future in futures:
             future.cancel()
@@ -764,16 +773,26 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
         # Largest sources first, so the last network to finish is a short one.
         jobs = sorted([(int(b), ref) for b in bench.top_blocks for ref in needed],
                       key=lambda job: -len(opened[job[1]].labels))
+        from .transfer import checkpoint_path, transfer_config
+
+        # What this run will read from the cache rather than compute: the report says whether it was cold.
+        cached_networks = sum(checkpoint_path(opened[ref], transfer_config(protocol_config(cfg, b)),
+                                              int(bench.stage1_seed)).is_file() for b, ref in jobs)
         with tqdm(total=len(jobs), desc="stage-1 networks", unit="net", disable=quiet) as bar:
             paths = _in_parallel(pool, train_source, [(ref, protocol_config(cfg, b), int(bench.stage1_seed))
-                                                      for b, ref in jobs], bar)
+                                                      for b, ref in jobs],
+                                 Steps("stage-1 networks", len(jobs), log, bar), [f"{ref}, top {b}" for b, ref in jobs])
         checkpoints = {(b, opened[ref].fingerprint): path for (b, ref), path in zip(jobs, paths)}
-        timings.update({"stage1_seconds": time.perf_counter() - t0, "targets": {}})
+        timings.update({"stage1_seconds": time.perf_counter() - t0, "targets": {},
+                        "networks": len(jobs), "networks_cached": int(cached_networks)})
+        timings["targets_cached"] = [str(t) for t, srcs in pairs if target_cache_path(
+            open_dataset(t, cfg), [opened[r] for r in srcs], checkpoints, cfg).is_file()]
         t0 = time.perf_counter()
     # Targets run here, one after another, each fitting its episodes in `jobs` processes: measured, two targets
     # in two workers were no faster (1,328 s against 1,274 s for the catalog's ten).
     with tqdm(total=len(pairs), desc="targets", unit="target", disable=quiet) as bar:
-        measured = _in_parallel(None, _measure_timed, [(t, srcs, cfg, checkpoints) for t, srcs in pairs], bar)
+        measured = _in_parallel(None, _measure_timed, [(t, srcs, cfg, checkpoints) for t, srcs in pairs],
+                                Steps("targets", len(pairs), log, bar), [str(t) for t, _ in pairs])
     runs = [run for run, _ in measured]
     timings["targets"] = {run.target: seconds for run, seconds in measured}
     timings["targets_seconds"] = time.perf_counter() - t0

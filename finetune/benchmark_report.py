@@ -39,6 +39,12 @@ def summary_table(summary: dict) -> list[str]:
     lines = ["| score | kind | weighted τ [95% CI] | Kendall τ [95% CI] | Pearson | top-1 rel. accuracy | "
              "top-1 regret, points [95% CI] |", "|---|---|---|---|---|---|---|"]
     order = sorted(summary, key=lambda s: -np.nan_to_num(summary[s]["mean_weighted_tau"], nan=-9))
+    missing = [n for n in order if not np.isfinite(summary[n]["mean_weighted_tau"])]
+    if len(missing) == len(order):
+        return ["No score could be evaluated: on no target did the sources' accuracies differ beyond noise."]
+    order = [n for n in order if n not in missing]
+    if missing:
+        lines[:0] = [f"Not evaluated (no target on which their ranking could be scored): {', '.join(missing)}.", ""]
     for name in order:
         e = summary[name]
         lines.append(f"| {name} | {_kind(name)} | {_ci(e, 'weighted_tau')} | {_ci(e, 'kendall_tau')} | "
@@ -155,8 +161,7 @@ def markdown(result: Benchmark, data: dict) -> str:
         "# Transfer benchmark: which score predicts the best source?",
         "",
         f"{n_all} target(s), each against every other listed dataset as a source (leave-one-dataset-out). "
-        f"Wall time {result.seconds / 60:.1f} min (stage-1 networks {result.timings['stage1_seconds'] / 60:.1f} "
-        "min; cached networks and features are reused).",
+        + wall_time(result),
         "",
         "## Protocol",
         "",
@@ -188,6 +193,8 @@ def markdown(result: Benchmark, data: dict) -> str:
         "hold the stage-1 networks (one seed) and the test split fixed: they measure episode noise only.",
         "",
         f"## Headline ({result.headline}): mean over the {n_all - len(excluded)} target(s) whose sources differ",
+        "",
+        "![every score's mean weighted tau with its 95% interval](scores_forest.png)",
         "",
         *summary_table(head["summary"]),
         "",
@@ -222,13 +229,58 @@ def markdown(result: Benchmark, data: dict) -> str:
         lines.append(f"| {label} | {len(p['targets']) - len(p['excluded_targets'])}/{len(p['targets'])} | "
                      f"{np.mean([t['spread_points'] for t in targets]):.1f} | {below}/{pairs} | {above}/{pairs} | "
                      f"{emd:.2f} | {logme:.2f} | {agree} |")
-    lines += ["", "![accuracy against k](accuracy_vs_k.png)", "", "## Per target", ""]
+    lines += ["", "![accuracy against k](accuracy_vs_k.png)", "", "## Per target", "",
+              "Each target's scatter plots (every score against measured accuracy) are linked below its table, "
+              "not embedded: 25 panels a target.", ""]
     for run in result.runs:
         lines += _target_section(run.target, head["targets"][run.target], run.sources)
-        lines += [f"![scores against accuracy for {run.target}](scatter_{_safe(run.target)}.png)", ""]
+        lines += [f"Scores against accuracy: [scatter_{_safe(run.target)}.png](scatter_{_safe(run.target)}.png)",
+                  ""]
     lines += ["## Cost", "", f"- stage-1 networks: {result.timings['stage1_seconds']:.0f} s",
               *(f"- target {t}: {s:.0f} s" for t, s in result.timings["targets"].items()), ""]
     return "\n".join(lines)
+
+
+def wall_time(result: Benchmark) -> str:
+    """The run's wall time, and whether it was cold (everything computed) or read its networks and targets from
+    the cache: a warm run's minutes are no measure of what a first run costs."""
+    t = result.timings
+    total = f"Wall time {result.seconds / 60:.1f} min"
+    if "networks_cached" not in t:  # a run from before the counts were kept
+        return total + "."
+    nets, targets = f"{t['networks_cached']} of {t['networks']}", f"{len(t['targets_cached'])} of {len(result.runs)}"
+    if t["networks_cached"] == 0 and not t["targets_cached"]:
+        kind = "a cold run: every stage-1 network trained and every target measured here"
+    elif t["networks_cached"] == t["networks"] and len(t["targets_cached"]) == len(result.runs):
+        kind = "a warm run: every stage-1 network and every target's measurements read from the cache"
+    else:
+        kind = "partly cached"
+    return (f"{total} ({kind}; stage-1 networks read from the cache: {nets}, targets: {targets}; stage-1 "
+            f"{t['stage1_seconds'] / 60:.1f} min, targets {t.get('targets_seconds', 0) / 60:.1f} min).")
+
+
+def plot_forest(result: Benchmark, path: Path) -> None:
+    """Every score's mean weighted tau over the headline targets with its 95% bootstrap interval, best first."""
+    summary = result.protocols[result.headline]["summary"]
+    names = [n for n in sorted(summary, key=lambda n: -np.nan_to_num(summary[n]["mean_weighted_tau"], nan=-9))
+             if np.isfinite(summary[n]["mean_weighted_tau"])]
+    if not names:
+        return
+    colours = {"model-based": "tab:blue", "model-free distance": "tab:orange", "naive baseline": "tab:grey"}
+    fig = figure((8, 1.0 + 0.3 * len(names)))
+    ax = fig.add_subplot()
+    ax.axvline(0, color="0.4", lw=1, ls="--")
+    for y, name in enumerate(names):
+        e = summary[name]
+        lo, hi = e.get("weighted_tau_ci95") or [e["mean_weighted_tau"]] * 2
+        kind = _kind(name)
+        ax.errorbar(e["mean_weighted_tau"], y, xerr=[[e["mean_weighted_tau"] - lo], [hi - e["mean_weighted_tau"]]],
+                    fmt="o", capsize=3, color=colours.get(kind, "tab:green"))
+    ax.set_yticks(range(len(names)), [f"{n} ({_kind(n)})" for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean weighted Kendall τ with measured transfer (95% bootstrap interval over episodes)")
+    ax.set_title(f"Which score predicts the best source? Headline protocol {result.headline}", fontsize=10)
+    save_png(fig, path, dpi=100)
 
 
 def against_emd(head: dict, reference: str = REFERENCE_DISTANCE) -> list[str]:
@@ -376,6 +428,8 @@ def write_benchmark(result: Benchmark, out_dir) -> dict[str, Path]:
                                                            for n in score_names]])
     plot_heatmap(result, paths["weighted_tau_heatmap.png"])
     plot_accuracy_vs_k(result, paths["accuracy_vs_k.png"])
+    paths["scores_forest.png"] = out / "scores_forest.png"
+    plot_forest(result, paths["scores_forest.png"])
     for run in result.runs:
         paths[f"scatter_{run.target}"] = out / f"scatter_{_safe(run.target)}.png"
         plot_scatter(result, run, paths[f"scatter_{run.target}"])
@@ -388,5 +442,12 @@ def write_benchmark(result: Benchmark, out_dir) -> dict[str, Path]:
 def console_summary(result: Benchmark) -> str:
     head = result.protocols[result.headline]
     excluded = head["excluded_targets"]
-    return "\n".join([f"Transfer benchmark, headline protocol {result.headline}: {len(result.runs)} targets, "
-                      f"{len(excluded)} left out (sources not distinguishable)", *summary_table(head["summary"])])
+    first = (f"Transfer benchmark, headline protocol {result.headline}: {len(result.runs)} targets, "
+             f"{len(excluded)} left out (sources not distinguishable)")
+    if len(excluded) == len(result.runs):
+        # Every score's statistics would be NaN: say why there are none instead of printing a table of them.
+        return "\n".join([first, "No score can be evaluated: on every target the sources' few-shot accuracies did "
+                          "not differ beyond the episodes' noise (Friedman test, p >= 0.05), so no ranking is "
+                          "better or worse than another here. Add targets, or more episodes "
+                          "(benchmark.fewshot.episodes), for a target on which sources differ."])
+    return "\n".join([first, *summary_table(head["summary"])])

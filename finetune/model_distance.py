@@ -69,7 +69,8 @@ def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     return DistanceSpec(NAME, function, table.represent,
                         f"-{score_name} ({score.reference}) of each source's stage-1 network (top {top_blocks} "
                         "blocks trained on the source) on the target's train+val images",
-                        pairwise=table.function, table_key={"pairwise": "class_mean_emd"})
+                        pairwise=table.function, table_key={"pairwise": "class_mean_emd"}, kind="model",
+                        table_label=table.label)
 
 
 def register() -> None:

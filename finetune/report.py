@@ -13,6 +13,10 @@ def _num(value, fmt):
 
 
 def verdict(scores: dict) -> str:
+    if scores.get("replicated") is False:
+        return ("No seed spread was measured (one seed, or every seed gave the same accuracies): nothing tells the "
+                "sources' differences from noise, so **no test of significance is possible**; run several distinct "
+                "seeds (finetune.seeds=[0,1,2]).")
     if not scores.get("discriminates"):
         return (f"The spread of mean accuracies across sources ({scores['spread']:.3f}) does not exceed the seed "
                 f"noise (one-way ANOVA over seeds p = {scores['anova_p']:.3f}; pooled seed std "
@@ -41,7 +45,7 @@ def markdown(v: Validation) -> str:
                      f"{', '.join(f'{a:.3f}' for a in r['accuracies'])} |")
     lines += [
         "",
-        "## Does similarity predict transfer accuracy?",
+        "## Does the ranking predict transfer accuracy?",
         "",
         verdict(s),
         "",
@@ -66,12 +70,12 @@ def plot(v: Validation, path: Path) -> None:
     rows = [r for r in v.rows() if not r.get("baseline")]
     base = next(r for r in v.rows() if r.get("baseline"))
     fig, ax = plt.subplots(figsize=(7, 5))
-    ax.errorbar([r["similarity"] for r in rows], [r["accuracy_mean"] for r in rows],
-                yerr=[r["accuracy_std"] for r in rows], fmt="o", capsize=4)
-    for r in rows:
-        ax.annotate(r["source"], (r["similarity"], r["accuracy_mean"]), textcoords="offset points", xytext=(5, 5))
+    x = [r.get("score", r["similarity"]) for r in rows]  # an older validation.json has no score
+    ax.errorbar(x, [r["accuracy_mean"] for r in rows], yerr=[r["accuracy_std"] for r in rows], fmt="o", capsize=4)
+    for r, xi in zip(rows, x):
+        ax.annotate(r["source"], (xi, r["accuracy_mean"]), textcoords="offset points", xytext=(5, 5))
     ax.axhline(base["accuracy_mean"], color="grey", linestyle="--", label=f"ImageNet baseline {base['accuracy_mean']:.3f}")
-    ax.set_xlabel("domain similarity exp(-gamma * distance)")
+    ax.set_xlabel(f"the ranking's score, higher ranks first ({v.ranking.distance_label})"[:110])
     ax.set_ylabel(f"target ({v.target}) test accuracy")
     ax.set_title(f"rho = {v.scores['spearman_rho']:.2f}, regret = {v.scores['top1_regret']:.3f}")
     ax.legend()

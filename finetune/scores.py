@@ -27,14 +27,16 @@ def ranking_scores(similarity, accuracies) -> dict:
         "top1_regret": float(mean.max() - mean[recommended]),
         "spread": float(mean.max() - mean.min()),
     }
-    if acc.shape[1] >= 2:
+    if acc.shape[1] >= 2 and not np.all(acc.var(axis=1) == 0):
         # Seed noise: the pooled within-source standard deviation; signal: does source explain accuracy (ANOVA)?
         scores["seed_noise_std"] = float(np.sqrt(acc.var(axis=1, ddof=1).mean()))
         anova = stats.f_oneway(*acc) if np.ptp(acc) > 0 else None
         scores["anova_p"] = float(anova.pvalue) if anova is not None and np.isfinite(anova.pvalue) else 1.0
         scores["discriminates"] = bool(scores["anova_p"] < 0.05)
     else:
-        scores.update(seed_noise_std=float("nan"), anova_p=float("nan"), discriminates=False)
+        # One seed, or seeds that all gave the same accuracy (e.g. finetune.seeds=[0,0]): nothing measures the
+        # noise, so no test of significance is possible (an ANOVA would report p = 0).
+        scores.update(seed_noise_std=float("nan"), anova_p=float("nan"), discriminates=False, replicated=False)
     return scores
 
 

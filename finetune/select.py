@@ -24,10 +24,10 @@ def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
     if requested == "auto":
         ranking = recommend(cfg=cfg)
         chosen = ranking.best
-        how = f"recommended: closest of {len(ranking.sources)} candidate sources by {ranking.distance_label}"
+        how = f"recommended: first of {len(ranking.sources)} candidate sources by {ranking.distance_label}"
         if ranking.evidence.get("start_from_imagenet"):
-            sentence = next(s for s in ranking.evidence["sentences"] if s.startswith("Start from the ImageNet"))
-            return None, {"source": "imagenet", "source_ref": None, "how": f"recommended: {sentence}",
+            return None, {"source": "imagenet", "source_ref": None,
+                          "how": f"recommended: {ranking.evidence['headline']}",
                           "distance": None, "similarity": None, "rank": None,
                           "candidates": [(s.name, s.distance) for s in ranking.sources]}
     else:

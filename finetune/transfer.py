@@ -143,6 +143,12 @@ def stage1_key(images: ImageList, cfg: DictConfig, seed: int) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def checkpoint_path(images: ImageList, cfg: DictConfig, seed: int) -> Path:
+    """Where the stage-1 checkpoint of `images` under `cfg` (a transfer_config) and `seed` is cached: named by
+    content, not by display name, so one source reached two ways trains once."""
+    return Path(cfg.finetune.checkpoint_dir).expanduser() / f"stage1-{stage1_key(images, cfg, seed)}.keras"
+
+
 def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     """Stage 1: train on the source's train split; the checkpoint is cached per (source, config, seed)."""
     import keras
@@ -150,8 +156,7 @@ def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     cfg = transfer_config(cfg)
     images = open_dataset(source, cfg)
     check_splittable(images, cfg)
-    directory = Path(cfg.finetune.checkpoint_dir).expanduser()
-    path = directory / f"stage1-{images.name}-{stage1_key(images, cfg, seed)}.keras"
+    path = checkpoint_path(images, cfg, seed)
     if path.is_file():
         problem = checkpoint_problem(path)
         if problem is None:

@@ -36,11 +36,13 @@ class Validation:
         rows = []
         for s in self.ranking.sources:
             acc = self.accuracy(s.name)
-            rows.append({"source": s.name, "rank": s.rank, "distance": s.distance, "similarity": s.similarity,
+            rows.append({"source": s.name, "rank": s.rank, "score": s.score, "distance": s.distance,
+                         "similarity": s.similarity,
                          "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if acc.size > 1 else 0.0,
                          "accuracies": acc.tolist()})
         base = self.accuracy(None)
-        rows.append({"source": BASELINE, "baseline": True, "rank": None, "distance": None, "similarity": None,
+        rows.append({"source": BASELINE, "baseline": True, "rank": None, "score": None, "distance": None,
+                     "similarity": None,
                      "accuracy_mean": float(base.mean()), "accuracy_std": float(base.std(ddof=1)) if base.size > 1 else 0.0,
                      "accuracies": base.tolist()})
         return rows
@@ -68,8 +70,10 @@ def validate(cfg: DictConfig) -> Validation:
     for seed in seeds:
         baseline.append(train_target(str(cfg.target), cfg, seed, None))
         log.info("imagenet -> %s seed %d: accuracy %.3f", cfg.target, seed, baseline[-1].accuracy)
-    similarity = [s.similarity for s in ranking.sources]
+    # The ranking's own score (higher ranks first): for a distance, -distance, which orders the sources as the
+    # similarity does; for a combined ranking, what decided its order.
+    score = [s.score for s in ranking.sources]
     accuracies = [[r.accuracy for r in results[s.name]] for s in ranking.sources]
     return Validation(target=ranking.target.name, ranking=ranking, results=results, baseline=baseline,
-                      scores=ranking_scores(similarity, accuracies), seconds=time.perf_counter() - start,
+                      scores=ranking_scores(score, accuracies), seconds=time.perf_counter() - start,
                       config=OmegaConf.to_container(cfg, resolve=True))

@@ -8,6 +8,10 @@ for _backend in ("TENSORFLOW", "PYTORCH", "JAX", "CUPY"):
 
 from omegaconf import OmegaConf  # noqa: E402
 
+from .logs import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()
+
 # Run folders end in the process id (outputs/<job>/<date-time>-<pid>): two runs started in the same second
 # get separate folders, so neither report overwrites the other.
 OmegaConf.register_new_resolver("pid", os.getpid, replace=True)

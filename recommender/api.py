@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -206,8 +207,15 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         distance = configure(distance_cfg)
     feature_sets = {}
     domains = []
-    for images in opened:
+    started, extracted = time.perf_counter(), 0
+    for i, images in enumerate(opened, start=1):
         features = dataset_features(images, cfg, extractor=extractor)
+        if features.extracted:
+            extracted += 1
+            elapsed = time.perf_counter() - started
+            left = "" if i == len(opened) else f"; at most about {elapsed / extracted * (len(opened) - i):.0f} s left"
+            log.info("features %d/%d: %s (%d images) extracted and cached, %.0f s so far%s", i, len(opened),
+                     images.name, features.n_images, elapsed, left)
         feature_sets[features.dataset] = features
         domains.append(build_domain(features, cfg.domain.min_images_per_class, needs_features(distance)))
     domains = represent(domains, **distance.represent)
@@ -224,9 +232,12 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique
     for result in results:
         result.ref = ref_of[result.name]
+        result.gain = judged["gains"].get(result.name)
     all_domains = [target_domain, *source_domains]
     quality = {}
     if cfg.report.explain:
+        log.info("descriptor quality: k-NN on the test split of %d datasets (extracted once, then cached)",
+                 len(opened))
         for dom, images in zip(domains, opened):
             try:
                 quality[dom.name] = descriptor_quality_of(images, cfg, extractor)
@@ -242,6 +253,8 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         config=OmegaConf.to_container(cfg, resolve=True),
         distance_name=distance.name,
         distance_label=distance.label,
+        kind=distance.kind,
+        table_label=distance.pairwise_label,
         notes=notes,
         domains={d.name: d for d in all_domains},
         feature_sets=feature_sets,

@@ -251,7 +251,7 @@ def preflight(config_name: str, argv: Sequence[str] | None = None) -> None:
             # Hydra suggests `+key=value`, which would add a key nothing reads: say what is wrong instead.
             message = (f"{unknown.group(1)} is not an option of this configuration. A key that only some options "
                        "of a group have needs that option selected first (e.g. distance=class_mean_emd "
-                       "distance.ground_metric=cosine); otherwise check its spelling in README's configuration "
+                       "distance.ground_metric=cosine); otherwise check its spelling in docs/configuration.md's "
                        "reference.")
         else:
             cause = f" ({err.__cause__})" if err.__cause__ is not None else ""

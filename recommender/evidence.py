@@ -97,7 +97,8 @@ def prior_mix(evidence: dict, target: str | None, catalog_of: dict[str, str | No
         gain = prior.get(name) if name else None
         value = found.value / sd_d if math.isinf(c) else \
             c * found.value / sd_d - (neutral if gain is None else gain) / sd_p
-        return DistanceResult(value, found.plan, found.cost, {"distance": found.value, "prior_gain": gain})
+        return DistanceResult(value, found.plan, found.cost,
+                              {"distance": found.value, "prior_gain_points": None if gain is None else 100 * gain})
 
     if math.isinf(c):
         label = f"{base.label} (chosen leave-one-target-out by the catalog benchmark)"
@@ -106,7 +107,9 @@ def prior_mix(evidence: dict, target: str | None, catalog_of: dict[str, str | No
                  f"{base.label} for ties and for sources the catalog never measured")
     else:
         label = f"catalog prior + {base.label} (weight c = {c:g} on the distance; fitted leave-one-target-out)"
-    return DistanceSpec("prior_mix", mixed, base.represent, label, pairwise=base.function, table_key=base.table_key)
+    kind = "distance" if math.isinf(c) else "prior" if c <= 1e-6 else "mix"
+    return DistanceSpec("prior_mix", mixed, base.represent, label, pairwise=base.function, table_key=base.table_key,
+                        kind=kind, table_label=base.label)
 
 
 def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True) -> str | None:
@@ -124,19 +127,67 @@ def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True)
     return None
 
 
+def source_gains(evidence: dict, target: str | None, catalog_names) -> dict[str, dict | None]:
+    """Each catalog source's measured gain over the ImageNet network on the catalog targets other than `target`,
+    in accuracy points: {catalog name: {"mean", "half", "n"}} (half = half-width of the 95% t-interval over those
+    targets, nan with one target), None for a source the benchmark never measured."""
+    out = {}
+    for name in catalog_names:
+        values = np.array([100 * float(g[name]) for t, g in evidence["gains"].items()
+                           if t != target and name is not None and name in g])
+        if len(values) == 0:
+            out[name] = None
+            continue
+        half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))) \
+            if len(values) > 1 else float("nan")
+        out[name] = {"mean": float(values.mean()), "half": half, "n": int(len(values))}
+    return out
+
+
+def _points(gain: dict) -> str:
+    return f"{gain['mean']:+.1f} ± {gain['half']:.1f} points"
+
+
+def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[str]) -> tuple[str, str]:
+    """(decision, headline): the one sentence a person acts on, from the ranked display names, their measured
+    gains over ImageNet (points, None = never measured) and the sources interchangeable with the first.
+
+    - "source": the first source's gain interval lies above 0 and no other source is interchangeable with it;
+    - "interchangeable": its interval lies above 0, and the measured transfer of others did not differ from it;
+    - "imagenet": its gain is within the noise (or below 0), so the ImageNet weights are as good a start;
+    - "unmeasured": nothing measured says whether it beats ImageNet."""
+    top, gain = ranked[0], gains[0]
+    if gain is None:
+        return "unmeasured", (f"Try {top} first: it ranks first, but no transfer measurement says whether it beats "
+                              "starting from ImageNet; check with scripts/validate.py.")
+    if not gain["mean"] - gain["half"] > 0:  # a nan interval (one target) is not evidence of a gain either
+        return "imagenet", (f"Start from ImageNet: the first-ranked source, {top}, changed few-shot accuracy by "
+                            f"{_points(gain)} against ImageNet weights alone, within the noise.")
+    if interchangeable:
+        names = ", ".join([top, *interchangeable[:-1]]) + f" and {interchangeable[-1]}"
+        return "interchangeable", (f"{names} are interchangeable: start from either. {top} gained "
+                                   f"{_points(gain)} over ImageNet weights, and the others' measured transfer did "
+                                   "not differ from it.")
+    return "source", f"Start from {top}: it gained {_points(gain)} over ImageNet weights alone."
+
+
 def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranked: list[tuple[str, str | None]],
             image_size: int) -> dict:
     """What the report says about a ranking. ranked: (display name, catalog name or None), best first.
 
+    - decision, headline: see `decide`; gains: display name -> measured gain over ImageNet in points (or None);
     - validated: the configured distance's mean weighted tau, interval and top-1 regret in the benchmark;
     - interchangeable: the sources whose measured gain over ImageNet on the other catalog targets does not
       differ from the top source's (paired t-test over those targets, p >= 0.05);
-    - start_from_imagenet: the top source's network was, on average over the other catalog targets, no better
-      than the ImageNet network (mean gain <= 0)."""
+    - start_from_imagenet: the top source's gain over ImageNet on the other catalog targets is within the noise
+      (95% t-interval over targets reaching 0) or below it."""
     if evidence is None:
-        return {"validated": None, "interchangeable": [], "start_from_imagenet": None,
+        decision, headline = decide([ranked[0][0]], [None], [])
+        return {"validated": None, "interchangeable": [], "start_from_imagenet": None, "decision": decision,
+                "headline": headline, "gains": {name: None for name, _ in ranked},
                 "sentences": ["No catalog benchmark evidence was found, so nothing here is validated."]}
-    out = {"protocol": evidence.get("protocol"), "sentences": []}
+    out = {"protocol": evidence.get("protocol"), "sentences": [],
+           "target_in_catalog": target is not None and target in evidence["gains"]}
     measured = measured_sources(evidence)
     score = _validated_score(evidence, distance_cfg, any(cat in measured for _, cat in ranked))
     if score and image_size == int(evidence.get("image_size", image_size)) and score in evidence["summary"]:
@@ -154,43 +205,38 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
         out["validated"] = None
         out["sentences"].append("This distance configuration is not in the committed benchmark: its ranking is "
                                 "not validated (run scripts/benchmark.py with it in benchmark.distances).")
+    per_catalog = source_gains(evidence, target, {cat for _, cat in ranked})
+    out["gains"] = {name: per_catalog[cat] for name, cat in ranked}
     gains = {t: g for t, g in evidence["gains"].items() if t != target}
     top_name, top_catalog = ranked[0]
-    if top_catalog is None or not any(top_catalog in g for g in gains.values()):
-        out["interchangeable"], out["start_from_imagenet"] = [], None
+    top_gain = out["gains"][top_name]
+    same = []
+    if top_gain is not None:
+        for name, cat in ranked[1:]:
+            pairs = [(g[top_catalog], g[cat]) for g in gains.values() if cat and top_catalog in g and cat in g]
+            if len(pairs) >= 2:
+                a, b = np.array(pairs).T
+                p = 1.0 if np.all(a == b) else float(stats.ttest_rel(a, b).pvalue)
+                if p >= 0.05:
+                    same.append(name)
+    out["interchangeable"] = same
+    out["decision"], out["headline"] = decide([name for name, _ in ranked], [out["gains"][n] for n, _ in ranked],
+                                              same)
+    if top_gain is None:
+        out["start_from_imagenet"] = None
         out["sentences"].append(f"{top_name} has no transfer measurement in the catalog benchmark, so whether it "
                                 "beats the ImageNet network is unknown: check with scripts/validate.py.")
         return out
-    top = np.array([g[top_catalog] for g in gains.values() if top_catalog in g])
-    mean_top = float(top.mean())
-    half = float(stats.t.ppf(0.975, len(top) - 1) * top.std(ddof=1) / np.sqrt(len(top))) if len(top) > 1 \
-        else float("nan")
-    same = []
-    for name, cat in ranked[1:]:
-        pairs = [(g[top_catalog], g[cat]) for g in gains.values() if cat and top_catalog in g and cat in g]
-        if len(pairs) >= 2:
-            a, b = np.array(pairs).T
-            p = 1.0 if np.all(a == b) else float(stats.ttest_rel(a, b).pvalue)
-            if p >= 0.05:
-                same.append(name)
-    out["interchangeable"] = same
-    out["start_from_imagenet"] = mean_top <= 0
-    out["top_gain_points"] = [100 * mean_top, 100 * half]
+    out["start_from_imagenet"] = out["decision"] == "imagenet"
+    out["top_gain_points"] = [top_gain["mean"], top_gain["half"]]
     if same:
         out["sentences"].append(
             f"{top_name} is interchangeable with {', '.join(same)}: on the other catalog targets their measured "
             "transfer did not differ (paired t-test over targets, p >= 0.05), so do not read their order as a "
             "finding.")
-    if mean_top <= 0:
-        out["sentences"].append(
-            f"Start from the ImageNet network: on the other catalog targets, pretraining on {top_name} changed "
-            f"few-shot accuracy by {100 * mean_top:+.1f} ± {100 * half:.1f} points on average (95% t-interval) "
-            "against ImageNet weights alone. The ranking orders the sources; it does not say any of them helps.")
-    else:
-        beyond_noise = mean_top - half > 0
-        out["sentences"].append(
-            f"On the other catalog targets, pretraining on {top_name} changed few-shot accuracy by "
-            f"{100 * mean_top:+.1f} ± {100 * half:.1f} points on average against ImageNet weights alone"
-            + (": a measured gain." if beyond_noise else ", within the noise: starting from ImageNet is as good "
-               "a choice on this evidence."))
+    out["sentences"].append(
+        f"On the other catalog targets, pretraining on {top_name} changed few-shot accuracy by {_points(top_gain)} "
+        "on average against ImageNet weights alone (95% t-interval over targets)"
+        + (": a measured gain." if top_gain["mean"] - top_gain["half"] > 0 else
+           ", within the noise: starting from ImageNet is as good a choice on this evidence."))
     return out

@@ -72,23 +72,43 @@ def sample_per_class(labels: np.ndarray, per_class: int, seed: int) -> np.ndarra
 def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> None:
     """Heatmap of the plan: rows source classes, columns target classes; each cell mass and class distance.
 
-    The numbers are in the cells, so there is no colour bar (it was a third of the drawing time)."""
-    rows, cols = result.plan.shape
+    The numbers are in the cells, so there is no colour bar (it was a third of the drawing time). A plan with more
+    than MAX_PLAN_CLASSES classes on a side shows the classes that carry the most mass, and says so."""
+    keep_rows = _heaviest(result.plan.sum(axis=1), MAX_PLAN_CLASSES)
+    keep_cols = _heaviest(result.plan.sum(axis=0), MAX_PLAN_CLASSES)
+    plan, cost = result.plan[np.ix_(keep_rows, keep_cols)], result.cost[np.ix_(keep_rows, keep_cols)]
+    rows, cols = plan.shape
     fig = figure((max(4.0, 1.1 * cols + 3), max(3.0, 0.45 * rows + 2)))
     ax = fig.add_subplot()
-    ax.imshow(result.plan, cmap="Blues", aspect="auto")
-    ax.set_xticks(range(cols), target.class_names, rotation=30, ha="right")
-    ax.set_yticks(range(rows), result.class_names)
-    peak = result.plan.max() or 1.0
+    ax.imshow(plan, cmap="Blues", aspect="auto")
+    ax.set_xticks(range(cols), [target.class_names[j] for j in keep_cols], rotation=30, ha="right")
+    ax.set_yticks(range(rows), [result.class_names[i] for i in keep_rows])
+    peak = plan.max() or 1.0
     for i in range(rows):
         for j in range(cols):
-            mass = result.plan[i, j]
-            ax.text(j, i, f"{mass:.3f}\nd={result.cost[i, j]:.1f}" if mass > 1e-9 else f"d={result.cost[i, j]:.1f}",
+            mass = plan[i, j]
+            ax.text(j, i, f"{mass:.3f}\nd={cost[i, j]:.1f}" if mass > 1e-9 else f"d={cost[i, j]:.1f}",
                     ha="center", va="center", fontsize=7, color="white" if mass > 0.6 * peak else "black")
     ax.set_xlabel(f"target: {target.name}")
     ax.set_ylabel(f"source: {result.name}")
-    ax.set_title(f"Transport plan {result.name} → {target.name} (distance {result.distance:.2f})")
+    hidden = (result.plan.shape[0] - rows, result.plan.shape[1] - cols)
+    shown = "" if hidden == (0, 0) else \
+        f"\n(the {rows} × {cols} classes carrying most mass; {hidden[0]} source and {hidden[1]} target classes more)"
+    ax.set_title(f"Transport plan {result.name} → {target.name} (distance {result.distance:.2f}){shown}",
+                 fontsize=10)
     save_png(fig, path, dpi=110)
+
+
+MAX_PLAN_CLASSES = 20  # per side of a plan figure: beyond it, cells are unreadable and the PNG grows without bound
+MAX_NEIGHBOUR_ROWS = 12  # sample target images in the nearest-images grid
+MAX_MAP_LABELS = 30  # class names written on the domain map, per dataset
+
+
+def _heaviest(mass: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n largest entries of `mass`, in their original order (ties: the earlier class)."""
+    if len(mass) <= n:
+        return np.arange(len(mass))
+    return np.sort(np.argsort(-mass, kind="stable")[:n])
 
 
 def thumbnail(ref, size: int = 96) -> np.ndarray:
@@ -105,10 +125,13 @@ def plot_neighbours(target: FeatureSet, sources: list[FeatureSet], per_class: in
                     path: Path, tile: int = 96, cache_dir: Path | None = None) -> None:
     """Grid: each row a sample target image, then its k nearest images of each source, with distances."""
     queries = sample_per_class(target.labels, per_class, seed)
+    if len(queries) > MAX_NEIGHBOUR_ROWS:  # thousands of classes: a seeded dozen of them, not a grid per class
+        queries = np.sort(np.random.default_rng(seed).choice(queries, MAX_NEIGHBOUR_ROWS, replace=False))
     q_feats = target.features()[queries]
     columns = [(target, None, None)]
     for src in sources:
-        found = cached_arrays(cache_dir, "neighbours", [target.path.name, src.path.name, per_class, k, seed],
+        found = cached_arrays(cache_dir, "neighbours", [target.path.name, src.path.name, per_class, k, seed,
+                                                         MAX_NEIGHBOUR_ROWS],
                               lambda: dict(zip(("dist", "idx"), nearest(src.features(), q_feats, k))))
         dist, idx = found["dist"], found["idx"]
         columns += [(src, dist[:, j], idx[:, j]) for j in range(idx.shape[1])]
@@ -120,7 +143,7 @@ def plot_neighbours(target: FeatureSet, sources: list[FeatureSet], per_class: in
             i = q if idx is None else idx[r]
             tiles[-1].append(thumbnail(fs.refs[i], tile))
             name = fs.dataset if dist is None else f"{fs.dataset}  d={dist[r]:.1f}"
-            captions[-1].append((f"{name}\n{fs.class_names[fs.labels[i]][:15]}", "darkred" if dist is None else "black"))
+            captions[-1].append((f"{name}\n{fs.class_names[fs.labels[i]]}", "darkred" if dist is None else "black"))
     save_mosaic(tiles, captions, "Sample target images (left column) and their nearest source images "
                 "(Euclidean distance of backbone features)", path)
 
@@ -177,9 +200,11 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
     key = [[fs.path.name for fs in feature_sets], per_dataset, seed, importlib.util.find_spec("umap") is not None]
     maps = cached_arrays(cache_dir, "map2d", key, lambda: embeddings_2d(points, seed, means))
     mean_xy = dict(zip([(d, c) for d, dom in enumerate(domains) for c in dom.class_names], maps.pop("PCA_extra")))
-    fig = figure((6.5 * len(maps), 6))
-    axes = fig.subplots(1, len(maps), squeeze=False)
-    for ax, (method, xy) in zip(axes[0], maps.items()):
+    # One panel per row at the report's page width (about 1,100 px): side by side, a report shrank the labels to
+    # a few pixels.
+    fig = figure((11, 7 * len(maps)))
+    axes = fig.subplots(len(maps), 1, squeeze=False)[:, 0]
+    for ax, (method, xy) in zip(axes, maps.items()):
         for d, fs in enumerate(feature_sets):
             mine = owner == d
             ax.scatter(xy[mine, 0], xy[mine, 1], s=8, alpha=0.5, color=colour(d), label=fs.dataset)
@@ -198,11 +223,14 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
             xy_means = np.array(list(centres.values()))
             ax.scatter(xy_means[:, 0], xy_means[:, 1], marker="X", s=90, color=colour(d), edgecolor="black",
                        linewidth=0.8)
-            for class_name, centre in centres.items():
-                ax.annotate(class_name, centre, fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set_title(f"{method} of per-image features (X = class mean)")
+            # Thousands of labels would cover the map: name the MAX_MAP_LABELS largest classes of each dataset.
+            counts = {c: int(fs.class_counts[fs.class_names.index(c)]) for c in centres}
+            named = sorted(centres, key=lambda c: -counts[c])[:MAX_MAP_LABELS]
+            for class_name in named:
+                ax.annotate(class_name, centres[class_name], fontsize=10, xytext=(4, 4), textcoords="offset points")
+        ax.set_title(f"{method} of per-image features (X = class mean)", fontsize=13)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0, 0].legend(fontsize=8, markerscale=2)
+    axes[0].legend(fontsize=11, markerscale=2)
     save_png(fig, path, dpi=100)
     return int(len(points))

@@ -7,6 +7,8 @@ does not grow with the number of images; the per-image features stay available f
 """
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import hashlib
 import json
@@ -190,7 +192,7 @@ def extract_features(
     path = cache_path(image_list, indices, extractor, cache_dir, rows_per_class)
     if path.is_file():
         try:
-            return _load(path, image_list.name)
+            return _rebased(_load(path, image_list.name), image_list)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             log.warning("Feature cache %s is unreadable (%s); extracting again.", path, err)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,9 +213,9 @@ def extract_features(
 
 def cache_path(image_list: ImageList, indices: np.ndarray, extractor: Extractor, cache_dir: str | Path,
                rows_per_class: int | None = None) -> Path:
+    # Named by content alone: the same images reached as a catalog name, a path or a renamed copy share one entry.
     key = cache_key(image_list, indices, extractor.identity, rows_per_class)
-    safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_list.name)
-    return Path(cache_dir).expanduser() / f"{safe_name}-{key}.npz"
+    return Path(cache_dir).expanduser() / f"features-{key}.npz"
 
 
 def extract_features_together(image_list: ImageList, indices: np.ndarray, extractors, cache_dir: str | Path,
@@ -244,6 +246,29 @@ def _beam():
         raise FeatureError(f"features.runner=beam needs Apache Beam, which is not installed ({err}): "
                            "pip install -e \".[beam]\"") from err
     return beam_features
+
+
+def _rebased(found: FeatureSet, image_list: ImageList) -> FeatureSet:
+    """The entry's image references as paths of `image_list`'s own folder. An entry is named by content, so it may
+    have been written for an identical copy elsewhere (same relative files, same bytes); its rows are this
+    folder's images, and the grids and retrieval must open this folder's files."""
+    if image_list.spec.kind != "folder" or image_list.spec.path is None:
+        return found
+    root = str(image_list.spec.path) + os.sep
+    stored = [str(r) for r in (*found.refs, *found.skipped)]
+    if not stored or stored[0].startswith(root):
+        return found
+    mine = set(image_list.refs)
+    probe = stored[0]
+    cuts = [k for k, ch in enumerate(probe) if ch == os.sep and root + probe[k + 1:] in mine]
+    if not cuts:
+        return found
+    old = len(probe[: cuts[-1] + 1])
+
+    def moved(refs: np.ndarray) -> np.ndarray:
+        return np.array([root + str(r)[old:] for r in refs], dtype=str)
+
+    return dataclasses.replace(found, refs=moved(found.refs), skipped=moved(found.skipped))
 
 
 def _load(path: Path, dataset: str) -> FeatureSet:

@@ -60,9 +60,19 @@ def save_mosaic(tiles: list[list[np.ndarray]], captions: list[list[tuple[str, st
     for r, (row_tiles, row_captions) in enumerate(zip(tiles, captions)):
         top = title_h + r * (tile_h + caption_height)
         for c, (tile, (text, fill)) in enumerate(zip(row_tiles, row_captions)):
-            draw.multiline_text((c * tile_w + 2, top + 1), text, fill=fill, font=font, spacing=1)
+            fitted = "\n".join(_fit(line, font, tile_w - 4) for line in text.split("\n"))
+            draw.multiline_text((c * tile_w + 2, top + 1), fitted, fill=fill, font=font, spacing=1)
             canvas.paste(Image.fromarray(tile), (c * tile_w, top + caption_height))
     canvas.save(path, compress_level=1)
+
+
+def _fit(text: str, font, width: float) -> str:
+    """`text`, cut with an ellipsis where it would run into the next tile."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
 
 
 def cached_figure(cache_dir: str | Path | None, path: str | Path, inputs, draw: Callable[[Path], object], *,

@@ -11,6 +11,7 @@ from .distances.transport import similarity
 from .domains import Domain
 
 Distance = Callable[[Domain, Domain], DistanceResult]
+IMAGENET = "imagenet"  # the row of the ImageNet network itself, at gain 0
 
 
 @dataclass
@@ -23,9 +24,13 @@ class Flow:
 
 @dataclass
 class SourceResult:
+    """One ranked source. `score` is what the ranking sorts by, higher first: -distance for a distance, the
+    combined score for a mix, the model score for a trained network's score. `distance` and `similarity` are
+    those of a real distance between the datasets (None when the ranking computed none)."""
+
     name: str
-    distance: float
-    similarity: float
+    distance: float | None
+    similarity: float | None
     rank: int
     n_classes: int
     n_images: int
@@ -36,6 +41,14 @@ class SourceResult:
     class_names: list[str]
     ref: str = ""  # what opens the dataset again: its catalog name or folder path
     parts: dict = field(default_factory=dict)  # a combined distance's components
+    score: float = 0.0
+    # Measured gain of this source's network over the ImageNet network on the other catalog targets, in accuracy
+    # points: {"mean", "half" (95% t-interval half-width), "n" (targets)}; None when never measured.
+    gain: dict | None = None
+
+    def __repr__(self) -> str:
+        shown = f"score={self.score:.4g}" + ("" if self.distance is None else f", distance={self.distance:.4g}")
+        return f"SourceResult(rank={self.rank}, name={self.name!r}, {shown})"
 
     def flows(self, target_classes: list[str], top: int | None = None) -> list[Flow]:
         """The transport plan's non-zero flows, largest mass first."""
@@ -59,6 +72,10 @@ class Ranking:
     config: dict = field(default_factory=dict)
     distance_name: str = "class_mean_emd"
     distance_label: str = "class-mean EMD"
+    # What decided the order: "distance", "prior" (the catalog's measured transfer), "mix" (prior + distance) or
+    # "model" (a score of each source's trained network on the target).
+    kind: str = "distance"
+    table_label: str = ""  # what the pairwise table (`distances`) holds: the distance under a combined ranking
     evidence: dict = field(default_factory=dict)  # recommender.evidence.verdict: validation and plain verdicts
     notes: list[str] = field(default_factory=list)
     domains: dict[str, Domain] = field(default_factory=dict)
@@ -76,6 +93,55 @@ class Ranking:
     def best(self) -> SourceResult:
         return self.sources[0]
 
+    @property
+    def decision(self) -> str:
+        """"source", "interchangeable", "imagenet" or "unmeasured" (recommender.evidence.decide)."""
+        return self.evidence.get("decision", "unmeasured")
+
+    @property
+    def headline(self) -> str:
+        """The one sentence a person acts on, e.g. "Start from ImageNet: ..."."""
+        return self.evidence.get("headline", "")
+
+    def __repr__(self) -> str:
+        order = ", ".join(s.name for s in self.sources[:5]) + (", ..." if len(self.sources) > 5 else "")
+        return (f"Ranking(target={self.target.name!r}, decision={self.decision!r}, by={self.distance_name!r}, "
+                f"sources=[{order}])")
+
+    def to_records(self) -> list[dict]:
+        """One plain dict per row of the report's table, ImageNet included at gain 0 (points everywhere)."""
+        rows = []
+        for s in self.sources:
+            rows.append({"rank": s.rank, "source": s.name, "score": s.score, "distance": s.distance,
+                         "similarity": s.similarity,
+                         "gain_points": None if s.gain is None else s.gain["mean"],
+                         "gain_ci95_points": None if s.gain is None else s.gain["half"],
+                         "n_classes": s.n_classes, "n_images": s.n_images, "n_skipped": s.n_skipped})
+        rows.append({"rank": None, "source": IMAGENET, "score": None, "distance": None, "similarity": None,
+                     "gain_points": 0.0, "gain_ci95_points": 0.0, "n_classes": None, "n_images": None,
+                     "n_skipped": None})
+        return rows
+
+    def to_frame(self):
+        """`to_records()` as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise ImportError("Ranking.to_frame needs pandas (pip install pandas); to_records() needs nothing."
+                              ) from err
+        return pd.DataFrame.from_records(self.to_records())
+
+    def _repr_html_(self) -> str:
+        import html
+
+        from .report import table_rows
+
+        header, body = table_rows(self)
+        cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
+        return (f"<p><b>{html.escape(self.headline)}</b></p><table><thead><tr>{cells}</tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
+
     def to_dict(self) -> dict:
         return {
             "target": {
@@ -85,15 +151,21 @@ class Ranking:
                 "n_skipped": self.target.n_skipped,
                 "dropped_classes": self.target.dropped,
             },
+            "decision": self.decision,
+            "headline": self.headline,
             "sources": [
-                {"name": s.name, "distance": s.distance, "similarity": s.similarity, "rank": s.rank,
+                {"name": s.name, "rank": s.rank, "score": s.score, "distance": s.distance,
+                 "similarity": s.similarity,
+                 "gain_points": None if s.gain is None else s.gain["mean"],
+                 "gain_ci95_points": None if s.gain is None else s.gain["half"],
                  "n_classes": s.n_classes, "n_images": s.n_images, "n_skipped": s.n_skipped,
                  "dropped_classes": s.dropped, "ref": s.ref, **({"parts": s.parts} if s.parts else {})}
                 for s in self.sources
             ],
-            "distance": {"name": self.distance_name, "description": self.distance_label,
+            "imagenet": {"gain_points": 0.0, "note": "the ImageNet network itself: every gain is measured against it"},
+            "distance": {"name": self.distance_name, "description": self.distance_label, "decided_by": self.kind,
                          "validated": self.evidence.get("validated")},
-            "verdict": {k: v for k, v in self.evidence.items() if k != "validated"},
+            "verdict": {k: v for k, v in self.evidence.items() if k not in ("validated", "gains")},
             "descriptor_quality": self.descriptor_quality,
             "notes": self.notes,
             "config": self.config,
@@ -102,14 +174,17 @@ class Ranking:
 
 def rank_sources(target: Domain, sources: list[Domain], distance: Distance,
                  gamma: float = 0.01) -> list[SourceResult]:
-    """Sources sorted by distance ascending (ties by name, so the order is deterministic)."""
+    """Sources sorted by the distance's value ascending, i.e. score descending (ties by name, so the order is
+    deterministic). A combined value (a prior mix, a model score) keeps the real distance it holds in `parts`,
+    if any, as the result's distance; its own value is only the score."""
     results = []
     for src in sources:
         found = distance(src, target)
-        results.append(SourceResult(src.name, found.value, similarity(found.value, gamma), 0, len(src.class_names),
-                                    src.n_images, src.n_skipped, src.dropped, found.plan, found.cost,
-                                    src.class_names, parts=dict(found.parts)))
-    results.sort(key=lambda r: (round(r.distance, 12), r.name))
+        real = found.value if not found.parts else found.parts.get("distance")
+        results.append(SourceResult(src.name, real, None if real is None else similarity(real, gamma), 0,
+                                    len(src.class_names), src.n_images, src.n_skipped, src.dropped, found.plan,
+                                    found.cost, src.class_names, parts=dict(found.parts), score=-found.value))
+    results.sort(key=lambda r: (round(-r.score, 12), r.name))
     for rank, result in enumerate(results, start=1):
         result.rank = rank
     return results

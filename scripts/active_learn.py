@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from finetune.active import run_active_learning
 from finetune.active_report import console_summary, write_active_learning
 from finetune.checks import ACTIVE_LEARNING_RULES, FINETUNE_RULES
+from recommender.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 
@@ -22,8 +23,8 @@ def main(cfg: DictConfig) -> None:
         result = run_active_learning(cfg)
         out_dir = HydraConfig.get().runtime.output_dir
         write_active_learning(result, out_dir)
-    print(console_summary(result))
-    print(f"Reports written to {out_dir}")
+    say(console_summary(result))
+    say(f"Reports written to {out_dir}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from finetune.benchmark import run_benchmark
 from finetune.benchmark_report import console_summary, write_benchmark
 from finetune.checks import BENCHMARK_RULES, FINETUNE_RULES, headline_is_measured
+from recommender.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 
@@ -21,8 +22,8 @@ def main(cfg: DictConfig) -> None:
         result = run_benchmark(cfg)
         out_dir = HydraConfig.get().runtime.output_dir
         write_benchmark(result, out_dir)
-    print(console_summary(result))
-    print(f"Reports written to {out_dir}")
+    say(console_summary(result))
+    say(f"Reports written to {out_dir}")
 
 
 if __name__ == "__main__":

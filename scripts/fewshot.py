@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from finetune.fewshot_compare import compare, format_table
+from recommender.logs import say
 from recommender.checks import Rule, check_config, integer, user_errors, preflight
 
 
@@ -23,8 +24,8 @@ def main(cfg: DictConfig) -> None:
         with open(f"{out_dir}/fewshot.json", "w") as fh:
             json.dump({"target": result.target, "k": result.k, "rows": result.rows(),
                        "accuracy": result.accuracy.tolist(), "classifiers": result.classifiers}, fh, indent=1)
-    print(format_table(result))
-    print(f"Written to {out_dir}/fewshot.json")
+    say(format_table(result))
+    say(f"Written to {out_dir}/fewshot.json")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from finetune.metric_run import learn_embedding
+from recommender.logs import say
 from recommender.checks import Rule, check_config, choice, integer, number, user_errors, preflight
 
 
@@ -23,8 +24,8 @@ def main(cfg: DictConfig) -> None:
                      required=[("target", "flowers")])
         out_dir = HydraConfig.get().runtime.output_dir
         result = learn_embedding(cfg, out_dir)
-    print(json.dumps({k: v for k, v in result.items() if k != "config"}, indent=1))
-    print(f"Head and report written to {out_dir}")
+    say(json.dumps({k: v for k, v in result.items() if k != "config"}, indent=1))
+    say(f"Head and report written to {out_dir}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import recommend
+from recommender.logs import say
 from recommender.checks import check_config, user_errors, preflight
 from recommender.report import format_table, write_reports
 
@@ -25,8 +26,8 @@ def main(cfg: DictConfig) -> None:
         ranking = recommend(cfg=cfg)
         out_dir = HydraConfig.get().runtime.output_dir
         write_reports(ranking, out_dir, cfg.report)
-    print(format_table(ranking))
-    print(f"Reports written to {out_dir}")
+    say(format_table(ranking))
+    say(f"Reports written to {out_dir}")
 
 
 if __name__ == "__main__":

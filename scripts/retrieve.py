@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import make_extractor
+from recommender.logs import say
 from recommender.checks import check_config, user_errors, preflight
 from recommender.retrieval import build_index, encode_query, load_embedding, plot_matches
 
@@ -31,10 +32,10 @@ def main(cfg: DictConfig) -> None:
         for m in matches:
             writer.writerow([m.rank, m.dataset, m.class_name, f"{m.distance:.4f}", m.ref])
     plot_matches(cfg.query, matches, f"{out_dir}/matches.png")
-    print(f"Query: {cfg.query} — {len(matches)} nearest images in {', '.join(names)}")
+    say(f"Query: {cfg.query} — {len(matches)} nearest images in {', '.join(names)}")
     for m in matches:
-        print(f"{m.rank:>3}  {m.distance:8.3f}  {m.dataset}/{m.class_name}  {m.ref}")
-    print(f"Written to {out_dir}/matches.csv and matches.png")
+        say(f"{m.rank:>3}  {m.distance:8.3f}  {m.dataset}/{m.class_name}  {m.ref}")
+    say(f"Written to {out_dir}/matches.csv and matches.png")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from finetune.checks import FINETUNE_RULES
 from finetune.select import train_from_source
+from recommender.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 
@@ -22,11 +23,11 @@ def main(cfg: DictConfig) -> None:
     reason = metrics["reason"]
     measured = "" if reason["distance"] is None else \
         f"; distance {reason['distance']:.3f}, similarity {reason['similarity']:.4f}"
-    print(f"Source: {reason['source']} ({reason['how']}{measured})")
-    print(f"Target {metrics['target']}: test accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} images")
+    say(f"Source: {reason['source']} ({reason['how']}{measured})")
+    say(f"Target {metrics['target']}: test accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} images")
     for name, acc in metrics["per_class_accuracy"].items():
-        print(f"  {name}: {acc:.3f}")
-    print(f"Model and metrics written to {out_dir}")
+        say(f"  {name}: {acc:.3f}")
+    say(f"Model and metrics written to {out_dir}")
 
 
 if __name__ == "__main__":

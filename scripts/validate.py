@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from finetune.checks import FINETUNE_RULES
 from finetune.report import markdown, write_validation
 from finetune.validate import validate
+from recommender.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 
@@ -20,8 +21,8 @@ def main(cfg: DictConfig) -> None:
         result = validate(cfg)
         out_dir = HydraConfig.get().runtime.output_dir
         write_validation(result, out_dir)
-    print(markdown(result))
-    print(f"Reports written to {out_dir}")
+    say(markdown(result))
+    say(f"Reports written to {out_dir}")
 
 
 if __name__ == "__main__":

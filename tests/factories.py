@@ -32,7 +32,7 @@ def source_result(name="s", distance=1.0, similarity=None, rank=1, classes=("a",
     n = len(classes)
     return SourceResult(name=name, distance=distance, similarity=np.exp(-0.01 * distance) if similarity is None else similarity,
                         rank=rank, n_classes=n, n_images=10 * n, n_skipped=0, dropped={}, plan=np.eye(n) / n,
-                        cost=np.ones((n, n)), class_names=list(classes), ref=name)
+                        cost=np.ones((n, n)), class_names=list(classes), ref=name, score=-distance)
 
 
 def transfer_result(source="s", target="tgt", seed=0, accuracy=0.8) -> TransferResult:

@@ -29,6 +29,14 @@ class DistanceSpec:
     label: str  # how reports name it
     pairwise: Callable | None = None  # what the dataset-to-dataset table uses, when not `function`
     table_key: dict = field(default_factory=dict)  # the options the dataset-to-dataset table depends on
+    # What its value is made of: "distance", "prior" (the catalog's measured transfer, a distance breaking ties),
+    # "mix" (prior and distance) or "model" (a trained network's score): the report says which decided the order.
+    kind: str = "distance"
+    table_label: str = ""  # how reports name what the dataset-to-dataset table shows, when not `label`
+
+    @property
+    def pairwise_label(self) -> str:
+        return self.table_label or self.label
 
     @property
     def table_function(self) -> Callable:

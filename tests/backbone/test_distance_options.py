@@ -58,7 +58,10 @@ def test_prior_mix_falls_back_to_the_distance_for_sources_the_catalog_never_meas
     ranking = recommend(cfg=cfg_factory(f"target={target}", f"sources=[{far},{near}]", "distance=prior_mix",
                                         f"distance.evidence={path}"))
     assert [s.name for s in ranking.sources] == ["near", "far"]
-    assert all(s.parts["prior_gain"] is None for s in ranking.sources)
+    assert all(s.parts["prior_gain_points"] is None and s.gain is None for s in ranking.sources)
+    # The combined value is a score; the distance column holds the real distance it was built from.
+    assert all(s.distance == s.parts["distance"] for s in ranking.sources)
+    assert ranking.decision == "unmeasured" and ranking.headline.startswith("Try near first")
     assert any("distance alone places them" in n for n in ranking.notes)
     # No source has a prior: the ranking is the distance alone, and is validated as that distance.
     assert ranking.evidence["validated"]["score"] == "class_mean_emd"
@@ -108,8 +111,9 @@ def test_distance_logme_ranks_by_each_trained_source_networks_logme(tmp_path, cf
                              stage1, ("train", "val"))
         expected = REGISTRY["logme"].function(pool.features, pool.labels)
         assert source.parts["logme"] == pytest.approx(expected, rel=1e-6)
-        assert source.distance == pytest.approx(-expected, rel=1e-6)
-    assert [s.distance for s in ranking.sources] == sorted(s.distance for s in ranking.sources)
+        assert source.score == pytest.approx(expected, rel=1e-6)
+        assert source.distance is None and source.similarity is None  # a model score is not a distance
+    assert [s.score for s in ranking.sources] == sorted((s.score for s in ranking.sources), reverse=True)
     written = json.loads(write_reports(ranking, tmp_path / "out", {"explain": False})["ranking.json"].read_text())
     assert written["distance"]["name"] == "model_score"
 

@@ -119,9 +119,10 @@ def test_explained_report_on_a_small_real_run(tmp_path, test_overrides, monkeypa
     report = paths["report.md"].read_text()
     for name in ("neighbours.png", "domain_map.png", "distances.png", *(f"plan_{n}.png" for n in top2)):
         assert f"({name})" in report
-    assert "## Descriptor quality" in report
+    assert "### Descriptor quality" in report
     page = paths["report.html"].read_text()
-    assert page.count("data:image/png;base64,") == 5 and "[missing figure" not in page
+    # gains, distances, domain map, nearest images, and the transport plans of the first sources
+    assert page.count("data:image/png;base64,") == 6 and "[missing figure" not in page
 
     # A second report of the same ranking copies the cached figures instead of drawing them again, also when
     # the first run extracted the features and this one read them from the cache.

@@ -31,6 +31,20 @@ def test_second_run_extracts_nothing_and_matches(colour_dataset, cfg_factory):
     assert len(cache_files(cfg)) == 1 and cache_files(cfg)[0].suffix == ".npz"
 
 
+def test_one_folder_reached_by_a_catalog_name_a_path_or_as_a_renamed_copy_is_extracted_once(colour_dataset,
+                                                                                           tmp_path, cfg_factory):
+    import shutil
+
+    cfg = cfg_factory("target=plants", "split.train=1.0", "split.val=0.0", "split.test=0.0",
+                      f"+catalog.mine={{name: mine, kind: folder, path: {colour_dataset}}}")
+    by_name = dataset_features("mine", cfg)
+    renamed = shutil.copytree(colour_dataset, tmp_path / "another_name")
+    by_path = dataset_features(str(renamed), cfg)
+    assert by_name.extracted and not by_path.extracted
+    assert by_name.path == by_path.path and len(cache_files(cfg)) == 1
+    assert (by_name.dataset, by_path.dataset) == ("mine", "another_name")  # display names stay the user's
+
+
 def test_changing_one_file_invalidates_only_that_dataset(tmp_path, cfg_factory):
     a = make_folder_dataset(tmp_path / "a", {"x": (200, 0, 0), "y": (0, 0, 200)}, per_class=4)
     b = make_folder_dataset(tmp_path / "b", {"x": (0, 200, 0), "y": (90, 90, 90)}, per_class=4, seed=1)

@@ -1,5 +1,5 @@
 """Bad input, as a user types it: every case exits 2 with one `error:` line naming the option or file, and no
-traceback. The table is the one in the README, "What happens with bad input"."""
+traceback. The table is the one in docs/bad_inputs.md."""
 from __future__ import annotations
 
 import os

@@ -101,14 +101,17 @@ def test_reports_are_written(plants_ranking, tmp_path):
     assert {"name", "distance", "similarity", "rank", "n_classes", "n_images"} <= set(data["sources"][0])
     assert data["config"]["backbone"]["alpha"] == 0.35
     rows = list(csv.reader(paths["ranking.csv"].open()))
-    assert rows[0][:4] == ["rank", "source", "distance", "similarity"] and len(rows) == 10
+    assert rows[0][:7] == ["rank", "source", "score", "distance", "similarity", "gain_points", "gain_ci95_points"]
+    assert len(rows) == 11 and rows[-1][1] == "imagenet"  # nine sources, then ImageNet at gain 0
     table = list(csv.reader(paths["distances.csv"].open()))
     assert len(table) == 11 and len(table[1]) == 11
     assert paths["distances.png"].stat().st_size > 10_000
     report = paths["report.md"].read_text()
     assert "| 1 | " + plants_ranking.best.name in report and "source class | target class" in report
     text = format_table(plants_ranking)
-    assert text.splitlines()[0].startswith("Target: plants") and plants_ranking.best.name in text.splitlines()[3]
+    lines = text.splitlines()
+    assert lines[0] == plants_ranking.headline and lines[1].startswith("What decided the order:")
+    assert lines[3].startswith("Target: plants") and plants_ranking.best.name in lines[6]
 
 
 def test_command_line_multirun_writes_a_report_per_target(real_overrides, tmp_path):
