@@ -52,7 +52,8 @@ def choose(strategy: str, p_rare: np.ndarray, batch: int, rng: np.random.Generat
         return np.argsort(-p_rare, kind="stable")[:batch]
     if strategy == "proportional":
         n_random = int(round(batch * float(random_share)))
-        weights = binary_entropy(p_rare) + 1e-12
+        # float64: float32 weights can miss NumPy's sum-to-one tolerance once normalised
+        weights = np.asarray(binary_entropy(p_rare), np.float64) + 1e-12
         picked = rng.choice(n, batch - n_random, replace=False, p=weights / weights.sum())
         rest = np.setdiff1d(np.arange(n), picked)
         return np.concatenate([picked, rng.choice(rest, min(n_random, len(rest)), replace=False)])
@@ -130,9 +131,18 @@ def make_task(labels: np.ndarray, rare: list[int], class_names: list[str], cfg, 
     return Task(images, is_rare, kind, pool, test, np.sort(initial))
 
 
-def campaign(features: np.ndarray, task: Task, strategy: str, cfg, seed: int) -> tuple[list[dict], dict]:
-    """Run one campaign; returns the measures after each round (round 0: the first labels) and the final
-    model's view of the unlabelled pool (positions, rare probabilities), for the contact sheet and to_label."""
+def rounds_the_pool_allows(tasks: list[Task], batch: int, rounds: int) -> int:
+    """The rounds every seed's campaign can run and still leave an unlabelled image to score afterwards: at most
+    `rounds`, fewer when a small pool would run out (the report says so)."""
+    unlabelled = min(len(t.pool) - len(t.initial) for t in tasks)
+    return max(0, min(int(rounds), (unlabelled - 1) // int(batch)))
+
+
+def campaign(features: np.ndarray, task: Task, strategy: str, cfg, seed: int,
+             rounds: int | None = None) -> tuple[list[dict], dict]:
+    """Run one campaign of `rounds` rounds (default cfg.rounds); returns the measures after each round (round 0:
+    the first labels) and the final model's view of the unlabelled pool (positions, rare probabilities), for
+    the contact sheet and to_label."""
     from sklearn.metrics import average_precision_score
 
     x = np.asarray(features, np.float32)[task.images]
@@ -140,8 +150,9 @@ def campaign(features: np.ndarray, task: Task, strategy: str, cfg, seed: int) ->
     labelled = set(task.initial.tolist())
     pool_positives = int(task.is_rare[task.pool].sum())
     test_rare = task.is_rare[task.test]
+    n_rounds = int(cfg.rounds if rounds is None else rounds)
     rounds = []
-    for r in range(int(cfg.rounds) + 1):
+    for r in range(n_rounds + 1):
         known = np.array(sorted(labelled))
         unlabelled = np.setdiff1d(task.pool, known)
         queries = np.concatenate([unlabelled, task.test])
@@ -159,7 +170,7 @@ def campaign(features: np.ndarray, task: Task, strategy: str, cfg, seed: int) ->
             "r_precision": rp, "average_precision": float(average_precision_score(test_rare, p_test)),
             "lift": rp / base_rate, "pool_precision_at_50": float(task.is_rare[top50].mean()),
         })
-        if r == int(cfg.rounds):
+        if r == n_rounds:
             return rounds, {"unlabelled": unlabelled, "p_rare": p_pool}
         picked = unlabelled[choose(strategy, p_pool, int(cfg.batch), rng, float(cfg.proportional_random_share))]
         labelled.update(picked.tolist())
@@ -180,6 +191,8 @@ class ActiveResult:
     tasks: list[Task]
     config: dict = field(default_factory=dict)
     seconds: float = 0.0
+    rounds_run: int | None = None  # fewer than config["rounds"] when the pool ran out
+    notes: list[str] = field(default_factory=list)
 
     def summary(self, start: str, strategy: str) -> list[dict]:
         """Per round: mean and 95% interval over seeds of every measure."""
@@ -258,16 +271,25 @@ def run_active_learning(cfg: DictConfig) -> ActiveResult:
             raise DatasetError(f"{target.name!r}: the images differ between networks; run again.")
         refs, labels = refs_here, labels_here
     tasks = [make_task(labels, rare, target.class_names, al, s) for s in seeds]
+    n_rounds = rounds_the_pool_allows(tasks, int(al.batch), int(al.rounds))
+    notes = []
+    if n_rounds < int(al.rounds):
+        smallest = min(len(t.pool) - len(t.initial) for t in tasks)
+        notes.append(f"The pool ran out: {smallest} unlabelled images (the smallest seed's pool) allow {n_rounds} "
+                     f"round(s) of {al.batch} with an image left to score, so {n_rounds} of the {al.rounds} "
+                     "requested rounds were run. Lower batch, or use a larger target.")
+        log.warning(notes[-1])
     curves = {key: {s: [] for s in strategies} for key in starts}
     final = {}
     for key in starts:
         for strategy in strategies:
             for seed, task in zip(seeds, tasks):
-                rounds, view = campaign(features[key], task, strategy, al, seed)
+                rounds, view = campaign(features[key], task, strategy, al, seed, n_rounds)
                 curves[key][strategy].append(rounds)
                 if seed == seeds[0]:
                     final[(key, strategy)] = view
     return ActiveResult(target=target.name, rare_classes=[target.class_names[r] for r in rare], start=start_name,
                         start_how=how, pool_positives=[int(t.is_rare[t.pool].sum()) for t in tasks],
                         pool_sizes=[len(t.pool) for t in tasks], curves=curves, final=final, refs=refs, tasks=tasks,
-                        config=OmegaConf.to_container(cfg, resolve=True), seconds=time.perf_counter() - start_time)
+                        config=OmegaConf.to_container(cfg, resolve=True), seconds=time.perf_counter() - start_time,
+                        rounds_run=n_rounds, notes=notes)

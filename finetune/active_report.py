@@ -35,7 +35,8 @@ def expected_random_labels(result: ActiveResult, share: float) -> float:
 def to_json(result: ActiveResult) -> dict:
     out = {"target": result.target, "rare_classes": result.rare_classes, "start": result.start,
            "start_how": result.start_how, "pool_positives": result.pool_positives, "pool_sizes": result.pool_sizes,
-           "seconds": result.seconds, "starts": {}, "config": result.config}
+           "seconds": result.seconds, "starts": {}, "config": result.config,
+           "rounds_run": result.rounds_run, "notes": result.notes}
     for start, strategies in result.curves.items():
         out["starts"][start] = {}
         for strategy, per_seed in strategies.items():
@@ -72,13 +73,15 @@ def markdown(result: ActiveResult) -> str:
         f"Rare class subsampled to {cfg['rare_fraction']:.0%} of the target; pool of {pool_n:.0f} unlabelled images "
         f"holding {pool_pos:.0f} rare ones (means over {n_seeds} seeds); test set {cfg['test_fraction']:.0%}, "
         f"stratified. The learner starts with {cfg['initial_positives']} rare and {cfg['initial_negatives']} other "
-        f"labelled images, labels {cfg['batch']} per round for {cfg['rounds']} rounds, and is a logistic regression "
+        f"labelled images, labels {cfg['batch']} per round for "
+        f"{cfg['rounds'] if result.rounds_run is None else result.rounds_run} rounds, and is a logistic regression "
         "on the start network's pooled features. Every strategy and both starts use the same subsample, split and "
         f"first labels per seed. Intervals: 95% Student-t over {n_seeds} seeds. Wall time {result.seconds:.0f} s.",
         "",
         f"Start networks: `{result.start}` ({result.start_how}), and the ImageNet network beside it on the same "
         "rounds.",
         "",
+        *(f"**Note:** {note}\n" for note in result.notes),
         "`margin` and `uncertainty` order images identically for a binary model (|p - (1-p)| is smallest exactly "
         "where the binary entropy is largest), so their rows agree.",
         "",
@@ -134,7 +137,8 @@ def plot_curves(result: ActiveResult, path: Path) -> None:
                 ax.plot(x, mean, style, color=c, marker=".", label=f"{strategy} ({start})")
                 ax.fill_between(x, mean - half, mean + half, color=c, alpha=0.12)
     first = result.config["initial_positives"] + result.config["initial_negatives"]
-    last = first + result.config["rounds"] * result.config["batch"]
+    rounds = result.config["rounds"] if result.rounds_run is None else result.rounds_run
+    last = first + rounds * result.config["batch"]
     xs = np.linspace(first, last, 20)
     axes[0].plot(xs, [expected_random_found(result, x) for x in xs], ":", color="grey", label="random, expected")
     axes[0].set_ylabel("share of the pool's rare images found")
@@ -203,7 +207,7 @@ def write_active_learning(result: ActiveResult, out_dir) -> dict[str, Path]:
 
 def console_summary(result: ActiveResult) -> str:
     lines = [f"Active learning on {result.target}: rare class {'+'.join(result.rare_classes)}, start "
-             f"{result.start} ({result.start_how})"]
+             f"{result.start} ({result.start_how})", *(f"note: {n}" for n in result.notes)]
     for start in result.curves:
         for strategy in result.curves[start]:
             last = result.summary(start, strategy)[-1]

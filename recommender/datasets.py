@@ -217,7 +217,8 @@ def _content_fingerprint(root: Path, files: list[tuple[str, os.stat_result]], pr
             content = _file_digest(path)
             changed = True
         fresh[rel] = [st.st_size, st.st_mtime_ns, content]
-        digest.update(f"{rel}\0{st.st_size}\0{content}\n".encode())
+        # os.fsencode: a name that is not valid UTF-8 hashes as its bytes (the same bytes as .encode() otherwise)
+        digest.update(os.fsencode(rel) + f"\0{st.st_size}\0{content}\n".encode())
     if memo_path is not None and (changed or len(fresh) != len(memo)):
         try:
             write_json(memo_path, fresh)

@@ -193,8 +193,9 @@ def extract_features(
     if path.is_file():
         try:
             return _rebased(_load(path, image_list.name), image_list)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-            log.warning("Feature cache %s is unreadable (%s); extracting again.", path, err)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            log.warning("Feature cache %s is unreadable (%s); removed, extracting again.", path, err)
+            path.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(path.parent)
     label = f"features {image_list.name} {split}".rstrip()
@@ -271,7 +272,40 @@ def _rebased(found: FeatureSet, image_list: ImageList) -> FeatureSet:
     return dataclasses.replace(found, refs=moved(found.refs), skipped=moved(found.skipped))
 
 
+ENTRY_ARRAYS = ("class_names", "class_counts", "class_sums", "class_sq_sums", "refs", "labels", "skipped",
+                "features")
+
+
+def _verified(path: Path) -> None:
+    """Raise ValueError unless the entry at `path` is whole: every array's CRC (the zip's), every array present,
+    and the shapes agreeing with each other. Reading only the class sums would pass an entry whose per-image rows
+    are damaged, and the damage would surface later, on every run."""
+    with zipfile.ZipFile(path) as archive:
+        damaged = archive.testzip()
+        if damaged is not None:
+            raise ValueError(f"CRC error in {damaged}")
+        members = {Path(n).stem: n for n in archive.namelist()}
+        missing = [a for a in ENTRY_ARRAYS if a not in members]
+        if missing:
+            raise ValueError(f"arrays missing: {missing}")
+        shapes = {}
+        for name in ENTRY_ARRAYS:
+            with archive.open(members[name]) as fh:
+                version = np.lib.format.read_magic(fh)
+                reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shapes[name] = reader(fh)[0]
+    n_classes, n_rows = shapes["class_names"][0], shapes["refs"][0]
+    consistent = (shapes["class_counts"] == (n_classes,) and shapes["class_sums"][0] == n_classes
+                  and shapes["class_sq_sums"] == shapes["class_sums"] and shapes["labels"] == (n_rows,)
+                  and len(shapes["features"]) == 2 and shapes["features"][0] == n_rows
+                  and shapes["features"][1] == shapes["class_sums"][1])
+    if not consistent:
+        raise ValueError(f"array shapes do not agree: {shapes}")
+
+
 def _load(path: Path, dataset: str) -> FeatureSet:
+    _verified(path)
     with np.load(path, allow_pickle=False) as data:
         return FeatureSet(
             dataset=dataset,

@@ -45,6 +45,26 @@ def test_one_folder_reached_by_a_catalog_name_a_path_or_as_a_renamed_copy_is_ext
     assert (by_name.dataset, by_path.dataset) == ("mine", "another_name")  # display names stay the user's
 
 
+@pytest.mark.parametrize("damage", ["bit flip in the per-image rows", "truncated", "foreign bytes"])
+def test_a_damaged_feature_entry_is_removed_and_extracted_again_with_the_same_numbers(damage, colour_dataset,
+                                                                                    cfg_factory, caplog):
+    cfg = cfg_factory("target=plants", "split.train=1.0", "split.val=0.0", "split.test=0.0")
+    first = dataset_features(str(colour_dataset), cfg)
+    raw = bytearray(first.path.read_bytes())
+    if damage.startswith("bit flip"):
+        raw[-200] ^= 0x01  # features.npy is the entry's last member: its data, not a header
+    elif damage == "truncated":
+        raw = raw[: len(raw) // 2]
+    else:
+        raw = bytearray(b"not a zip at all" * 10)
+    first.path.write_bytes(bytes(raw))
+    again = dataset_features(str(colour_dataset), cfg)
+    assert again.extracted and "unreadable" in caplog.text
+    np.testing.assert_array_equal(again.class_sums, first.class_sums)
+    np.testing.assert_array_equal(again.features(), first.features())
+    assert not dataset_features(str(colour_dataset), cfg).extracted  # healed: the next run reads it
+
+
 def test_changing_one_file_invalidates_only_that_dataset(tmp_path, cfg_factory):
     a = make_folder_dataset(tmp_path / "a", {"x": (200, 0, 0), "y": (0, 0, 200)}, per_class=4)
     b = make_folder_dataset(tmp_path / "b", {"x": (0, 200, 0), "y": (90, 90, 90)}, per_class=4, seed=1)

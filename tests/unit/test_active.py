@@ -80,3 +80,21 @@ def test_a_campaign_is_deterministic_and_top_score_finds_separable_positives_fas
     random_rounds, _ = campaign(features, task, "random", settings(), seed=0)
     assert rounds[-1]["found"] > random_rounds[-1]["found"]
     assert len(view["unlabelled"]) == len(task.pool) - rounds[-1]["labels"]
+
+
+def test_a_small_pool_caps_the_rounds_and_every_strategy_finishes_with_an_image_left():
+    from finetune.active import STRATEGIES, rounds_the_pool_allows
+
+    rng = np.random.default_rng(2)
+    labels = np.repeat([0, 1], [60, 100])
+    features = rng.normal(size=(160, 8)) + 2.0 * np.eye(8)[labels]
+    cfg = settings(rare_fraction=0.3, initial_positives=2, initial_negatives=2, batch=50, rounds=5)
+    tasks = [make_task(labels, [0], ["rare", "other"], cfg, seed=s) for s in (0, 1)]
+    unlabelled = min(len(t.pool) - len(t.initial) for t in tasks)
+    allowed = rounds_the_pool_allows(tasks, 50, 5)
+    # worked by hand: the rounds of 50 that leave at least one of the pool's unlabelled images unasked
+    assert allowed == (unlabelled - 1) // 50 < 5
+    for strategy in STRATEGIES:
+        rounds, view = campaign(features, tasks[0], strategy, cfg, seed=0, rounds=allowed)
+        assert len(rounds) == allowed + 1 and len(view["unlabelled"]) >= 1
+    assert rounds_the_pool_allows(tasks, 50, 1) == 1  # a campaign the pool allows is left as asked

@@ -120,3 +120,19 @@ def test_default_data_root_follows_the_environment(monkeypatch, tmp_path):
 def test_a_folder_named_like_a_catalog_dataset_keeps_its_path_as_name(tmp_path):
     folder = make_folder_dataset(tmp_path / "plants", {"a": (1, 2, 3), "b": (4, 5, 6)}, per_class=1)
     assert resolve_dataset(str(folder), CATALOG, None).name == str(folder.resolve())
+
+
+def test_a_file_name_that_is_not_utf8_is_listed_and_fingerprinted(colour_dataset):
+    import os
+    import shutil
+
+    from recommender.datasets import DatasetSpec, list_images
+
+    before = list_images(DatasetSpec("colours", path=colour_dataset)).fingerprint
+    odd = os.fsencode(str(colour_dataset / "red")) + b"/odd\xffname.png"
+    shutil.copy(colour_dataset / "red" / "000.png", odd)
+    listed = list_images(DatasetSpec("colours", path=colour_dataset))
+    assert any(os.fsencode(r) == odd for r in listed.refs)
+    assert listed.fingerprint != before  # a new file counts, whatever bytes its name holds
+    os.remove(odd)
+    assert list_images(DatasetSpec("colours", path=colour_dataset)).fingerprint == before
