@@ -35,7 +35,7 @@ from recommender.evidence import fold, load_evidence
 from recommender.logs import Steps
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
-from .fewshot import draw_episodes, episode_accuracies
+from .fewshot import draw_episodes, episode_accuracies, pool_labels, refuse_k_beyond_the_pool
 from .mix import MIX, WEIGHTS, fit, gains, loto_scores, mixed_score
 from .scores import weighted_tau_rows
 from .transferability import REGISTRY
@@ -684,6 +684,9 @@ def plan(cfg: DictConfig) -> list[tuple[str, list[str]]]:
             raise DatasetError(f"benchmark: target {t!r} has fewer than two candidate sources; list at least two "
                                "other datasets in benchmark.sources.")
         pairs.append((t, chosen))
+        if cfg.benchmark.ground_truth == "fewshot":  # a k the pool cannot hold is refused before any work
+            refuse_k_beyond_the_pool(pool_labels(opened[t], cfg), cfg.benchmark.fewshot.k, opened[t].class_names,
+                                     f"benchmark.fewshot.k (target {t})")
     return pairs
 
 

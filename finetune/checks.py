@@ -1,7 +1,7 @@
 """The fine-tuning and benchmark rows of the configuration check (see recommender/checks.py)."""
 from __future__ import annotations
 
-from recommender.checks import Rule, choice, integer, integer_list, number, writable_folder
+from recommender.checks import Rule, boolean, choice, integer, integer_list, number, writable_folder
 
 from .model import N_BLOCKS, STRATEGIES
 from .transferability import REGISTRY
@@ -31,6 +31,9 @@ FINETUNE_RULES = (
     Rule("finetune.patience", integer(0)),
     *(Rule(f"finetune.learning_rate.{k}", number(above=0))
       for k in ("source_head", "source_finetune", "target_head", "target_finetune")),
+    *(Rule(f"finetune.augmentation.{k}", boolean) for k in ("shift", "zoom", "rotation", "flip")),
+    *(Rule(f"finetune.augmentation.{k}_factor", number(above=0, maximum=1))
+      for k in ("shift", "zoom", "rotation")),
     Rule("finetune.seeds", integer_list(0)),
     Rule("finetune.min_images_per_class", integer(3)),
     Rule("finetune.checkpoint_dir", writable_folder),

@@ -10,7 +10,33 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax, softmax
 
+from omegaconf import DictConfig
+
 from recommender import DatasetError
+
+
+def pool_labels(images, cfg: DictConfig) -> np.ndarray:
+    """The labels of the target's train+val pool, from the listing alone (no image is read)."""
+    from recommender import split_indices_of
+
+    cap = cfg.features.max_images_per_class
+    return np.concatenate([images.labels[split_indices_of(images, cfg, split, cap)] for split in ("train", "val")])
+
+
+def refuse_k_beyond_the_pool(pool_labels: np.ndarray, ks, class_names, option: str) -> None:
+    """A k-shot episode needs more than k images in every class of the pool: with k or fewer, every episode of
+    that class holds the same images, and its interval measures nothing. Refused before any work."""
+    counts = np.bincount(np.asarray(pool_labels, int), minlength=len(class_names))
+    present = counts[counts > 0]
+    if len(present) == 0:
+        raise DatasetError("the target's train+val pool is empty; add images.")
+    smallest = int(present.min())
+    too_big = [int(k) for k in ks if int(k) >= smallest]
+    if too_big:
+        name = class_names[int(np.flatnonzero(counts == smallest)[0])]
+        raise DatasetError(f"{option}={too_big[0] if len(too_big) == 1 else too_big}: the pool's smallest class "
+                           f"({name!r}) has {smallest} images, so a {too_big[0]}-shot episode would hold the same "
+                           f"images every time; use k below {smallest}.")
 
 
 def draw_episodes(pool_labels: np.ndarray, k: int, episodes: int, seed: int) -> list[np.ndarray]:

@@ -12,7 +12,7 @@ from recommender import DatasetError, Extractor, backbone_spec, dataset_features
 
 from .benchmark import imagenet_split, mean_ci
 from .deepemd import CLASSIFIERS, classify
-from .fewshot import draw_episodes
+from .fewshot import draw_episodes, pool_labels, refuse_k_beyond_the_pool
 
 LOCAL_LAYER = "out_relu"  # MobileNetV2's last convolutional map, before global pooling
 
@@ -61,6 +61,7 @@ def compare(cfg: DictConfig) -> FewShotResult:
         if name not in CLASSIFIERS:
             raise DatasetError(f"fewshot.classifier={name!r}; use one of {', '.join(CLASSIFIERS)} or all.")
     images = open_dataset(str(cfg.target), cfg)
+    refuse_k_beyond_the_pool(pool_labels(images, cfg), [int(cfg.k)], images.class_names, "k")
     pool, test = imagenet_split(images, cfg, ("train", "val")), imagenet_split(images, cfg, ("test",))
     needs_local = any(n.startswith("deepemd") for n in names)
     if needs_local:

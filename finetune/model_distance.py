@@ -30,11 +30,11 @@ FINETUNE_DEFAULTS = Path(__file__).resolve().parents[1] / "conf" / "finetune" / 
 
 def stage1_config(cfg: DictConfig, top_blocks: int) -> DictConfig:
     """The recommender's configuration with the stage-1 protocol the benchmark validated (finetune defaults,
-    `top_blocks` top blocks trained) unless the configuration already carries a finetune group."""
+    `top_blocks` top blocks trained); finetune options the configuration carries (a whole group, or single keys
+    such as +finetune.checkpoint_dir=...) override those defaults."""
     c = cfg.copy()
     OmegaConf.set_struct(c, False)
-    if "finetune" not in c:
-        c.finetune = OmegaConf.load(FINETUNE_DEFAULTS)
+    c.finetune = OmegaConf.merge(OmegaConf.load(FINETUNE_DEFAULTS), c.get("finetune") or {})
     c.finetune.strategy = "top_blocks"
     c.finetune.top_blocks = int(top_blocks)
     return c

@@ -97,6 +97,8 @@ def _fit(net, cfg: DictConfig, data: dict, phase: str, learning_rate: float, epo
     import keras
 
     ft = cfg.finetune
+    if int(epochs) == 0:  # finetune.epochs.finetune=0: the head alone is trained; this phase is skipped
+        return 0
     set_phase(net, phase)
     model = _trainable(net, cfg)[0]
     model.compile(optimizer=keras.optimizers.AdamW(float(learning_rate), weight_decay=float(ft.weight_decay)),

@@ -104,6 +104,9 @@ def descriptor_quality_of(name_or_images: str | ImageList, cfg: DictConfig, extr
     train = dataset_features(images, cfg, "train", extractor)
     test = dataset_features(images, cfg, "test", extractor)
     k = int(k or cfg.report.knn_k)
+    if k >= train.n_images:  # k neighbours out of fewer images is a majority vote of the whole split: chance
+        raise DatasetError(f"{images.name}: report.knn_k={k} is not below its {train.n_images} train images, so "
+                           "k-NN accuracy would measure nothing; lower report.knn_k.")
     # The score is a pure function of the two cache files (whose names are content hashes) and k: keep it beside them.
     cached = train.path.parent / f"quality-{train.path.stem}-{test.path.stem}-k{k}.json"
     quality = read_json(cached)

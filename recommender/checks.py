@@ -133,7 +133,7 @@ def split_fractions(value):
 
 RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("sources", names, optional=True),
-    Rule("seed", integer()),
+    Rule("seed", integer(0)),  # NumPy's generators take no negative seed
     Rule("split", split_fractions),
     Rule("backbone.alpha", choice(KERAS_ALPHAS, numeric=True)),
     Rule("backbone.image_size", integer(32, 1024)),
@@ -146,6 +146,10 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
         isinstance(o, (str, int, float, bool)) for o in v.values())
         else "must map Beam option names to values, e.g. {runner: DirectRunner, direct_num_workers: 2}"),
     Rule("features.rows_per_class", integer(1, nullable=True)),
+    Rule("features.beam_options.direct_num_workers", integer(1, 1024), optional=True),
+    Rule("features.beam_options.runner", lambda v: None if isinstance(v, str) and v
+         else "must name a Beam runner, e.g. DirectRunner, PrismRunner, FlinkRunner or DataflowRunner",
+         optional=True),
     Rule("domain.min_images_per_class", integer(1)),
     Rule("distance.name", choice(DISTANCES)),
     Rule("distance.gamma", number(minimum=0)),
@@ -157,6 +161,9 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("distance.samples", integer(2), optional=True),
     Rule("distance.solver", choice(SOLVERS), optional=True),
     Rule("distance.sinkhorn_reg", number(above=0), optional=True),
+    # distance=logme: at most finetune.model.N_BLOCKS - 1 top blocks (one always stays frozen), as finetune.top_blocks
+    Rule("distance.top_blocks", integer(1, 15), optional=True),
+    Rule("distance.stage1_seed", integer(0), optional=True),
     Rule("distance.evidence", lambda v: None if v is None or (isinstance(v, str) and v)
          else "must be the path of a catalog_evidence.json or null", optional=True),
     Rule("report.top_flows", integer(0)),
@@ -196,6 +203,8 @@ def check_config(cfg: DictConfig, extra_rules: Iterable[Rule] = (), required: Se
             value = _lookup(cfg, key)
         except KeyError:
             value = "???"
+        except Exception as err:  # an interpolation that cannot resolve, e.g. ${oc.env:NOPE}
+            raise ConfigError(f"{key} cannot be resolved ({err}); pass {key}={example}.") from None
         if value in ("???", None, ""):
             raise ConfigError(f"{key} is not set: pass {key}={example}.")
     for rule in (*RECOMMENDER_RULES, *extra_rules):
@@ -212,11 +221,28 @@ def check_config(cfg: DictConfig, extra_rules: Iterable[Rule] = (), required: Se
         problem = rule.check(value)
         if problem:
             raise ConfigError(f"{rule.key}={value!r} {problem}.")
-    for cross_check in cross_checks:
+    for cross_check in (_beam_runner_exists, *cross_checks):
         problem = cross_check(cfg)
         if problem:
             raise ConfigError(problem)
     _check_weights(cfg)
+
+
+def _beam_runner_exists(cfg: DictConfig) -> str | None:
+    """features.runner=beam: the Beam runner must be one Beam knows (or a dotted path to a runner class), checked
+    before anything is listed or extracted, and even when every feature is already cached."""
+    features = cfg.get("features")
+    if features is None or features.get("runner") != "beam":
+        return None
+    runner = str((features.get("beam_options") or {}).get("runner", "DirectRunner"))
+    try:
+        from apache_beam.runners.runner import _RUNNER_MAP
+    except ImportError:
+        return None  # features.runner=beam without Beam installed is its own error, with the install command
+    if "." in runner or runner.lower() in _RUNNER_MAP:
+        return None
+    return (f"features.beam_options.runner={runner!r} is not a Beam runner; use one of DirectRunner, PrismRunner, "
+            "FlinkRunner, SparkRunner, DataflowRunner or PortableRunner (or a dotted path to a runner class).")
 
 
 def _check_weights(cfg: DictConfig) -> None:

@@ -17,7 +17,8 @@ from recommender.checks import Rule, check_config, integer, user_errors, preflig
 @hydra.main(version_base="1.3", config_path="../conf", config_name="fewshot")
 def main(cfg: DictConfig) -> None:
     with user_errors():
-        check_config(cfg, (Rule("k", integer(1)), Rule("fewshot.episodes", integer(2)), Rule("fewshot.seed", integer())),
+        check_config(cfg, (Rule("k", integer(1)), Rule("fewshot.episodes", integer(2)), Rule("fewshot.seed", integer()),
+                           Rule("fewshot.max_queries_per_class", integer(1, nullable=True))),
                      required=[("target", "flowers")])
         result = compare(cfg)
         out_dir = HydraConfig.get().runtime.output_dir

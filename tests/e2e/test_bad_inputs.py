@@ -87,6 +87,20 @@ CASES = [
     ("benchmark", ["benchmark.fewshot.k=[0]"], "benchmark.fewshot.k"),
     ("benchmark", ["benchmark.scores=[nope]"], "benchmark.scores"),
     ("benchmark", ["benchmark.headline.top_blocks=3"], "benchmark.headline.top_blocks"),
+    # Values the check used to accept, or never checked, that crashed later with a traceback.
+    ("recommend", ["target={target}", "seed=-1"], "seed=-1"),
+    ("recommend", ["target=${{oc.env:RECOMMENDER_NO_SUCH_VARIABLE}}"], "target cannot be resolved"),
+    ("recommend", ["target={target}", "distance=logme", "distance.top_blocks=99"], "distance.top_blocks"),
+    ("recommend", ["target={target}", "features.runner=beam", "features.beam_options.direct_num_workers=-1"],
+     "direct_num_workers"),
+    ("recommend", ["target={target}", "features.runner=beam", "features.beam_options.runner=NopeRunner"],
+     "NopeRunner"),
+    ("train", ["target={target}", "finetune.augmentation.flip=nope"], "finetune.augmentation.flip"),
+    ("fewshot", ["target={target}", "fewshot.max_queries_per_class=0"], "fewshot.max_queries_per_class"),
+    ("fewshot", ["target={target}", "fewshot.max_queries_per_class=-1"], "fewshot.max_queries_per_class"),
+    ("fewshot", ["target={target}", "k=1000"], "k=1000"),
+    ("benchmark", ["benchmark.targets=[{target}]", "benchmark.sources=[{source},{small_class}]",
+                   "benchmark.fewshot.k=[2,100]", "benchmark.headline.k=2"], "benchmark.fewshot.k"),
 ]
 
 

@@ -76,3 +76,12 @@ def test_environment_variables_set_roots(monkeypatch, tmp_path):
     assert Path(cfg.data_root) == tmp_path / "data"
     assert Path(cfg.features.cache_dir) == tmp_path / "cache"
     assert Path(cfg.backbone.weights_dir) == tmp_path / "weights"
+
+
+def test_distance_logme_keeps_single_finetune_keys_and_fills_the_rest_from_the_defaults(tmp_path):
+    from finetune.model_distance import stage1_config
+
+    cfg = load_config(["target=plants", "distance=logme", f"+finetune.checkpoint_dir={tmp_path}"])
+    stage1 = stage1_config(cfg, 4)
+    assert stage1.finetune.checkpoint_dir == str(tmp_path)  # the user's key survives
+    assert stage1.finetune.epochs.head >= 1 and stage1.finetune.top_blocks == 4  # the rest: the defaults
