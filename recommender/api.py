@@ -230,6 +230,8 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
             notes.append(f"{dom.name}: classes dropped (fewer than {cfg.domain.min_images_per_class} images): "
                          + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
     results = rank_sources(target_domain, source_domains, distance.function, float(cfg.distance.gamma))
+    for result in results:
+        notes.extend(result.notes)
     judged = verdict(evidence, distance_cfg, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
                      int(cfg.backbone.image_size))
     ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique

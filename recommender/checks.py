@@ -7,6 +7,7 @@ the code. Other packages add their own rows (see finetune/checks.py).
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import sys
 import tempfile
@@ -268,7 +269,7 @@ def preflight(config_name: str, argv: Sequence[str] | None = None) -> None:
         return
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            compose(config_name, overrides=args)
+            composed = compose(config_name, overrides=args, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as err:
         import re
 
@@ -284,6 +285,25 @@ def preflight(config_name: str, argv: Sequence[str] | None = None) -> None:
             message = f"the command line cannot be applied: {err}{cause}."
         print("error: " + " ".join(message.split()), file=sys.stderr)
         sys.exit(2)
+    _run_dir_writable(composed)
+
+
+def _run_dir_writable(composed) -> None:
+    """Hydra makes the run folder before the script starts: one it cannot write to (a read-only mount, no
+    permission) is one `error:` line here, not Hydra's traceback."""
+    import os
+
+    try:
+        run_dir = Path(str(composed.hydra.run.dir)).expanduser().absolute()
+    except Exception:  # an interpolation only Hydra's own run can resolve: Hydra reports it
+        return
+    existing = run_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not (existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)):
+        print(f"error: hydra.run.dir={run_dir} cannot be created: {existing} is not a folder this run can write to "
+              "(read-only or no permission); choose another folder with hydra.run.dir=<folder>.", file=sys.stderr)
+        sys.exit(2)
 
 
 @contextlib.contextmanager
@@ -295,3 +315,16 @@ def user_errors():
         message = " ".join(str(err).split())
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
+    except OSError as err:
+        if err.errno not in WRITE_FAILURES:
+            raise
+        written = err.filename2 or err.filename  # a copy (shutil) names its source first, the file written second
+        where = Path(written).parent if written else "the output or cache folder"
+        print(f"error: cannot write {written or 'a file'}: {err.strerror}. Free space in {where} or choose "
+              "another folder (hydra.run.dir for the reports, features.cache_dir and finetune.checkpoint_dir for "
+              "the caches); nothing half-written was left under a result's name.", file=sys.stderr)
+        sys.exit(2)
+
+
+# A write that failed for want of room or permission: the user's environment, said in one line.
+WRITE_FAILURES = {errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM}

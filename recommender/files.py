@@ -22,7 +22,12 @@ def atomic_output(path: str | Path, suffix: str = ".tmp"):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=f".partial{suffix}")
     os.close(fd)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as err:  # name the result that could not be written, not its temporary
+            if tmp in (err.filename, err.filename2) or err.filename is None:
+                err.filename, err.filename2 = str(path), None
+            raise
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; the result gets the usual permissions
@@ -72,3 +77,10 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's live process
         return True
     return True
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """`path` holds `text` whole, or keeps what it held: a full disk leaves no half-written report."""
+    path = Path(path)
+    with atomic_output(path, path.suffix) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8", errors="surrogateescape")

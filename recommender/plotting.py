@@ -31,7 +31,8 @@ def figure(figsize: tuple[float, float]):
 def save_png(fig, path: str | Path, dpi: int) -> None:
     """Lay the figure out and write it as PNG (fast zlib level: these files are viewed, not archived)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 1})
+    with atomic_output(path, ".png") as tmp:  # a full disk leaves no truncated figure under its name
+        fig.savefig(tmp, dpi=dpi, format="png", pil_kwargs={"compress_level": 1})
 
 
 def colour(index: int) -> tuple[float, float, float, float]:
@@ -63,7 +64,8 @@ def save_mosaic(tiles: list[list[np.ndarray]], captions: list[list[tuple[str, st
             fitted = "\n".join(_fit(line, font, tile_w - 4) for line in text.split("\n"))
             draw.multiline_text((c * tile_w + 2, top + 1), fitted, fill=fill, font=font, spacing=1)
             canvas.paste(Image.fromarray(tile), (c * tile_w, top + caption_height))
-    canvas.save(path, compress_level=1)
+    with atomic_output(path, ".png") as tmp:
+        canvas.save(tmp, format="PNG", compress_level=1)
 
 
 def _fit(text: str, font, width: float) -> str:
@@ -92,7 +94,8 @@ def cached_figure(cache_dir: str | Path | None, path: str | Path, inputs, draw: 
     _fingerprint(inputs, digest)
     cached = Path(cache_dir) / f"{digest.hexdigest()[:24]}{path.suffix}"
     if valid_png(cached):
-        shutil.copyfile(cached, path)
+        with atomic_output(path, ".png") as tmp:
+            shutil.copyfile(cached, tmp)
         return
     draw(path)
     with atomic_output(cached, path.suffix) as tmp:

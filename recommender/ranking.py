@@ -45,6 +45,7 @@ class SourceResult:
     # Measured gain of this source's network over the ImageNet network on the other catalog targets, in accuracy
     # points: {"mean", "half" (95% t-interval half-width), "n" (targets)}; None when never measured.
     gain: dict | None = None
+    notes: tuple = ()  # how this source's value was obtained, when the report must say it (a solver's fallback)
 
     def __repr__(self) -> str:
         shown = f"score={self.score:.4g}" + ("" if self.distance is None else f", distance={self.distance:.4g}")
@@ -183,7 +184,8 @@ def rank_sources(target: Domain, sources: list[Domain], distance: Distance,
         real = found.value if not found.parts else found.parts.get("distance")
         results.append(SourceResult(src.name, real, None if real is None else similarity(real, gamma), 0,
                                     len(src.class_names), src.n_images, src.n_skipped, src.dropped, found.plan,
-                                    found.cost, src.class_names, parts=dict(found.parts), score=-found.value))
+                                    found.cost, src.class_names, parts=dict(found.parts), score=-found.value,
+                                    notes=tuple(found.notes)))
     results.sort(key=lambda r: (round(-r.score, 12), r.name))
     for rank, result in enumerate(results, start=1):
         result.rank = rank

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -11,6 +12,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from .config import CONF_DIR
+from .files import write_text_atomic
 from .html import markdown_to_html
 from .plotting import cached_figure, figure, save_png
 from .ranking import IMAGENET, Ranking
@@ -111,18 +113,20 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in
              ("ranking.json", "ranking.csv", "distances.csv", "distances.png", "report.md")}
-    paths["ranking.json"].write_text(json.dumps(_finite(ranking.to_dict()), indent=2, default=_json_default,
-                                                allow_nan=False))
-    with paths["ranking.csv"].open("w", newline="") as fh:
-        records = ranking.to_records()
-        writer = csv.DictWriter(fh, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in records)
-    with paths["distances.csv"].open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["dataset", *ranking.distance_names])
-        for name, row in zip(ranking.distance_names, ranking.distances):
-            writer.writerow([name, *(f"{v:.6f}" for v in row)])
+    write_text_atomic(paths["ranking.json"], json.dumps(_finite(ranking.to_dict()), indent=2, default=_json_default,
+                                                        allow_nan=False))
+    records = ranking.to_records()
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(records[0]))
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in records)
+    write_text_atomic(paths["ranking.csv"], text.getvalue())
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["dataset", *ranking.distance_names])
+    for name, row in zip(ranking.distance_names, ranking.distances):
+        writer.writerow([name, *(f"{v:.6f}" for v in row)])
+    write_text_atomic(paths["distances.csv"], text.getvalue())
     paths["gains.png"] = out / "gains.png"
     cached_figure(_figure_cache(ranking), paths["gains.png"],
                   ("gains", [(s.name, s.gain) for s in ranking.sources]),
@@ -133,10 +137,10 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
     figures = {"gains.png": paths["gains.png"], **(explain_figures(ranking, out, opts) if opts["explain"] else {})}
     paths.update(figures)
     markdown = markdown_report(ranking, opts["top_flows"], figures)
-    paths["report.md"].write_text(markdown)
+    write_text_atomic(paths["report.md"], markdown)
     if opts["explain"]:
         paths["report.html"] = out / "report.html"
-        paths["report.html"].write_text(markdown_to_html(markdown, out, f"Sources for {ranking.target.name}"))
+        write_text_atomic(paths["report.html"], markdown_to_html(markdown, out, f"Sources for {ranking.target.name}"))
     return paths
 
 

@@ -19,6 +19,7 @@ class DistanceResult:
     plan: np.ndarray | None = None  # source classes x target classes: mass moved between them
     cost: np.ndarray | None = None  # the matching ground cost
     parts: dict = field(default_factory=dict)  # what a combined value is made of (e.g. distance, prior gain)
+    notes: tuple = ()  # what the report must say about how this value was obtained (e.g. a solver's fallback)
 
 
 @dataclass(frozen=True)

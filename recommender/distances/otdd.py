@@ -17,7 +17,7 @@ import numpy as np
 from ..domains import Domain
 from . import DistanceResult
 from .gaussian import wasserstein_squared
-from .transport import sinkhorn, solve
+from .transport import NotConverged, sinkhorn, solve
 
 SOLVERS = ("exact", "sinkhorn")
 
@@ -71,14 +71,21 @@ def otdd(source: Domain, target: Domain, solver: str = "exact", sinkhorn_reg: fl
     cost = pair_cost(source, target)
     n_s, n_t = cost.shape
     uniform_s, uniform_t = np.full(n_s, 1 / n_s), np.full(n_t, 1 / n_t)
+    notes = ()
+    if solver == "sinkhorn":
+        try:
+            # One epsilon for all three terms (the divergence is only debiased, and >= 0, if they share it): the
+            # target's, so a ranking solves the target's self-term once and each source's once.
+            scale, target_term = _self_term(target, sinkhorn_reg, None)
+            value, plan = sinkhorn(uniform_s, uniform_t, cost, sinkhorn_reg, scale)
+            value -= 0.5 * (_self_term(source, sinkhorn_reg, scale)[1] + target_term)
+        except NotConverged as err:
+            # A value from a plan that is not a transport plan is no distance: solve exactly, and say so.
+            solver = "exact"
+            notes = (f"OTDD {source.name} → {target.name}: {err} at distance.sinkhorn_reg={sinkhorn_reg:g}; "
+                     "the exact solver was used instead (raise distance.sinkhorn_reg, or use distance.solver=exact).",)
     if solver == "exact":
         value, plan = solve(uniform_s, uniform_t, cost)
-    else:
-        # One epsilon for all three terms (the divergence is only debiased, and >= 0, if they share it): the
-        # target's, so a ranking solves the target's self-term once and each source's once.
-        scale, target_term = _self_term(target, sinkhorn_reg, None)
-        value, plan = sinkhorn(uniform_s, uniform_t, cost, sinkhorn_reg, scale)
-        value -= 0.5 * (_self_term(source, sinkhorn_reg, scale)[1] + target_term)
     ys, yt = source.labels[source.sample_rows], target.labels[target.sample_rows]
     k_s, k_t = len(source.class_names), len(target.class_names)
     class_plan = np.zeros((k_s, k_t))
@@ -86,4 +93,4 @@ def otdd(source: Domain, target: Domain, solver: str = "exact", sinkhorn_reg: fl
     weighted = np.zeros((k_s, k_t))
     np.add.at(weighted, (ys[:, None], yt[None, :]), plan * np.sqrt(cost))
     class_cost = np.divide(weighted, class_plan, out=np.zeros_like(weighted), where=class_plan > 0)
-    return DistanceResult(float(np.sqrt(max(value, 0.0))), class_plan, class_cost)
+    return DistanceResult(float(np.sqrt(max(value, 0.0))), class_plan, class_cost, notes=notes)

@@ -5,6 +5,8 @@ is solved once: `solve` returns the value and the plan together (`ot.emd2(..., r
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import ot
 
@@ -55,8 +57,29 @@ def sinkhorn(a, b, cost, reg: float, scale: float | None = None) -> tuple[float,
     scale = float(cost.max() if scale is None else scale) or 1.0
     # The plain (non-log) iterations are exact enough for reg >= 0.01 of the largest cost and much faster.
     method = "sinkhorn" if reg >= 0.01 else "sinkhorn_log"
-    plan = ot.sinkhorn(a, b, cost / scale, reg, method=method, numItermax=5_000, stopThr=1e-7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # POT warns on stderr; the marginal error below says it in the report
+        plan = ot.sinkhorn(a, b, cost / scale, reg, method=method, numItermax=5_000, stopThr=1e-7)
+    error = marginal_error(plan, a, b)
+    if not error <= SINKHORN_TOLERANCE:
+        raise NotConverged(error)
     return float(np.sum(plan * cost)), plan
+
+
+SINKHORN_TOLERANCE = 1e-4  # L1 distance of the plan's marginals from the weights (total mass 1)
+
+
+class NotConverged(ArithmeticError):
+    """Sinkhorn stopped with a plan whose marginals miss the weights: its value is not the distance."""
+
+    def __init__(self, error: float):
+        super().__init__(f"Sinkhorn did not converge (marginal error {error:.2g} > {SINKHORN_TOLERANCE:g})")
+        self.error = error
+
+
+def marginal_error(plan: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """sum |P 1 - a| + sum |P^T 1 - b|: 0 for a transport plan between a and b, nan for a plan with nan."""
+    return float(np.abs(plan.sum(axis=1) - a).sum() + np.abs(plan.sum(axis=0) - b).sum())
 
 
 def similarity(distance: float, gamma: float = 0.01) -> float:

@@ -175,3 +175,28 @@ def test_squared_distances_match_scipys_cdist():
     np.testing.assert_allclose(squared_distances(a, b), cdist(a, b, "sqeuclidean"), rtol=1e-10, atol=1e-9)
     same = squared_distances(a, a)
     assert np.all(np.diag(same) == 0) and np.all(same >= 0)
+
+
+def test_a_sinkhorn_that_does_not_converge_is_no_distance_and_otdd_solves_exactly_instead(monkeypatch):
+    from recommender.distances.transport import NotConverged, marginal_error
+
+    rng = np.random.default_rng(0)
+    a, b = np.full(6, 1 / 6), np.full(5, 1 / 5)
+    cost = rng.uniform(1, 50, (6, 5))
+    with pytest.raises(NotConverged, match="marginal error"):
+        sinkhorn(a, b, cost, 1e-12)
+    exact_value, exact_plan = solve(a, b, cost)
+    assert marginal_error(exact_plan, a, b) == pytest.approx(0.0, abs=1e-12)  # a transport plan, by hand
+    assert marginal_error(np.zeros((6, 5)), a, b) == pytest.approx(2.0)  # nothing moved: both marginals missed
+    source = image_domain("s", rows=[[0.0, 0.0], [3.0, 1.0], [1.0, 4.0], [5.0, 5.0]], labels=[0, 0, 1, 1])
+    target = image_domain("t", rows=[[1.0, 0.0], [2.0, 2.0], [4.0, 1.0], [6.0, 3.0]], labels=[0, 1, 0, 1])
+    source, target = represent([source, target], covariance="diagonal", samples=10)
+    import recommender.distances.otdd as otdd_module
+
+    def stalls(*args, **kwargs):
+        raise NotConverged(0.3)
+
+    monkeypatch.setattr(otdd_module, "sinkhorn", stalls)  # whichever of the three terms stalls
+    found = otdd(source, target, solver="sinkhorn", sinkhorn_reg=1e-12)
+    assert found.value == pytest.approx(otdd(source, target, solver="exact").value, rel=1e-12)
+    assert found.notes and "did not converge" in found.notes[0] and "exact solver was used" in found.notes[0]
