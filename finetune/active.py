@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from recommender import DatasetError, ImageList, open_dataset, recommend
+from recommender import DatasetError, ImageList, open_dataset, recommend, same_dataset
 
 from .benchmark import BASELINE, adapted_split, imagenet_split, mean_ci
 from .fewshot import logistic_probabilities
@@ -242,6 +242,9 @@ def choose_start(cfg: DictConfig) -> tuple[str, str, str]:
     if requested == BASELINE:
         return BASELINE, BASELINE, "requested: source=imagenet"
     sources = None if requested == "auto" else [requested]
+    if sources and same_dataset(open_dataset(requested, cfg), open_dataset(str(cfg.target), cfg)):
+        raise DatasetError(f"source={requested!r} is the target itself; choose another source, source=auto or "
+                           "source=imagenet.")
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}), sources=sources)
     best = ranking.best
     how = (f"recommended: first of {len(ranking.sources)} sources by the default ranking ({ranking.distance_name}); "

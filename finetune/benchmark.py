@@ -859,7 +859,14 @@ def evidence_json(result: Benchmark) -> dict:
             "distances": distances,
             "default": {"score": chosen, "folds": folds, "all_targets": everything,
                         "candidates": {n: summary[n]["mean_weighted_tau"] for n in candidates}},
-            "benchmark": {"episodes": bench["fewshot"]["episodes"], "stage1_seed": bench["stage1_seed"]}}
+            "benchmark": {"episodes": bench["fewshot"]["episodes"], "stage1_seed": bench["stage1_seed"]},
+            # What the measurements hold for: the backbone they were made with, and every distance validated,
+            # with the image size it was computed at (recommender/evidence.py matches a run against these).
+            "backbone": {k: result.config["backbone"][k] for k in ("name", "alpha", "weights", "image_size")},
+            "validated_distances": {
+                str(n): {**OmegaConf.to_container(distance_config(cfg, n).distance, resolve=True),
+                         "image_size": int(distance_config(cfg, n).backbone.image_size)}
+                for n in bench["distances"]}}
 
 
 def to_json(result: Benchmark) -> dict:

@@ -18,7 +18,8 @@ from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, same_dataset, select, unique_names
 from .distances import REGISTERED, DistanceSpec, configure, needs_features
 from .domains import Domain, build_domain, represent
-from .evidence import catalog_name, load_evidence, measured_sources, prior_mix, verdict
+from .evidence import (EvidenceError, backbone_mismatch, catalog_name, load_evidence, measured_sources, prior_mix,
+                       verdict)
 from .explain import descriptor_quality
 from .features import Extractor, FeatureSet, extract_features, extract_features_together, image_batches
 from .ranking import Ranking, pairwise_distances, rank_sources
@@ -198,6 +199,11 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     catalog_of = {images.name: catalog_name(images, cfg) for images in opened} if evidence else {}
     target_catalog = catalog_of.get(target_images.name)
     if uses_prior:
+        mismatch = backbone_mismatch(evidence, OmegaConf.to_container(cfg.backbone, resolve=True))
+        if mismatch and mismatch[0] == "weights":  # the prior was measured with other weights: it does not apply
+            raise EvidenceError(f"distance=prior_mix: {mismatch[1]}. Use a distance (e.g. distance=class_mean_emd), or "
+                                "run scripts/benchmark.py with this backbone and set distance.evidence to its "
+                                "catalog_evidence.json.")
         source_catalog = {images.name: catalog_of[images.name] for images in source_images}
         distance = prior_mix(evidence, target_catalog, source_catalog)
         unseen = [n for n, c in source_catalog.items() if c is None or c not in measured_sources(evidence)]
@@ -233,7 +239,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     for result in results:
         notes.extend(result.notes)
     judged = verdict(evidence, distance_cfg, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
-                     int(cfg.backbone.image_size))
+                     int(cfg.backbone.image_size), OmegaConf.to_container(cfg.backbone, resolve=True))
     ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique
     for result in results:
         result.ref = ref_of[result.name]

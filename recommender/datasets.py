@@ -170,10 +170,27 @@ def _list_folder(spec: DatasetSpec, digest_dir: str | Path | None = None) -> Ima
             f"and at least two classes, e.g. {root}/cat/*.jpg and {root}/dog/*.jpg."
         )
     prefix = len(str(root)) + 1  # scandir paths start with the root: slicing is os.path.relpath, minus its cost
+    root_real = os.path.realpath(root)
+    # A feature cache kept inside the dataset folder is not images (a cache that holds the dataset is no concern).
+    excluded = tuple(e for e in (os.path.realpath(Path(d).parent) for d in [digest_dir] if d is not None)
+                     if _inside(e, root_real) and e != root_real)
     class_names, refs, labels, empty, listed = [], [], [], [], []
+    class_reals: dict[str, str] = {}
     for class_dir in class_dirs:
+        real = os.path.realpath(class_dir)
+        if not _inside(real, root_real):
+            log.warning("Dataset %r: class folder %s links outside the dataset (to %s); skipped.", spec.name,
+                        class_dir, real)
+            continue
+        if real in class_reals:
+            log.warning("Dataset %r: class folder %s is the same folder as class %r; counted once, as %r.",
+                        spec.name, class_dir, class_reals[real], class_reals[real])
+            continue
+        if any(_inside(real, e) for e in excluded):
+            continue  # the feature cache kept inside the dataset folder is no class
+        class_reals[real] = class_dir.name
         # Every regular file counts: a stray non-image is skipped and counted at decode time, not hidden.
-        files = _files_below(class_dir)
+        files = _files_below(class_dir, root_real, excluded)
         if not files:
             log.warning("Dataset %r: class folder %s is empty; skipped.", spec.name, class_dir)
             empty.append(class_dir.name)
@@ -189,12 +206,30 @@ def _list_folder(spec: DatasetSpec, digest_dir: str | Path | None = None) -> Ima
             f"Dataset {spec.name!r} at {root}: fewer than two non-empty class folders "
             f"(empty: {', '.join(empty)}). Add images to the class folders."
         )
-    fingerprint = _content_fingerprint(root, listed, prefix, digest_dir)
+    digests: dict[str, str] = {}
+    fingerprint = _content_fingerprint(root, listed, prefix, digest_dir, digests)
+    _warn_about_identical_classes(spec.name, class_names, refs, labels, digests, prefix)
     return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), fingerprint, empty)
 
 
+def _warn_about_identical_classes(name, class_names, refs, labels, digests, prefix) -> None:
+    """Two classes holding the same images (a copied or mislabelled folder) make a class a person cannot learn
+    apart: said once, by name, with no effect on what is computed."""
+    per_class: dict[int, set] = {}
+    for ref, label in zip(refs, labels):
+        per_class.setdefault(label, set()).add(digests.get(ref[prefix:]))
+    seen: dict[frozenset, int] = {}
+    for label, contents in per_class.items():
+        key = frozenset(contents)
+        if key in seen:
+            log.warning("Dataset %r: classes %r and %r hold the same images; check the folders.", name,
+                        class_names[seen[key]], class_names[label])
+        else:
+            seen[key] = label
+
+
 def _content_fingerprint(root: Path, files: list[tuple[str, os.stat_result]], prefix: int,
-                         digest_dir: str | Path | None) -> str:
+                         digest_dir: str | Path | None, digests: dict | None = None) -> str:
     """SHA-256 over every file's relative path and content digest: a copied or touched folder (new modification
     times, same bytes) keeps its fingerprint, and so its cached features, while any changed byte changes it.
 
@@ -217,6 +252,8 @@ def _content_fingerprint(root: Path, files: list[tuple[str, os.stat_result]], pr
             content = _file_digest(path)
             changed = True
         fresh[rel] = [st.st_size, st.st_mtime_ns, content]
+        if digests is not None:
+            digests[rel] = content
         # os.fsencode: a name that is not valid UTF-8 hashes as its bytes (the same bytes as .encode() otherwise)
         digest.update(os.fsencode(rel) + f"\0{st.st_size}\0{content}\n".encode())
     if memo_path is not None and (changed or len(fresh) != len(memo)):
@@ -238,11 +275,16 @@ def _file_digest(path: str) -> str:
         return f"unreadable:{err.errno}"
 
 
-def _files_below(folder: Path) -> list[tuple[str, os.stat_result]]:
+def _inside(real: str, root_real: str) -> bool:
+    return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
+
+
+def _files_below(folder: Path, root_real: str | None = None, excluded: tuple[str, ...] = ()) -> list[tuple[str, os.stat_result]]:
     """Every non-hidden regular file below `folder` with its stat, sorted by path (scandir: one pass, no rglob).
 
     A symlink loop, a dangling link or an unreadable sub-folder is skipped with a warning; a folder reached twice
-    through links is read once."""
+    through links is read once. Nothing whose real path leaves `root_real` (the dataset's real folder) is read, a
+    link to /etc or / included, and nothing inside `excluded` (e.g. a cache folder kept in the dataset)."""
     found, stack, seen = [], [str(folder)], set()
     while stack:
         directory = stack.pop()
@@ -250,6 +292,12 @@ def _files_below(folder: Path) -> list[tuple[str, os.stat_result]]:
             real = os.path.realpath(directory)
             if real in seen:
                 log.warning("Skipping %s: a link back to a folder already read.", directory)
+                continue
+            if root_real is not None and not _inside(real, root_real):
+                log.warning("Skipping %s: it links outside the dataset folder (to %s).", directory, real)
+                continue
+            if any(_inside(real, e) for e in excluded):
+                log.warning("Skipping %s: it is the feature cache, not images.", directory)
                 continue
             seen.add(real)
             with os.scandir(directory) as entries:
@@ -264,6 +312,10 @@ def _files_below(folder: Path) -> list[tuple[str, os.stat_result]]:
                 if entry.is_dir(follow_symlinks=True):
                     stack.append(entry.path)
                 elif entry.is_file(follow_symlinks=True):
+                    if root_real is not None and entry.is_symlink() and \
+                            not _inside(os.path.realpath(entry.path), root_real):
+                        log.warning("Skipping %s: it links outside the dataset folder.", entry.path)
+                        continue
                     found.append((entry.path, entry.stat()))
             except OSError as err:  # a symlink loop (ELOOP) or a link whose target vanished
                 log.warning("Skipping %s: %s", entry.path, err.strerror or err)

@@ -112,17 +112,43 @@ def prior_mix(evidence: dict, target: str | None, catalog_of: dict[str, str | No
                         kind=kind, table_label=base.label)
 
 
-def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True) -> str | None:
-    """The benchmark's name for this distance configuration, if the committed benchmark measured it. With no
-    source the prior knows, prior_mix is its distance alone, and is validated as that."""
+def backbone_mismatch(evidence: dict, backbone: dict) -> tuple[str, str] | None:
+    """How the evidence fails to hold for a run with `backbone`, or None when it holds: ("weights", why) when the
+    run's weights are not the ones the benchmark measured with (random weights, another file), so nothing it
+    measured applies; ("alpha", why) when only the width differs, so the sources' measured transfer (a property
+    of the sources under the benchmark's protocol) is shown, but no figure is validated for this backbone. An
+    evidence file that names no backbone was made with the benchmark's defaults (alpha 0.5, ImageNet)."""
+    measured = evidence.get("backbone") or {"alpha": 0.5, "weights": "imagenet"}
+    was = f"MobileNetV2 alpha {measured.get('alpha')} with {measured.get('weights')} weights"
+    now = f"alpha {backbone.get('alpha')} with {backbone.get('weights')} weights"
+    if str(backbone.get("weights")) != str(measured.get("weights", "imagenet")):
+        return "weights", (f"the catalog benchmark measured {was}; this run uses {now}, so none of its "
+                           "measurements (the prior, the gains, the validated figures) apply here")
+    if float(backbone.get("alpha", 0.5)) != float(measured.get("alpha", 0.5)):
+        return "alpha", (f"the catalog benchmark measured {was}; this run uses {now}: the sources' measured "
+                         "gains are shown as measured there, and no figure is validated for this backbone")
+    return None
+
+
+def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True,
+                     image_size: int | None = None) -> str | None:
+    """The benchmark's name for this distance configuration at this image size, if the committed benchmark
+    measured it. With no source the prior knows, prior_mix is its distance alone, and is validated as that."""
     if distance_cfg.get("name") == "prior_mix":
         return evidence["default"]["score"] if any_prior else evidence["default"]["all_targets"]["distance"]
     if distance_cfg.get("name") == "model_score":  # measured under the benchmark's own stage-1 protocol only
         same_protocol = str(evidence.get("protocol", "")).startswith(f"top{int(distance_cfg.get('top_blocks', 4))}/")
         return str(distance_cfg.get("score")) if same_protocol else None
-    wanted = {k: v for k, v in distance_cfg.items() if k not in ("gamma", "evidence")}
-    for name, measured in evidence["distances"].items():
-        if {k: v for k, v in measured.items() if k not in ("gamma", "evidence")} == wanted:
+    ignored = ("gamma", "evidence", "image_size")
+    wanted = {k: v for k, v in distance_cfg.items() if k not in ignored}
+    size = int(evidence.get("image_size", 0)) if image_size is None else int(image_size)
+    # Newer evidence lists every validated distance with its image size; older files, the mix's candidates only,
+    # all at the evidence's own image size.
+    measured_at = evidence.get("validated_distances") or {
+        n: {**d, "image_size": int(evidence.get("image_size", size))} for n, d in evidence["distances"].items()}
+    for name, measured in measured_at.items():
+        if int(measured.get("image_size", size)) == size and \
+                {k: v for k, v in measured.items() if k not in ignored} == wanted:
             return name
     return None
 
@@ -172,7 +198,7 @@ def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[st
 
 
 def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranked: list[tuple[str, str | None]],
-            image_size: int) -> dict:
+            image_size: int, backbone: dict | None = None) -> dict:
     """What the report says about a ranking. ranked: (display name, catalog name or None), best first.
 
     - decision, headline: see `decide`; gains: display name -> measured gain over ImageNet in points (or None);
@@ -181,16 +207,24 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
       differ from the top source's (paired t-test over those targets, p >= 0.05);
     - start_from_imagenet: the top source's gain over ImageNet on the other catalog targets is within the noise
       (95% t-interval over targets reaching 0) or below it."""
-    if evidence is None:
+    mismatch = None if evidence is None or backbone is None else backbone_mismatch(evidence, backbone)
+    if evidence is None or (mismatch and mismatch[0] == "weights"):
         decision, headline = decide([ranked[0][0]], [None], [])
+        why = (f"Nothing here is validated: {mismatch[1]}." if mismatch else
+               "No catalog benchmark evidence was found, so nothing here is validated.")
         return {"validated": None, "interchangeable": [], "start_from_imagenet": None, "decision": decision,
-                "headline": headline, "gains": {name: None for name, _ in ranked},
-                "sentences": ["No catalog benchmark evidence was found, so nothing here is validated."]}
+                "headline": headline, "gains": {name: None for name, _ in ranked}, "sentences": [why]}
     out = {"protocol": evidence.get("protocol"), "sentences": [],
            "target_in_catalog": target is not None and target in evidence["gains"]}
     measured = measured_sources(evidence)
-    score = _validated_score(evidence, distance_cfg, any(cat in measured for _, cat in ranked))
-    if score and image_size == int(evidence.get("image_size", image_size)) and score in evidence["summary"]:
+    score = _validated_score(evidence, distance_cfg, any(cat in measured for _, cat in ranked), image_size)
+    if distance_cfg.get("name") in ("prior_mix", "model_score") and \
+            image_size != int(evidence.get("image_size", image_size)):
+        score = None  # measured at the evidence's image size only
+    if mismatch:  # another width: the ranking was not validated with it
+        out["sentences"].append(f"Not validated for this backbone: {mismatch[1]}.")
+        score = None
+    if score and score in evidence["summary"]:
         s = evidence["summary"][score]
         out["validated"] = {"score": score, "mean_weighted_tau": s["mean_weighted_tau"], "ci95": s.get("ci95"),
                             "mean_top1_regret": s.get("mean_top1_regret"), "n_targets": s.get("n_targets")}
@@ -203,8 +237,9 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
             "against the best source.")
     else:
         out["validated"] = None
-        out["sentences"].append("This distance configuration is not in the committed benchmark: its ranking is "
-                                "not validated (run scripts/benchmark.py with it in benchmark.distances).")
+        if not mismatch:
+            out["sentences"].append("This distance configuration is not in the committed benchmark: its ranking is "
+                                    "not validated (run scripts/benchmark.py with it in benchmark.distances).")
     per_catalog = source_gains(evidence, target, {cat for _, cat in ranked})
     out["gains"] = {name: per_catalog[cat] for name, cat in ranked}
     gains = {t: g for t, g in evidence["gains"].items() if t != target}

@@ -57,8 +57,10 @@ def build_index(datasets: Sequence[str], cfg: DictConfig, extractor: Extractor |
     return RetrievalIndex([dataset_features(name, cfg, "train", extractor) for name in datasets], embed)
 
 
-def load_embedding(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
-    """A saved embedding head (scripts/metric_learn.py writes head.keras) as a function features -> embedding."""
+def load_embedding(path: str | Path, feature_dim: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A saved embedding head (scripts/metric_learn.py writes head.keras) as a function features -> embedding.
+    It must take the backbone's pooled features (`feature_dim` numbers) and give at least two numbers per image:
+    a one-number "embedding" ranks every image along a line, which is no retrieval."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise RecommenderError(f"embedding={path}: no such file; train one with scripts/metric_learn.py.")
@@ -68,6 +70,17 @@ def load_embedding(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
         head = keras.models.load_model(path, compile=False)
     except Exception as err:  # not a Keras file, or a truncated one
         raise RecommenderError(f"embedding={path} is not a readable Keras model ({err}).") from err
+    try:
+        inputs, outputs = tuple(head.input_shape), tuple(head.output_shape)
+    except (AttributeError, ValueError) as err:  # several inputs or outputs
+        raise RecommenderError(f"embedding={path}: a head takes one input and gives one output ({err}).") from None
+    if len(inputs) != 2 or (feature_dim is not None and inputs[1] != feature_dim):
+        raise RecommenderError(f"embedding={path} takes inputs of shape {inputs}, not the backbone's pooled "
+                               f"features (None, {feature_dim}); train it on these features with "
+                               "scripts/metric_learn.py and the same backbone options.")
+    if len(outputs) != 2 or outputs[1] is None or outputs[1] < 2:
+        raise RecommenderError(f"embedding={path} gives outputs of shape {outputs}; an embedding needs at least "
+                               "two numbers per image.")
     return lambda x: np.asarray(head.predict(np.asarray(x, np.float32), batch_size=1024, verbose=0))
 
 

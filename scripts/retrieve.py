@@ -23,7 +23,7 @@ def main(cfg: DictConfig) -> None:
             list(cfg.catalog) if cfg.datasets == "all" else [str(d) for d in cfg.datasets])
         extractor = make_extractor(cfg)
         query = encode_query(cfg.query, extractor)
-        embed = load_embedding(cfg.embedding) if cfg.embedding else None
+        embed = load_embedding(cfg.embedding, query.shape[-1]) if cfg.embedding else None
         matches = build_index(names, cfg, extractor, embed).search(query, int(cfg.k))
     out_dir = HydraConfig.get().runtime.output_dir
     with open(f"{out_dir}/matches.csv", "w", newline="") as fh:

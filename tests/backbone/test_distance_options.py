@@ -43,6 +43,7 @@ def test_every_distance_option_ranks_the_same_colours_first(option, folders, cfg
 def test_prior_mix_falls_back_to_the_distance_for_sources_the_catalog_never_measured(folders, cfg_factory, tmp_path):
     target, near, far = folders
     evidence = {"format": 1, "protocol": "top4/k20", "image_size": 64, "targets": ["plants", "flowers"],
+                "backbone": {"alpha": 0.35, "weights": "imagenet"},  # the tests' backbone: the evidence holds
                 "gains": {"plants": {"flowers": 0.01}, "flowers": {"plants": -0.02}},
                 "summary": {"prior_mix_loto": {"mean_weighted_tau": 0.5, "ci95": [0.4, 0.6], "mean_top1_regret": 0.3,
                                                "n_targets": 2},

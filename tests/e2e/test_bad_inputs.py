@@ -36,6 +36,12 @@ def data(tmp_path_factory):
     d["image"] = write_image(root / "query.png", (220, 30, 30))
     d["empty_weights"] = root / "no_weights"
     d["empty_weights"].mkdir()
+    import keras
+
+    for name, (inputs, outputs) in {"head_64d": (64, 16), "head_1d": (1280, 1)}.items():
+        head = keras.Sequential([keras.Input((inputs,)), keras.layers.Dense(outputs)])
+        d[name] = root / f"{name}.keras"
+        head.save(d[name])
     return d
 
 
@@ -75,6 +81,9 @@ CASES = [
     ("retrieve", ["query={text}"], "query.jpg"),
     ("retrieve", ["query={image}", "backbone.alpha=0.75", "backbone.weights_dir={empty_weights}"], "alpha=0.75"),
     ("retrieve", ["query={image}", "datasets=[nowhere]"], "Unknown dataset 'nowhere'"),
+    ("retrieve", ["query={image}", "datasets=[{target}]", "embedding={head_64d}"], "not the backbone's pooled features"),
+    ("retrieve", ["query={image}", "datasets=[{target}]", "embedding={head_1d}"], "at least two numbers"),
+    ("recommend", ["target={target}", "backbone.weights=null"], "distance=prior_mix"),
     ("train", ["target={target}", "finetune.strategy=foo"], "finetune.strategy"),
     ("train", ["target={target}", "finetune.top_blocks=0"], "finetune.top_blocks"),
     ("train", ["target={target}", "source={target}/"], "is the target itself"),
@@ -84,6 +93,7 @@ CASES = [
     ("active_learn", ["target={target}", "rare_class=red"], "needs at least"),
     ("active_learn", ["target={target}", "rare_class=red", "rare_fraction=0.7"], "rare_fraction"),
     ("active_learn", ["target={target}", "rare_class=red", "rare_fraction=0"], "rare_fraction"),
+    ("active_learn", ["target={target}", "rare_class=red", "source={target}"], "is the target itself"),
     ("benchmark", ["benchmark.fewshot.k=[0]"], "benchmark.fewshot.k"),
     ("benchmark", ["benchmark.scores=[nope]"], "benchmark.scores"),
     ("benchmark", ["benchmark.headline.top_blocks=3"], "benchmark.headline.top_blocks"),

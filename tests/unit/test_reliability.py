@@ -116,3 +116,41 @@ def test_a_truncated_or_foreign_checkpoint_is_not_trusted(tmp_path):
     with zipfile.ZipFile(foreign, "w") as archive:
         archive.writestr("readme.txt", "not a model")
     assert "not a Keras model" in checkpoint_problem(foreign)
+
+
+def test_links_out_of_the_dataset_are_not_followed_and_a_class_linked_twice_counts_once(tmp_path, caplog):
+    import os
+
+    from recommender.datasets import DatasetSpec, list_images
+
+    root = make_folder_dataset(tmp_path / "data", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
+    outside = make_folder_dataset(tmp_path / "elsewhere", {"secret": (1, 2, 3)}, per_class=2)
+    os.symlink(outside / "secret", root / "etc_like")  # a class folder that is a link out of the dataset
+    os.symlink(root / "red", root / "red_again")  # a class folder that is another class
+    os.symlink(outside / "secret" / "000.png", root / "blue" / "stolen.png")  # one file linked from outside
+    listed = list_images(DatasetSpec("data", path=root))
+    assert listed.class_names == ["blue", "red"]
+    assert len(listed.refs) == 6 and not any("stolen" in r or "elsewhere" in r for r in listed.refs)
+    assert "links outside the dataset" in caplog.text and "counted once" in caplog.text
+
+
+def test_a_feature_cache_kept_inside_the_dataset_is_not_read_as_images(tmp_path):
+    from recommender.datasets import DatasetSpec, list_images
+
+    root = make_folder_dataset(tmp_path / "data", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
+    cache = root / "cache"
+    (cache / "digests").mkdir(parents=True)
+    (cache / "features-abc.npz").write_bytes(b"not an image")
+    listed = list_images(DatasetSpec("data", path=root), digest_dir=cache / "digests")
+    assert listed.class_names == ["blue", "red"] and len(listed.refs) == 6
+
+
+def test_two_classes_holding_the_same_images_are_named_in_a_warning(tmp_path, caplog):
+    import shutil
+
+    from recommender.datasets import DatasetSpec, list_images
+
+    root = make_folder_dataset(tmp_path / "data", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
+    shutil.copytree(root / "red", root / "red_copy")
+    list_images(DatasetSpec("data", path=root))
+    assert "classes 'red' and 'red_copy' hold the same images" in caplog.text

@@ -122,3 +122,25 @@ def test_class_names_cannot_break_the_markdown_table():
     from recommender.report import md_cell
 
     assert md_cell("a|b\nc<script>") == "a\\|b c&lt;script&gt;"
+
+
+def test_evidence_measured_with_another_backbone_is_not_quoted_as_validated():
+    base = evidence(BEATS)
+    base["summary"]["class_mean_emd"] = {"mean_weighted_tau": 0.46, "ci95": [0.4, 0.5], "n_targets": 4}
+    base["validated_distances"] = {
+        "class_mean_emd": {"name": "class_mean_emd", "ground_metric": "euclidean", "image_size": 160},
+        "class_mean_emd_224": {"name": "class_mean_emd", "ground_metric": "euclidean", "image_size": 224}}
+    base["summary"]["class_mean_emd_224"] = {"mean_weighted_tau": 0.5, "ci95": [0.4, 0.6], "n_targets": 4}
+    distance = {"name": "class_mean_emd", "ground_metric": "euclidean", "gamma": 0.01}
+    ranked = [("a", "a"), ("b", "b")]
+    same = verdict(base, distance, "scored", ranked, 160, {"alpha": 0.5, "weights": "imagenet"})
+    assert same["validated"]["score"] == "class_mean_emd"
+    # The same distance at 224 px was measured too, under its own name.
+    assert verdict(base, distance, "scored", ranked, 224, {"alpha": 0.5, "weights": "imagenet"}
+                   )["validated"]["score"] == "class_mean_emd_224"
+    narrower = verdict(base, distance, "scored", ranked, 160, {"alpha": 0.35, "weights": "imagenet"})
+    assert narrower["validated"] is None and narrower["gains"]["a"] is not None  # gains shown as measured there
+    assert any("Not validated for this backbone" in s for s in narrower["sentences"])
+    random = verdict(base, distance, "scored", ranked, 160, {"alpha": 0.5, "weights": None})
+    assert random["validated"] is None and random["gains"]["a"] is None and random["decision"] == "unmeasured"
+    assert "none of its measurements" in random["sentences"][0]
