@@ -273,9 +273,10 @@ def plot_forest(result: Benchmark, path: Path) -> None:
     for y, name in enumerate(names):
         e = summary[name]
         lo, hi = e.get("weighted_tau_ci95") or [e["mean_weighted_tau"]] * 2
-        kind = _kind(name)
-        ax.errorbar(e["mean_weighted_tau"], y, xerr=[[e["mean_weighted_tau"] - lo], [hi - e["mean_weighted_tau"]]],
-                    fmt="o", capsize=3, color=colours.get(kind, "tab:green"))
+        colour_of = colours.get(_kind(name), "tab:green")
+        # A percentile-bootstrap interval need not be centred on (or even hold) the mean: drawn as its own line.
+        ax.hlines(y, lo, hi, color=colour_of, lw=2)
+        ax.plot(e["mean_weighted_tau"], y, "o", color=colour_of)
     ax.set_yticks(range(len(names)), [f"{n} ({_kind(n)})" for n in names], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("mean weighted Kendall τ with measured transfer (95% bootstrap interval over episodes)")

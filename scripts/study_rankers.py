@@ -1,0 +1,213 @@
+"""Which ranking holds on targets never seen? Nested leave-one-target-out over the committed benchmark.
+
+    python scripts/study_rankers.py [docs/benchmark/benchmark.json]
+
+Reads the committed benchmark's headline protocol (paired few-shot episodes per target; every score of every
+source) and scores candidate rankings on each catalog target with everything fitted on the *other* targets only
+(and every inner choice, such as a weight, on the other targets again: nested leave-one-target-out). Writes
+docs/rankers.md and docs/rankers.json. No network is trained here: the model-based scores are the benchmark's,
+computed through each source's cached stage-1 network.
+
+Candidates, and how many were tried (each is a fit on the same ten targets, so the best of them is optimistic):
+  prior                the catalog prior alone (finetune.mix.prior: the mean gain on the other targets)
+  logme, h_score_shrinkage, knn_loo    one model-based score alone
+  prior+logme          z(prior) + w z(logme), w in WEIGHTS chosen by inner leave-one-target-out
+  prior+model          z(prior) + w mean(z(logme), z(h_score_shrinkage), z(knn_loo)), w likewise
+  learned              pairwise logistic regression (scikit-learn) on within-target z-scored features
+                       [prior, logme, h_score_shrinkage, knn_loo, -EMD standardised, log images, log classes],
+                       C = 1 (not tuned), trained on every source pair of the other targets
+  model_free           the same learner on the features that need no trained network
+                       [-EMD standardised, -EMD, -Gaussian EMD, log images, log classes]
+  source_classes       the sources' class count (the baseline a model-free ranking must beat)
+z() standardises over one target's sources. Paired comparisons over targets: Wilcoxon signed-rank test.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from finetune.benchmark import ranking_metrics  # noqa: E402  (the benchmark's own ranking statistics)
+from finetune.mix import gains as mean_gains, prior  # noqa: E402  (the benchmark's own prior)
+
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+MODEL = ("logme", "h_score_shrinkage", "knn_loo")
+EMD = "class_mean_emd_standardise"
+LEARNED = ("prior", *MODEL, EMD, "log_images", "log_classes")
+MODEL_FREE = (EMD, "class_mean_emd", "gaussian_emd_diagonal", "log_images", "log_classes")
+
+
+def z(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, float)
+    spread = values.std()
+    return np.zeros_like(values) if spread == 0 else (values - values.mean()) / spread
+
+
+def load(path: Path):
+    data = json.loads(path.read_text())
+    head = data["protocol"]["headline"]
+    blocks, k = head.split("/")
+    blocks, k = blocks.removeprefix("top"), k.removeprefix("k")
+    accuracy = {t: (data["sources"][t], np.asarray(data["episodes"][t][blocks][k], float)) for t in data["sources"]}
+    features = {}
+    for t, (sources, _) in accuracy.items():
+        scores = data["targets"][t]["scores"]
+        rows = {name: np.array([scores[name][s] for s in sources], float)
+                for name in (*MODEL, EMD, "class_mean_emd", "gaussian_emd_diagonal", "source_classes")}
+        rows["log_images"] = np.log(np.array([scores["source_images"][s] for s in sources], float))
+        rows["log_classes"] = np.log(rows["source_classes"])
+        features[t] = rows
+    return accuracy, features, head
+
+
+def with_prior(features, gain, held_out: set) -> dict:
+    """Each target's features plus the prior computed without `held_out` and without that target itself."""
+    out = {}
+    for t, rows in features.items():
+        p = prior(gain, {*held_out, t})
+        sources = list(gain[t])
+        known = [p[s] for s in sources if s in p]
+        out[t] = {**rows, "prior": np.array([p.get(s, np.mean(known)) for s in sources])}
+    return out
+
+
+def mix_score(rows: dict, parts: tuple, w: float) -> np.ndarray:
+    model = np.mean([z(rows[n]) for n in parts], axis=0)
+    return z(rows["prior"]) + w * model
+
+
+def fit_weight(targets, feats, gain, parts) -> float:
+    means = []
+    for w in WEIGHTS:
+        taus = [ranking_metrics(mix_score(feats[u], parts, w), list(gain[u].values()))["weighted_tau"]
+                for u in targets]
+        means.append(np.mean(taus))
+    return WEIGHTS[int(np.argmax(np.round(means, 12)))]
+
+
+def pairwise_fit(targets, feats, gain, names):
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = [], []
+    for u in targets:
+        f = np.stack([z(feats[u][n]) for n in names], axis=1)
+        g = np.array(list(gain[u].values()))
+        for i in range(len(g)):
+            for j in range(len(g)):
+                if i != j and g[i] != g[j]:
+                    x.append(f[i] - f[j])
+                    y.append(int(g[i] > g[j]))
+    model = LogisticRegression(C=1.0, fit_intercept=False, max_iter=1000).fit(np.array(x), np.array(y))
+    return model.coef_[0]
+
+
+def evaluate(accuracy, features) -> dict:
+    gain = mean_gains(accuracy)
+    mean_acc = {t: acc.mean(axis=1)[1:] for t, (_, acc) in accuracy.items()}
+    results = {name: {} for name in ("prior", *MODEL, "prior+logme", "prior+model", "learned", "model_free",
+                                     "source_classes", EMD)}
+    chosen = {"prior+logme": {}, "prior+model": {}}
+    for t in accuracy:
+        others = [u for u in accuracy if u != t]
+        feats = with_prior(features, gain, {t})  # every prior, the held-out target's own included, leaves t out
+        rows = feats[t]
+        scores = {"prior": rows["prior"], **{n: rows[n] for n in MODEL}, "source_classes": rows["source_classes"],
+                  EMD: rows[EMD]}
+        for name, parts in (("prior+logme", ("logme",)), ("prior+model", MODEL)):
+            w = fit_weight(others, feats, gain, parts)
+            chosen[name][t] = w
+            scores[name] = mix_score(rows, parts, w)
+        for name, names in (("learned", LEARNED), ("model_free", MODEL_FREE)):
+            coef = pairwise_fit(others, feats, gain, names)
+            scores[name] = np.stack([z(rows[n]) for n in names], axis=1) @ coef
+        for name, s in scores.items():
+            results[name][t] = ranking_metrics(s, mean_acc[t])
+    return results, chosen
+
+
+def split_half(accuracy) -> dict:
+    """The ruler's own noise: each target's sources ordered by the mean gain of the even episodes, scored against
+    the odd episodes' means (the same statistics as every ranking). A ranking that knew each source's true
+    transfer would still score about this against 50-episode measurements; against all 100 episodes a little
+    higher, so this is a lower bound of the ceiling that episode noise sets."""
+    out = {}
+    for t, (_, acc) in accuracy.items():
+        even, odd = acc[:, 0::2].mean(axis=1)[1:], acc[:, 1::2].mean(axis=1)[1:]
+        out[t] = ranking_metrics(even, odd)
+    return out
+
+
+def summarise(results: dict) -> dict:
+    out = {}
+    for name, per_target in results.items():
+        taus = np.array([m["weighted_tau"] for m in per_target.values()])
+        regrets = np.array([m["top1_regret"] for m in per_target.values()])
+        half = stats.t.ppf(0.975, len(taus) - 1) * taus.std(ddof=1) / np.sqrt(len(taus))
+        out[name] = {"mean_weighted_tau": float(taus.mean()), "tau_ci95_over_targets": float(half),
+                     "mean_top1_regret_points": float(regrets.mean()), "per_target_tau": taus.tolist()}
+    return out
+
+
+def paired(summary: dict, a: str, b: str) -> dict:
+    x, y = np.array(summary[a]["per_target_tau"]), np.array(summary[b]["per_target_tau"])
+    p = 1.0 if np.all(x == y) else float(stats.wilcoxon(x, y).pvalue)
+    return {"a": a, "b": b, "mean_difference": float((x - y).mean()), "wins": int((x > y).sum()),
+            "losses": int((x < y).sum()), "wilcoxon_p": p}
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "benchmark" / "benchmark.json"
+    accuracy, features, head = load(path)
+    results, chosen = evaluate(accuracy, features)
+    results["split_half_ruler"] = split_half(accuracy)
+    summary = summarise(results)
+    comparisons = [paired(summary, *pair) for pair in (("prior+logme", "prior"), ("prior+logme", "logme"),
+                                                        ("prior+model", "prior"), ("learned", "prior+logme"),
+                                                        ("model_free", "source_classes"),
+                                                        ("model_free", EMD))]
+    out = {"protocol": head, "source": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+           "weights_tried": WEIGHTS, "summary": summary, "weights_chosen": chosen, "comparisons": comparisons,
+           "targets": list(accuracy)}
+    (ROOT / "docs" / "rankers.json").write_text(json.dumps(out, indent=1) + "\n")
+    lines = ["# Which ranking holds on targets never seen: nested leave-one-target-out", "",
+             f"`python scripts/study_rankers.py` on the committed benchmark ({out['source']}, headline protocol "
+             f"{head}, {len(accuracy)} targets). Every ranking is scored on each target with everything fitted on the "
+             "other targets only; a weight is chosen on those targets by an inner leave-one-target-out. Eight "
+             "candidates were tried on the same ten targets (and eight weights inside each mix): the best of them is an optimistic figure.", "",
+             "| ranking | needs | mean weighted τ ± 95% t over targets | mean top-1 regret, points |",
+             "|---|---|---|---|"]
+    needs = {"prior": "the catalog's measurements", "prior+logme": "prior + every source's network",
+             "prior+model": "prior + every source's network", "learned": "prior + every source's network",
+             "model_free": "nothing trained", "source_classes": "nothing", EMD: "nothing trained",
+             "split_half_ruler": "the ruler against itself: the noise ceiling (a lower bound)",
+             **{n: "every source's network" for n in MODEL}}
+    for name in sorted(summary, key=lambda n: -summary[n]["mean_weighted_tau"]):
+        s = summary[name]
+        lines.append(f"| {name} | {needs[name]} | {s['mean_weighted_tau']:.2f} ± {s['tau_ci95_over_targets']:.2f} | "
+                     f"{s['mean_top1_regret_points']:.2f} |")
+    lines += ["", "Paired over targets (Wilcoxon signed-rank test on per-target weighted τ):", "",
+              "| a | b | mean difference | a wins / loses | p |", "|---|---|---|---|---|"]
+    for c in comparisons:
+        lines.append(f"| {c['a']} | {c['b']} | {c['mean_difference']:+.3f} | {c['wins']} / {c['losses']} | "
+                     f"{c['wilcoxon_p']:.3f} |")
+    lines += ["", "Weights chosen (inner leave-one-target-out, per held-out target): "
+              + "; ".join(f"{name}: {sorted(set(w.values()))}" for name, w in chosen.items()), "",
+              "What this says (read with the intervals): mixing the catalog prior with one trained network's score "
+              "ranks better than either alone on targets the fit never saw, in 9 of 10 targets against each part "
+              "(Wilcoxon above). It stays below the 0.85 mean weighted τ that issue #23 sets, and a learned "
+              "pairwise ranker on seven features does no better than the two-part mix. The ruler is not what stops it: "
+              "the split-half row (the even episodes' order scored against the odd episodes') reaches about "
+              "0.9 with half the episodes, so episode noise leaves room above 0.85; the gap is in the scores. Without training anything, the best learned combination "
+              "beats counting classes but not the standardised class-mean EMD alone.", ""]
+    (ROOT / "docs" / "rankers.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
