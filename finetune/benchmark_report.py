@@ -267,7 +267,7 @@ def plot_forest(result: Benchmark, path: Path) -> None:
     if not names:
         return
     colours = {"model-based": "tab:blue", "model-free distance": "tab:orange", "naive baseline": "tab:grey"}
-    fig = figure((8, 1.0 + 0.3 * len(names)))
+    fig = figure((10, 1.2 + 0.3 * len(names)))
     ax = fig.add_subplot()
     ax.axvline(0, color="0.4", lw=1, ls="--")
     for y, name in enumerate(names):
@@ -279,8 +279,8 @@ def plot_forest(result: Benchmark, path: Path) -> None:
         ax.plot(e["mean_weighted_tau"], y, "o", color=colour_of)
     ax.set_yticks(range(len(names)), [f"{n} ({_kind(n)})" for n in names], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("mean weighted Kendall τ with measured transfer (95% bootstrap interval over episodes)")
-    ax.set_title(f"Which score predicts the best source? Headline protocol {result.headline}", fontsize=10)
+    ax.set_xlabel("mean weighted Kendall τ with measured transfer\n(95% bootstrap interval over episodes)")
+    ax.set_title(f"Which score predicts the best source? ({result.headline})", fontsize=10)
     save_png(fig, path, dpi=100)
 
 

@@ -10,7 +10,8 @@ from recommender import recommend
 from recommender.report import write_reports
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-COMMITTED = [DOCS / "benchmark" / "report.html", *sorted((DOCS / "active_learning").glob("*/report.html"))]
+COMMITTED = [DOCS / "benchmark" / "report.html", DOCS / "benchmark_intel" / "report.html",
+             *sorted((DOCS / "active_learning").glob("*/report.html"))]
 
 pytestmark = needs_chromium()
 
