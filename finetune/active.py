@@ -242,9 +242,6 @@ def choose_start(cfg: DictConfig) -> tuple[str, str, str]:
     if requested == BASELINE:
         return BASELINE, BASELINE, "requested: source=imagenet"
     sources = None if requested == "auto" else [requested]
-    if sources and same_dataset(open_dataset(requested, cfg), open_dataset(str(cfg.target), cfg)):
-        raise DatasetError(f"source={requested!r} is the target itself; choose another source, source=auto or "
-                           "source=imagenet.")
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}), sources=sources)
     best = ranking.best
     how = (f"recommended: first of {len(ranking.sources)} sources by the default ranking ({ranking.distance_name}); "
@@ -260,6 +257,9 @@ def run_active_learning(cfg: DictConfig) -> ActiveResult:
         if s not in STRATEGIES:
             raise DatasetError(f"strategy={s!r}; use one of {', '.join(STRATEGIES)} or all.")
     target = open_dataset(str(cfg.target), cfg)
+    if str(cfg.source) not in ("auto", BASELINE) and same_dataset(open_dataset(str(cfg.source), cfg), target):
+        raise DatasetError(f"source={cfg.source!r} is the target itself; choose another source, source=auto or "
+                           "source=imagenet.")
     rare = resolve_rare(target, cfg.rare_class)
     seeds = [int(al.seed) + i for i in range(int(al.n_seeds))]
     for seed in seeds:  # a campaign that cannot be set up fails now, before any network runs

@@ -179,8 +179,8 @@ def _list_folder(spec: DatasetSpec, digest_dir: str | Path | None = None) -> Ima
     for class_dir in class_dirs:
         real = os.path.realpath(class_dir)
         if not _inside(real, root_real):
-            log.warning("Dataset %r: class folder %s links outside the dataset (to %s); skipped.", spec.name,
-                        class_dir, real)
+            log.warning("Dataset %r: class folder %s links outside the dataset (to %s); skipped. Copy or "
+                        "hard-link its images into the dataset folder to use them.", spec.name, class_dir, real)
             continue
         if real in class_reals:
             log.warning("Dataset %r: class folder %s is the same folder as class %r; counted once, as %r.",
@@ -314,7 +314,8 @@ def _files_below(folder: Path, root_real: str | None = None, excluded: tuple[str
                 elif entry.is_file(follow_symlinks=True):
                     if root_real is not None and entry.is_symlink() and \
                             not _inside(os.path.realpath(entry.path), root_real):
-                        log.warning("Skipping %s: it links outside the dataset folder.", entry.path)
+                        log.warning("Skipping %s: it links outside the dataset folder (copy or hard-link the "
+                                    "image instead).", entry.path)
                         continue
                     found.append((entry.path, entry.stat()))
             except OSError as err:  # a symlink loop (ELOOP) or a link whose target vanished

@@ -1,6 +1,5 @@
 """Fine-tuning: a tiny real transfer end to end, scores against SciPy and hand calculations, bad input."""
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -154,10 +153,11 @@ def test_a_class_too_small_to_split_is_named(tmp_path, cfg_factory):
 @needs_shared
 def test_clearly_above_chance_on_an_easy_real_pair(tmp_path, test_overrides):
     """Pandas (animals) vs sunflowers (flowers): ImageNet transfer must be far above the 0.5 of chance."""
-    pair = tmp_path / "pair"
-    pair.mkdir()
-    os.symlink(SHARED_DATASETS / "animals" / "panda", pair / "panda")
-    os.symlink(SHARED_DATASETS / "flowers" / "sunflowers", pair / "sunflowers")
+    import shutil
+
+    pair = tmp_path / "pair"  # copied: links out of a dataset's folder are not followed
+    shutil.copytree(SHARED_DATASETS / "animals" / "panda", pair / "panda")
+    shutil.copytree(SHARED_DATASETS / "flowers" / "sunflowers", pair / "sunflowers")
     cfg = load_config([*test_overrides, f"target={pair}", "features.max_images_per_class=30",
                        "finetune.epochs.head=5", "finetune.epochs.finetune=1", f"finetune.checkpoint_dir={tmp_path}"],
                       "validate")
