@@ -174,6 +174,15 @@ def _points(gain: dict) -> str:
     return f"{gain['mean']:+.1f} ± {gain['half']:.1f} points"
 
 
+def _against_zero(gain: dict) -> str:
+    """Where a gain's 95% interval lies against 0, in words."""
+    if gain["mean"] - gain["half"] > 0:
+        return "a measured gain"
+    if gain["mean"] + gain["half"] < 0:
+        return "a measured loss"
+    return "within the noise"
+
+
 def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[str]) -> tuple[str, str]:
     """(decision, headline): the one sentence a person acts on, from the ranked display names, their measured
     gains over ImageNet (points, None = never measured) and the sources interchangeable with the first.
@@ -188,7 +197,7 @@ def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[st
                               "starting from ImageNet; check with scripts/validate.py.")
     if not gain["mean"] - gain["half"] > 0:  # a nan interval (one target) is not evidence of a gain either
         return "imagenet", (f"Start from ImageNet: the first-ranked source, {top}, changed few-shot accuracy by "
-                            f"{_points(gain)} against ImageNet weights alone, within the noise.")
+                            f"{_points(gain)} against ImageNet weights alone, {_against_zero(gain)}.")
     if interchangeable:
         names = ", ".join([top, *interchangeable[:-1]]) + f" and {interchangeable[-1]}"
         return "interchangeable", (f"{names} are interchangeable: start from either. {top} gained "
@@ -269,9 +278,11 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
             f"{top_name} is interchangeable with {', '.join(same)}: on the other catalog targets their measured "
             "transfer did not differ (paired t-test over targets, p >= 0.05), so do not read their order as a "
             "finding.")
+    where = _against_zero(top_gain)
     out["sentences"].append(
         f"On the other catalog targets, pretraining on {top_name} changed few-shot accuracy by {_points(top_gain)} "
-        "on average against ImageNet weights alone (95% t-interval over targets)"
-        + (": a measured gain." if top_gain["mean"] - top_gain["half"] > 0 else
-           ", within the noise: starting from ImageNet is as good a choice on this evidence."))
+        f"on average against ImageNet weights alone (95% t-interval over targets): {where}"
+        + ("." if where == "a measured gain" else
+           ": starting from ImageNet is as good a choice on this evidence." if where == "within the noise" else
+           ": starting from ImageNet is the better choice on this evidence."))
     return out

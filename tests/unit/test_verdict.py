@@ -144,3 +144,10 @@ def test_evidence_measured_with_another_backbone_is_not_quoted_as_validated():
     random = verdict(base, distance, "scored", ranked, 160, {"alpha": 0.5, "weights": None})
     assert random["validated"] is None and random["gains"]["a"] is None and random["decision"] == "unmeasured"
     assert "none of its measurements" in random["sentences"][0]
+
+
+def test_a_gain_whose_interval_lies_below_zero_is_called_a_loss_not_noise():
+    decision, headline = decide(["a"], [{"mean": -3.3, "half": 1.6, "n": 9}], [])
+    assert decision == "imagenet" and headline.endswith("a measured loss.")
+    decision, headline = decide(["a"], [{"mean": -0.3, "half": 1.6, "n": 9}], [])
+    assert headline.endswith("within the noise.")
