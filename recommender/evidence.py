@@ -283,6 +283,6 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
         f"On the other catalog targets, pretraining on {top_name} changed few-shot accuracy by {_points(top_gain)} "
         f"on average against ImageNet weights alone (95% t-interval over targets): {where}"
         + ("." if where == "a measured gain" else
-           ": starting from ImageNet is as good a choice on this evidence." if where == "within the noise" else
-           ": starting from ImageNet is the better choice on this evidence."))
+           "; starting from ImageNet is as good a choice on this evidence." if where == "within the noise" else
+           "; starting from ImageNet is the better choice on this evidence."))
     return out

@@ -87,7 +87,7 @@ def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> Non
     for i in range(rows):
         for j in range(cols):
             mass = plan[i, j]
-            ax.text(j, i, f"{mass:.3f}\nd={cost[i, j]:.1f}" if mass > 1e-9 else f"d={cost[i, j]:.1f}",
+            ax.text(j, i, f"{mass:.3g}\nd={cost[i, j]:.1f}" if mass > 1e-9 else f"d={cost[i, j]:.1f}",
                     ha="center", va="center", fontsize=7, color="white" if mass > 0.6 * peak else "black")
     ax.set_xlabel(f"target: {target.name}")
     ax.set_ylabel(f"source: {result.name}")

@@ -145,7 +145,7 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
 
 
 # Bump a figure's version when you change how it is drawn: cached copies drawn by the old code are then not reused.
-FIGURE_VERSIONS = {"distances": 2, "plan": 2, "neighbours": 2, "domain_map": 2, "gains": 1}
+FIGURE_VERSIONS = {"distances": 2, "plan": 3, "neighbours": 2, "domain_map": 2, "gains": 1}
 
 
 def _announced(what: str, draw: Callable[[Path], object]) -> Callable[[Path], object]:
