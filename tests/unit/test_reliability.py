@@ -154,3 +154,22 @@ def test_two_classes_holding_the_same_images_are_named_in_a_warning(tmp_path, ca
     shutil.copytree(root / "red", root / "red_copy")
     list_images(DatasetSpec("data", path=root))
     assert "classes 'red' and 'red_copy' hold the same images" in caplog.text
+
+
+def test_a_plan_with_thousands_of_classes_is_drawn_at_a_bounded_size(tmp_path):
+    from PIL import Image
+
+    from factories import domain, source_result
+    from recommender.explain import MAX_PLAN_CLASSES, _heaviest, plot_transport_plan
+
+    assert _heaviest(np.array([0.1, 0.5, 0.2, 0.5]), 2).tolist() == [1, 3]  # largest two, in their own order
+    n_source, n_target = 30, 3000
+    result = source_result("many", classes=[f"s{i}" for i in range(n_source)])
+    rng = np.random.default_rng(0)
+    result.plan = rng.random((n_source, n_target)) / (n_source * n_target)
+    result.cost = rng.random((n_source, n_target))
+    target = domain("target", means=np.zeros((n_target, 2)))
+    plot_transport_plan(result, target, tmp_path / "plan.png")
+    width, height = Image.open(tmp_path / "plan.png").size
+    # 20 columns of 1.1 inch at 110 dpi plus margins: bounded, however many classes the target has
+    assert width <= (1.1 * MAX_PLAN_CLASSES + 3) * 110 + 1 and height <= (0.45 * MAX_PLAN_CLASSES + 2) * 110 + 1
