@@ -1,6 +1,6 @@
 """Train a target model from the recommended (or a forced) pretraining source.
 
-    python scripts/train.py target=plants                 # source=auto: the recommender's closest source
+    python scripts/train.py target=plants                 # source=auto: the verdict (a source, or ImageNet)
     python scripts/train.py target=plants source=flowers  # force a source
     python scripts/train.py target=plants source=imagenet # no source: ImageNet weights only
 """
