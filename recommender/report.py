@@ -44,8 +44,8 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
         columns.append(("combined score", lambda s: f"{s.score:.3f}"))
     columns.append((GAIN_COLUMN, lambda s: _gain_cell(s.gain)))
     if kind != "model":
-        columns.append(("distance" if kind == "distance" else "distance (tie-break)" if kind == "prior"
-                        else "distance", lambda s: "—" if s.distance is None else f"{s.distance:.3f}"))
+        columns.append(("distance (tie-break)" if kind == "prior" else "distance",
+                        lambda s: "—" if s.distance is None else f"{s.distance:.3f}"))
     if kind == "distance":
         columns.append(("similarity", lambda s: f"{s.similarity:.4f}"))
     header = ("rank", "source", *(c for c, _ in columns), "classes", "images", "skipped")
