@@ -222,7 +222,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         if features.extracted:
             extracted += 1
             elapsed = time.perf_counter() - started
-            left = "" if i == len(opened) else f"; at most about {elapsed / extracted * (len(opened) - i):.0f} s left"
+            left = "" if i == len(opened) else f"; about {elapsed / extracted * (len(opened) - i):.0f} s left"
             log.info("features %d/%d: %s (%d images) extracted and cached, %.0f s so far%s", i, len(opened),
                      images.name, features.n_images, elapsed, left)
         feature_sets[features.dataset] = features

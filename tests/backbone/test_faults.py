@@ -61,7 +61,6 @@ def test_a_run_that_cannot_write_its_reports_says_so_in_one_line(fault, options,
         return
     # No mount here: the same failure injected where every figure is written.
     from recommender import load_config, recommend
-    from recommender import plotting
     from recommender.checks import user_errors
     from recommender.report import write_reports
 
@@ -80,4 +79,3 @@ def test_a_run_that_cannot_write_its_reports_says_so_in_one_line(fault, options,
         write_reports(recommend(cfg=cfg), tmp_path / "out", {"explain": False})
     assert stopped.value.code == 2
     _no_partial_files(tmp_path / "out")
-    assert plotting  # imported for the figures' atomic writes under test
