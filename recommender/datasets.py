@@ -323,9 +323,42 @@ def _files_below(folder: Path, root_real: str | None = None, excluded: tuple[str
     return sorted(found)
 
 
+# Where TFDS downloads from (its GCS bucket). Asked once per process, and only for a dataset that is not prepared
+# locally: offline, tfds.load would retry its downloads for minutes and leave a temporary file behind.
+TFDS_DOWNLOAD_HOST = "storage.googleapis.com:443"
+_reachable: dict[str, bool] = {}
+
+
+def network_reachable(address: str | None = None, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to `address` ("host:port"; RECOMMENDER_TFDS_HOST, else TFDS's download host)
+    opens within `timeout` seconds; remembered for the process, so an offline run waits once at most."""
+    import socket
+
+    address = address or os.environ.get("RECOMMENDER_TFDS_HOST") or TFDS_DOWNLOAD_HOST
+    if address not in _reachable:
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout):
+                _reachable[address] = True
+        except (OSError, ValueError):
+            _reachable[address] = False
+    return _reachable[address]
+
+
 def _list_tfds(spec: DatasetSpec) -> ImageList:
     import tensorflow_datasets as tfds
 
+    try:
+        prepared = tfds.builder(spec.tfds_name, data_dir=spec.data_dir).is_prepared()
+    except Exception as err:  # an unknown name or a bad data_dir: the same error line as a failed load
+        raise DatasetError(f"Dataset {spec.name!r}: tfds does not know {spec.tfds_name!r} "
+                           f"(data_dir={spec.data_dir}): {err}") from err
+    if not prepared and not network_reachable():
+        raise DatasetError(
+            f"Dataset {spec.name!r}: tfds dataset {spec.tfds_name!r} is not prepared in "
+            f"{spec.data_dir or '~/tensorflow_datasets'} and its download host is unreachable (offline?). Prepare it "
+            f"on a machine with network access (tfds build {spec.tfds_name} --data_dir <dir>), copy <dir> here and "
+            "set its catalog entry's data_dir, or use an image folder instead.")
     try:
         ds, info = tfds.load(spec.tfds_name, split=spec.tfds_split, data_dir=spec.data_dir, with_info=True,
                              decoders={"image": tfds.decode.SkipDecoding()})

@@ -180,3 +180,26 @@ def test_bad_input_gives_one_clear_error_line(outcomes, case):
     assert names in errors[0], errors[0]
     if script in ("train", "active_learn"):
         assert not list((root / "checkpoints").glob("stage1-*"))  # the error came before any training
+
+
+def test_a_tfds_dataset_not_prepared_fails_at_once_when_offline(data, tmp_path):
+    """Offline, tfds.load retries its downloads for minutes and leaves a temporary file behind. A dataset that is
+    not prepared locally is refused at once instead. The download host is pointed at the discard port on loopback
+    (closed here), so the test's probe is refused without any traffic leaving the machine."""
+    import time
+
+    tfds_dir = tmp_path / "tfds"
+    tfds_dir.mkdir()
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home"), "RECOMMENDER_TFDS_HOST": "127.0.0.1:9"}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "scripts/recommend.py", *_common(data, tmp_path), f"target={data['target']}",
+         "sources=[remote]", "+dataset@catalog.remote=tf_flowers", "catalog.remote.name=remote",
+         "catalog.remote.tfds_name=cifar10", f"catalog.remote.data_dir={tfds_dir}", "distance=class_mean_emd"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    seconds = time.perf_counter() - started
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr, done.stderr[-2000:]
+    assert len(errors) == 1 and "not prepared" in errors[0] and "tfds build cifar10" in errors[0], errors
+    assert seconds < 60  # start-up included; tfds.load's retries took about 3.5 minutes
+    assert not any(tfds_dir.rglob("*"))  # no temporary download left behind
