@@ -17,7 +17,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+
+# The catalog prior and the weighted tau have one owner, shared with the recommender.
+from recommender.evidence import loto_prior as prior, weighted_tau as _weighted_tau  # noqa: F401
 
 MIX = "prior_mix_loto"
 WEIGHTS = (1e-6, 1 / 64, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
@@ -32,17 +34,6 @@ def gains(accuracy: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, dict[s
     return out
 
 
-def prior(gain: dict[str, dict[str, float]], exclude=()) -> dict[str, float]:
-    """Each source's mean gain over the targets not in `exclude` (the leave-one-target-out prior)."""
-    collected: dict[str, list[float]] = {}
-    for target, per_source in gain.items():
-        if target in exclude:
-            continue
-        for source, g in per_source.items():
-            collected.setdefault(source, []).append(g)
-    return {s: float(np.mean(v)) for s, v in collected.items()}
-
-
 def mixed_score(prior_of: dict[str, float], sources: list[str], distance_score: np.ndarray, c: float,
                 sd_prior: float, sd_distance: float) -> np.ndarray:
     """The formula of the module docstring, for one target's sources (distance_score = -distance)."""
@@ -53,13 +44,6 @@ def mixed_score(prior_of: dict[str, float], sources: list[str], distance_score: 
     neutral = float(np.mean(known)) if known else 0.0
     p = np.array([prior_of.get(s, neutral) for s in sources]) / (sd_prior or 1.0)
     return p + c * d
-
-
-def _weighted_tau(score: np.ndarray, mean_accuracy: np.ndarray) -> float:
-    if np.ptp(score) == 0 or np.ptp(mean_accuracy) == 0:
-        return 0.0
-    value = stats.weightedtau(score, mean_accuracy).statistic
-    return float(value) if np.isfinite(value) else 0.0
 
 
 def _mean_tau(gain, per_target, targets, c, sd_prior, sd_distance, exclude) -> float:

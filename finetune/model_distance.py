@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from recommender import open_dataset
 from recommender.datasets import DatasetError
 from recommender.distances import DistanceResult, DistanceSpec, configure, register_distance
+from recommender.evidence import EvidenceError, catalog_name, load_evidence, loto_prior, prior_score
 
 from .transferability import REGISTRY
 
@@ -38,6 +39,33 @@ def stage1_config(cfg: DictConfig, top_blocks: int) -> DictConfig:
     c.finetune.strategy = "top_blocks"
     c.finetune.top_blocks = int(top_blocks)
     return c
+
+
+def trained_networks(source_images, stage1: DictConfig, seed: int, jobs: int) -> dict[str, Path]:
+    """Each source's stage-1 network (display name -> checkpoint): trained once, on first use, and cached by
+    content in finetune.checkpoint_dir, where benchmark.py, validate.py and train.py find the same files. A new
+    target then costs forward passes only. Networks still to train go `jobs` at a time in worker processes (the
+    benchmark's pool: the same numbers whatever `jobs`), with a progress line per network and the time left."""
+    from recommender.logs import Steps
+
+    from .benchmark import _in_parallel, worker_pool
+    from .transfer import checkpoint_path, train_source, transfer_config
+
+    config = transfer_config(stage1)
+    paths = {images.name: checkpoint_path(images, config, seed) for images in source_images}
+    missing = [images for images in source_images if not paths[images.name].is_file()]
+    if missing:
+        log.info("stage-1 networks: %d of %d sources to train once (about a minute each on a 2-core CPU), then "
+                 "cached in %s for every later target", len(missing), len(source_images),
+                 stage1.finetune.checkpoint_dir)
+        with worker_pool(min(int(jobs), len(missing))) as pool:
+            done = _in_parallel(pool, train_source, [(images, stage1, seed) for images in missing],
+                                Steps("stage-1 networks", len(missing), log), [i.name for i in missing])
+        paths.update({images.name: path for images, path in zip(missing, done)})
+    trained = {images.name for images in missing}
+    # A cached file is checked (and trained again if damaged) by train_source itself.
+    return {images.name: paths[images.name] if images.name in trained else train_source(images, stage1, seed)
+            for images in source_images}
 
 
 def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
@@ -73,5 +101,59 @@ def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
                         table_label=table.label)
 
 
+def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
+    """`distance=prior_score`: the catalog prior plus the LogME of each source's stage-1 network on the target,
+    z-scored over the sources (recommender.evidence.prior_score), with the weight the evidence fitted by nested
+    leave-one-target-out: a catalog target gets the weight and prior that leave it out, any other target the
+    weight fitted on every catalog target. Every source's network is trained once (`trained_networks`)."""
+    from .benchmark import adapted_split
+
+    evidence = load_evidence(distance_cfg.get("evidence"), required=True)
+    section = evidence.get("prior_score")
+    if not section:
+        raise EvidenceError(f"distance=prior_score: the evidence file {distance_cfg.get('evidence') or 'shipped'} has "
+                            "no prior_score section; run scripts/study_rankers.py on the benchmark.json beside it.")
+    score_name, top_blocks = str(section["score"]), int(section["top_blocks"])
+    score = REGISTRY[score_name]
+    seed = int(distance_cfg.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
+    stage1 = stage1_config(cfg, top_blocks)
+    target = open_dataset(target_images, stage1)
+    target_catalog = catalog_name(target_images, cfg)
+    catalog_of = {images.name: catalog_name(images, cfg) for images in source_images}
+    w = float(section["folds"].get(target_catalog) if target_catalog in section["folds"] else section["all_targets"])
+    prior_of = loto_prior(evidence["gains"], {target_catalog})
+    values: dict[str, DistanceResult] = {}
+
+    def compute_all() -> None:
+        networks = trained_networks(source_images, stage1, seed, int(distance_cfg.get("jobs", 1)))
+        measured = {}
+        for images in source_images:
+            pool = adapted_split(networks[images.name], target, stage1, ("train", "val"))
+            data = pool.predictions if score.needs == "predictions" else pool.features
+            measured[images.name] = float(score.function(data, pool.labels))
+            log.info("%s of %s's stage-1 network on %s: %.4f", score_name, images.name, target.name,
+                     measured[images.name])
+        names = [images.name for images in source_images]
+        by_catalog = {n: prior_of[catalog_of[n]] for n in names if catalog_of[n] in prior_of}
+        combined = prior_score(by_catalog, names, [measured[n] for n in names], w)
+        for name, value in zip(names, combined):
+            gain = by_catalog.get(name)
+            values[name] = DistanceResult(value=-float(value), parts={
+                score_name: measured[name], "prior_gain_points": None if gain is None else 100 * gain})
+
+    def function(source, target_domain) -> DistanceResult:
+        if not values:
+            compute_all()
+        return values[source.name]
+
+    table = configure({"name": "class_mean_emd", "ground_metric": "euclidean"})
+    label = (f"catalog prior + {w:g} × {score_name} ({score.reference}) of each source's stage-1 network (top "
+             f"{top_blocks} blocks trained on the source) on the target's train+val images, both z-scored over "
+             "the sources; the weight fitted leave-one-target-out by the catalog benchmark")
+    return DistanceSpec("prior_score", function, table.represent, label, pairwise=table.function,
+                        table_key={"pairwise": "class_mean_emd"}, kind="mix", table_label=table.label)
+
+
 def register() -> None:
     register_distance(NAME, model_score_distance)
+    register_distance("prior_score", prior_score_distance)

@@ -194,22 +194,24 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     extractor = make_extractor(cfg)
     opened = [target_images, *source_images]
     distance_cfg = OmegaConf.to_container(cfg.distance, resolve=True)
-    uses_prior = distance_cfg["name"] == "prior_mix"
+    uses_prior = distance_cfg["name"] in ("prior_mix", "prior_score")
     evidence = load_evidence(distance_cfg.get("evidence"), required=uses_prior)
     catalog_of = {images.name: catalog_name(images, cfg) for images in opened} if evidence else {}
     target_catalog = catalog_of.get(target_images.name)
     if uses_prior:
         mismatch = backbone_mismatch(evidence, OmegaConf.to_container(cfg.backbone, resolve=True))
         if mismatch and mismatch[0] == "weights":  # the prior was measured with other weights: it does not apply
-            raise EvidenceError(f"distance=prior_mix: {mismatch[1]}. Use a distance (e.g. distance=class_mean_emd), or "
-                                "run scripts/benchmark.py with this backbone and set distance.evidence to its "
-                                "catalog_evidence.json.")
+            raise EvidenceError(f"distance={distance_cfg['name']}: {mismatch[1]}. Use a distance (e.g. "
+                                "distance=class_mean_emd), or run scripts/benchmark.py with this backbone and set "
+                                "distance.evidence to its catalog_evidence.json.")
         source_catalog = {images.name: catalog_of[images.name] for images in source_images}
-        distance = prior_mix(evidence, target_catalog, source_catalog)
         unseen = [n for n, c in source_catalog.items() if c is None or c not in measured_sources(evidence)]
+        what = "the distance" if distance_cfg["name"] == "prior_mix" else "the trained network's score"
         if unseen:
             notes.append("No catalog transfer measurement for " + ", ".join(unseen) + ": the catalog prior knows "
-                         "nothing about them, so the distance alone places them.")
+                         f"nothing about them, so {what} alone places them.")
+    if distance_cfg["name"] == "prior_mix":
+        distance = prior_mix(evidence, target_catalog, source_catalog)
     elif distance_cfg["name"] in REGISTERED:
         distance = REGISTERED[distance_cfg["name"]](distance_cfg, cfg, target_images, source_images)
     else:

@@ -66,18 +66,108 @@ def catalog_name(images: ImageList, cfg) -> str | None:
     return None
 
 
+def loto_prior(gains: dict[str, dict[str, float]], exclude=()) -> dict[str, float]:
+    """The catalog prior: each source's mean measured gain over the ImageNet network on the targets not in
+    `exclude` (target -> source -> gain). Leaving out the target being scored makes it leave-one-target-out."""
+    collected: dict[str, list[float]] = {}
+    for target, per_source in gains.items():
+        if target in exclude:
+            continue
+        for source, g in per_source.items():
+            collected.setdefault(source, []).append(float(g))
+    return {s: float(np.mean(v)) for s, v in collected.items()}
+
+
 def fold(evidence: dict, target: str | None) -> tuple[dict, dict[str, float]]:
     """(the fitted mix, the prior) for `target`: a catalog target gets the fit and prior that leave it out,
     exactly as the benchmark validated them; any other target gets the fit on every catalog target."""
-    gains = evidence["gains"]
     chosen = evidence["default"]["folds"].get(target) if target else None
     chosen = chosen or evidence["default"]["all_targets"]
-    collected: dict[str, list[float]] = {}
-    for t, per_source in gains.items():
-        if t != target:
-            for s, g in per_source.items():
-                collected.setdefault(s, []).append(float(g))
-    return chosen, {s: float(np.mean(v)) for s, v in collected.items()}
+    return chosen, loto_prior(evidence["gains"], {target})
+
+
+# --- prior_score: the catalog prior plus a score of each source's trained network on the target -------------------
+PRIOR_SCORE_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def standardise(values) -> np.ndarray:
+    """z-scores over one target's sources (all 0 when the values do not vary)."""
+    values = np.asarray(values, float)
+    spread = values.std()
+    return np.zeros_like(values) if spread == 0 else (values - values.mean()) / spread
+
+
+def prior_score(prior_of: dict[str, float], sources: list[str], score, w: float) -> np.ndarray:
+    """The prior + trained-network score ranking, higher first:
+
+        value(s, t) = z_t(prior(s)) + w * z_t(score(s, t)),
+
+    z_t standardising over target t's candidate sources; prior(s) is s's mean measured gain on the catalog
+    targets other than t (`loto_prior`), score(s, t) a transferability score (LogME, You et al., ICML 2021) of
+    s's stage-1 network on t's own images. A source the prior never measured gets the mean prior of the others, so
+    the score alone places it; when no source has a prior, the value is the score's z alone."""
+    z_score = standardise(score)
+    known = [prior_of[s] for s in sources if s in prior_of]
+    if not known:
+        return z_score
+    neutral = float(np.mean(known))
+    return standardise([prior_of.get(s, neutral) for s in sources]) + float(w) * z_score
+
+
+def weighted_tau(score, gain) -> float:
+    """Weighted Kendall tau (scipy's hyperbolic weigher: the top of the order counts most) between a ranking's
+    score and the measured gains; 0 when either is constant."""
+    score, gain = np.asarray(score, float), np.asarray(gain, float)
+    if np.ptp(score) == 0 or np.ptp(gain) == 0:
+        return 0.0
+    value = stats.weightedtau(score, gain).statistic
+    return float(value) if np.isfinite(value) else 0.0
+
+
+def fit_prior_score(gains: dict[str, dict[str, float]], scores: dict[str, dict[str, float]], exclude=()) -> float:
+    """The weight w of `prior_score` (from PRIOR_SCORE_WEIGHTS) with the best mean weighted tau over the targets
+    not in `exclude`, each target u scored with the prior that leaves out `exclude` and u itself, so no target's own
+    accuracies enter its score. gains, scores: target -> source -> value. A tie keeps the smaller w."""
+    targets = [t for t in gains if t not in exclude]
+    if not targets:
+        raise ValueError("fitting prior_score needs at least one target besides the held-out ones.")
+    means = []
+    for w in PRIOR_SCORE_WEIGHTS:
+        taus = []
+        for u in targets:
+            sources = list(gains[u])
+            value = prior_score(loto_prior(gains, {*exclude, u}), sources, [scores[u][s] for s in sources], w)
+            taus.append(weighted_tau(value, [gains[u][s] for s in sources]))
+        means.append(float(np.mean(taus)))
+    return PRIOR_SCORE_WEIGHTS[int(np.argmax(np.round(means, 12)))]
+
+
+def prior_score_evidence(gains: dict[str, dict[str, float]], scores: dict[str, dict[str, float]],
+                         score_name: str, top_blocks: int) -> dict:
+    """The `prior_score` section of the evidence file, by nested leave-one-target-out: for each catalog target t,
+    w fitted on the other targets (`fit_prior_score` excluding t), and t's sources scored with the prior that
+    leaves t out; the ranking's weighted tau and top-1 regret (points) on each t; w fitted on every target, for
+    targets outside the catalog. Pure arithmetic on the benchmark's numbers: no network is trained here."""
+    folds, per_target = {}, {}
+    for t in gains:
+        w = fit_prior_score(gains, scores, {t})
+        sources = list(gains[t])
+        value = prior_score(loto_prior(gains, {t}), sources, [scores[t][s] for s in sources], w)
+        measured = np.array([gains[t][s] for s in sources])
+        folds[t] = w
+        per_target[t] = {"weighted_tau": weighted_tau(value, measured),
+                         "top1_regret": float(100 * (measured.max() - measured[int(np.argmax(value))]))}
+    taus = np.array([r["weighted_tau"] for r in per_target.values()])
+    half = float(stats.t.ppf(0.975, len(taus) - 1) * taus.std(ddof=1) / np.sqrt(len(taus))) if len(taus) > 1 \
+        else float("nan")
+    return {"score": score_name, "top_blocks": int(top_blocks), "weights": list(PRIOR_SCORE_WEIGHTS),
+            "folds": folds, "all_targets": fit_prior_score(gains, scores) if len(gains) > 1 else None,
+            "per_target": per_target,
+            "summary": {"mean_weighted_tau": float(taus.mean()), "ci95": [float(taus.mean() - half),
+                                                                           float(taus.mean() + half)],
+                        "interval": "95% Student-t over targets",
+                        "mean_top1_regret": float(np.mean([r["top1_regret"] for r in per_target.values()])),
+                        "n_targets": int(len(taus))}}
 
 
 def prior_mix(evidence: dict, target: str | None, catalog_of: dict[str, str | None]) -> DistanceSpec:
@@ -136,6 +226,9 @@ def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True,
     measured it. With no source the prior knows, prior_mix is its distance alone, and is validated as that."""
     if distance_cfg.get("name") == "prior_mix":
         return evidence["default"]["score"] if any_prior else evidence["default"]["all_targets"]["distance"]
+    if distance_cfg.get("name") == "prior_score":  # with no source the prior knows, its score alone
+        section = evidence.get("prior_score")
+        return None if not section else "prior_score" if any_prior else str(section["score"])
     if distance_cfg.get("name") == "model_score":  # measured under the benchmark's own stage-1 protocol only
         same_protocol = str(evidence.get("protocol", "")).startswith(f"top{int(distance_cfg.get('top_blocks', 4))}/")
         return str(distance_cfg.get("score")) if same_protocol else None
@@ -227,14 +320,16 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
            "target_in_catalog": target is not None and target in evidence["gains"]}
     measured = measured_sources(evidence)
     score = _validated_score(evidence, distance_cfg, any(cat in measured for _, cat in ranked), image_size)
-    if distance_cfg.get("name") in ("prior_mix", "model_score") and \
+    if distance_cfg.get("name") in ("prior_mix", "model_score", "prior_score") and \
             image_size != int(evidence.get("image_size", image_size)):
         score = None  # measured at the evidence's image size only
     if mismatch:  # another width: the ranking was not validated with it
         out["sentences"].append(f"Not validated for this backbone: {mismatch[1]}.")
         score = None
-    if score and score in evidence["summary"]:
-        s = evidence["summary"][score]
+    summaries = {**evidence["summary"], **({"prior_score": evidence["prior_score"]["summary"]}
+                                           if evidence.get("prior_score") else {})}
+    if score and score in summaries:
+        s = summaries[score]
         out["validated"] = {"score": score, "mean_weighted_tau": s["mean_weighted_tau"], "ci95": s.get("ci95"),
                             "mean_top1_regret": s.get("mean_top1_regret"), "n_targets": s.get("n_targets")}
         lo, hi = s.get("ci95") or [float("nan")] * 2

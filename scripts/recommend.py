@@ -3,6 +3,7 @@
     python scripts/recommend.py target=plants
     python scripts/recommend.py target=/data/my_images sources=[flowers,animals]
     python scripts/recommend.py -m target=plants,flowers,animals
+    python scripts/recommend.py target=plants distance=prior_score  # trains every source once (a minute each)
     python scripts/recommend.py target=plants distance=logme      # trains every source first (minutes each)
 """
 import hydra
@@ -19,7 +20,7 @@ from recommender.report import format_table, write_reports
 def main(cfg: DictConfig) -> None:
     with user_errors():
         check_config(cfg, required=[("target", "plants")])
-        if cfg.distance.name == "model_score":  # trains every source first: the fine-tuning package provides it
+        if cfg.distance.name in ("model_score", "prior_score"):  # trains every source: finetune provides them
             from finetune.model_distance import register
 
             register()

@@ -35,19 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from finetune.benchmark import ranking_metrics  # noqa: E402  (the benchmark's own ranking statistics)
-from finetune.mix import gains as mean_gains, prior  # noqa: E402  (the benchmark's own prior)
+from finetune.mix import gains as mean_gains  # noqa: E402
+from recommender.evidence import (fit_prior_score, loto_prior as prior, prior_score,  # noqa: E402
+                                  prior_score_evidence,
+                                  standardise as z)
 
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+from recommender.evidence import PRIOR_SCORE_WEIGHTS as WEIGHTS  # noqa: E402
 MODEL = ("logme", "h_score_shrinkage", "knn_loo")
 EMD = "class_mean_emd_standardise"
 LEARNED = ("prior", *MODEL, EMD, "log_images", "log_classes")
 MODEL_FREE = (EMD, "class_mean_emd", "gaussian_emd_diagonal", "log_images", "log_classes")
-
-
-def z(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, float)
-    spread = values.std()
-    return np.zeros_like(values) if spread == 0 else (values - values.mean()) / spread
 
 
 def load(path: Path):
@@ -120,10 +117,14 @@ def evaluate(accuracy, features) -> dict:
         rows = feats[t]
         scores = {"prior": rows["prior"], **{n: rows[n] for n in MODEL}, "source_classes": rows["source_classes"],
                   EMD: rows[EMD]}
-        for name, parts in (("prior+logme", ("logme",)), ("prior+model", MODEL)):
-            w = fit_weight(others, feats, gain, parts)
-            chosen[name][t] = w
-            scores[name] = mix_score(rows, parts, w)
+        # prior+logme is the shipped distance=prior_score: its fit and formula are recommender.evidence's own.
+        logme = {u: dict(zip(gain[u], features[u]["logme"])) for u in accuracy}
+        w = fit_prior_score(gain, logme, {t})
+        chosen["prior+logme"][t] = w
+        scores["prior+logme"] = prior_score(prior(gain, {t}), list(gain[t]), features[t]["logme"], w)
+        w = fit_weight(others, feats, gain, MODEL)
+        chosen["prior+model"][t] = w
+        scores["prior+model"] = mix_score(rows, MODEL, w)
         for name, names in (("learned", LEARNED), ("model_free", MODEL_FREE)):
             coef = pairwise_fit(others, feats, gain, names)
             scores[name] = np.stack([z(rows[n]) for n in names], axis=1) @ coef
@@ -224,6 +225,22 @@ def main() -> None:
               conclusion(summary, comparisons), ""]
     stem.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
+    write_prior_score_evidence(path, accuracy, features, head)
+
+
+def write_prior_score_evidence(path: Path, accuracy, features, head: str) -> None:
+    """The `prior_score` section (recommender.evidence.prior_score_evidence) of the catalog_evidence.json beside
+    the benchmark.json read: what `recommend distance=prior_score` reads. A benchmark run writes it itself."""
+    evidence_path = path.with_name("catalog_evidence.json")
+    if not evidence_path.is_file():
+        return
+    gain = mean_gains(accuracy)
+    logme = {t: dict(zip(gain[t], map(float, features[t]["logme"]))) for t in accuracy}
+    evidence = json.loads(evidence_path.read_text())
+    evidence["prior_score"] = {**prior_score_evidence(gain, logme, "logme", int(head.split("/")[0][3:])),
+                               "made_by": f"scripts/study_rankers.py {path.name} (from the benchmark's own numbers)"}
+    evidence_path.write_text(json.dumps(evidence, indent=1) + "\n")
+    print(f"prior_score section written to {evidence_path}")
 
 
 if __name__ == "__main__":

@@ -83,14 +83,15 @@ def _configure(cfg: Mapping) -> DistanceSpec:
                             _represent_args(cfg, covariance=str(cfg.get("covariance", "diagonal")),
                                             samples=int(cfg.get("samples", 1000))),
                             _label(cfg, f"OTDD ({solver}, {int(cfg.get('samples', 1000))} images per dataset)"))
-    if name == "model_score":
-        raise ValueError("distance=model_score needs each source's trained network, which the fine-tuning package "
+    if name in ("model_score", "prior_score"):
+        raise ValueError(f"distance={name} needs each source's trained network, which the fine-tuning package "
                          "provides: call finetune.model_distance.register() first (scripts/recommend.py does).")
     raise ValueError(f"distance={name!r} is not a distance; use one of {list(NAMES)}.")
 
 
-# prior_mix: recommender/evidence.py; model_score: finetune/model_distance.py, through register_distance
-NAMES = ("class_mean_emd", "gaussian_emd", "otdd", "prior_mix", "model_score")
+# prior_mix: recommender/evidence.py; model_score and prior_score: finetune/model_distance.py, through
+# register_distance
+NAMES = ("class_mean_emd", "gaussian_emd", "otdd", "prior_mix", "model_score", "prior_score")
 
 # Distances another package provides: name -> factory(distance_cfg, cfg, target ImageList, source ImageLists).
 # They need more than the datasets' features (e.g. a network trained on each source), which is why the
