@@ -31,7 +31,7 @@ from recommender import (DatasetError, ImageList, backbone_spec, dataset_feature
                          make_extractor, open_dataset, recommend, same_dataset)
 from recommender.api import canonical_ref
 from recommender.config import CONF_DIR
-from recommender.evidence import fold, load_evidence
+from recommender.evidence import fold, load_evidence, prior_score_evidence
 from recommender.logs import Steps
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
@@ -850,7 +850,13 @@ def evidence_json(result: Benchmark) -> dict:
                 else f["mean_weighted_tau"]}
     folds = {t: plain(f) for t, f in candidates[chosen][0].items()}
     everything = plain(candidates[chosen][1])
-    return {"format": 1, "protocol": result.headline, "image_size": int(result.config["backbone"]["image_size"]),
+    scored = {t: v["scores"] for t, v in head["targets"].items()}
+    # distance=prior_score: the prior plus LogME of each source's network, fitted the same way (nested LOTO).
+    with_score = {"prior_score": prior_score_evidence(head["mix"]["gains"], {t: s["logme"] for t, s in scored.items()},
+                                                      "logme", int(result.headline.split("/")[0][3:]))} \
+        if len(scored) > 1 and all("logme" in s for s in scored.values()) else {}
+    return {**with_score, "format": 1, "protocol": result.headline,
+            "image_size": int(result.config["backbone"]["image_size"]),
             "made_by": "scripts/benchmark.py", "targets": list(head["targets"]),
             "gains": head["mix"]["gains"],
             "summary": {n: {k: v for k, v in s.items() if not k.startswith(("mean_pearson", "mean_kendall",
