@@ -1,5 +1,16 @@
-"""Fine-tuning: transfer a MobileNetV2 from a source dataset to the target, and score the recommender by it."""
-from .transfer import TransferResult, check_splittable, train_source, train_target
-from .scores import ranking_scores
+"""Fine-tuning: transfer a MobileNetV2 from a source dataset to the target, and score the recommender by it.
 
-__all__ = ["train_source", "train_target", "TransferResult", "check_splittable", "ranking_scores"]
+The names below load on first use (PEP 562), so importing a light part of the package (the prior_score distance
+reading its cached scores, the transferability formulas) does not import Keras and TensorFlow.
+"""
+import importlib
+
+_EXPORTS = {"train_source": ".transfer", "train_target": ".transfer", "TransferResult": ".transfer",
+            "check_splittable": ".transfer", "ranking_scores": ".scores"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

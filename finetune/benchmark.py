@@ -31,7 +31,7 @@ from recommender import (DatasetError, ImageList, backbone_spec, dataset_feature
                          make_extractor, open_dataset, recommend, same_dataset)
 from recommender.api import canonical_ref
 from recommender.config import CONF_DIR
-from recommender.evidence import fold, load_evidence, prior_score_evidence
+from recommender.evidence import fold, load_evidence, prior_score, prior_score_evidence
 from recommender.logs import Steps
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
@@ -163,12 +163,13 @@ def with_prior(runs: list[TargetRun], top_blocks: int, k: str) -> list[TargetRun
     return out
 
 
+SHIPPED_PRIOR_SCORE = "prior_score"  # recommend's default (conf/distance/prior_score.yaml), from the evidence
 DEFAULT = "prior_mix"  # the shipped default ranking (conf/distance/prior_mix.yaml), scored from the shipped evidence
 
 
 def model_free_names(run: TargetRun, top_blocks: int) -> list[str]:
     return [n for n in run.scores[top_blocks] if n not in REGISTRY and n not in NAIVE
-            and n not in (PRIOR, MIX, DEFAULT)]
+            and n not in (PRIOR, MIX, DEFAULT, SHIPPED_PRIOR_SCORE)]
 
 
 def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) -> tuple[list[TargetRun], dict]:
@@ -208,6 +209,12 @@ def with_shipped_default(runs: list[TargetRun], top_blocks: int, evidence: dict 
             c = math.inf if chosen["c"] is None else float(chosen["c"])
             new[top_blocks][DEFAULT] = mixed_score(prior_of, run.sources, new[top_blocks][chosen["distance"]], c,
                                                    chosen["sd_prior"], chosen["sd_distance"])
+        section = evidence.get("prior_score")
+        if section and section["score"] in new[top_blocks] and int(section["top_blocks"]) == top_blocks:
+            # recommend's default, exactly as it computes it: the fold's weight, the prior that leaves t out
+            w = section["folds"].get(run.target, section["all_targets"])
+            new[top_blocks][SHIPPED_PRIOR_SCORE] = prior_score(prior_of, run.sources,
+                                                                new[top_blocks][section["score"]], float(w))
         out.append(TargetRun(run.target, run.sources, run.accuracy, new, run.n_pool, run.n_test, run.seconds))
     return out
 

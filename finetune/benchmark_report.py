@@ -11,7 +11,8 @@ from scipy import stats
 from recommender.html import markdown_to_html
 from recommender.plotting import colour, figure, save_png
 
-from .benchmark import BASELINE, DEFAULT, MIX, NAIVE, PRIOR, REFERENCE_DISTANCE, Benchmark, evidence_json, to_json
+from .benchmark import (BASELINE, DEFAULT, MIX, NAIVE, PRIOR, REFERENCE_DISTANCE, SHIPPED_PRIOR_SCORE, Benchmark,
+                        evidence_json, to_json)
 from .transferability import REGISTRY
 
 METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")
@@ -23,7 +24,9 @@ def _kind(score: str) -> str:
     if score == MIX:
         return "catalog prior + distance (nested leave-one-target-out)"
     if score == DEFAULT:
-        return "shipped default (catalog evidence)"
+        return "shipped quick ranking, prior_mix (catalog evidence)"
+    if score == SHIPPED_PRIOR_SCORE:
+        return "shipped default, prior_score (catalog evidence + each source's network)"
     if score in NAIVE:
         return "naive baseline"
     return "model-based" if score in REGISTRY else "model-free distance"

@@ -12,9 +12,12 @@ scripts/recommend.py does when `distance.name=model_score`.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from recommender import open_dataset
@@ -68,6 +71,30 @@ def trained_networks(source_images, stage1: DictConfig, seed: int, jobs: int) ->
             for images in source_images}
 
 
+SCORE_FORMAT = 1
+
+
+def cached_score(checkpoint: Path, target, stage1: DictConfig, score_name: str, compute) -> float:
+    """A transferability score of one stage-1 network on the target's train+val images, kept beside the network:
+    a pure function of the checkpoint (named by its content and protocol), the target's content and split, and
+    the score. A warm run reads it without loading Keras, the network or the target's activations."""
+    from recommender import split_indices_of
+    from recommender.cache import read_json, write_json
+
+    indices = [split_indices_of(target, stage1, s, stage1.features.max_images_per_class) for s in ("train", "val")]
+    payload = {"format": SCORE_FORMAT, "score": score_name, "checkpoint": Path(checkpoint).name,
+               "target": target.fingerprint, "image_size": int(stage1.finetune.image_size),
+               "split": [hashlib.sha256(np.asarray(i).tobytes()).hexdigest() for i in indices]}
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+    path = Path(checkpoint).parent / f"score-{key}.json"
+    stored = read_json(path)
+    if isinstance(stored, dict) and stored.get("payload") == payload and isinstance(stored.get("value"), float):
+        return stored["value"]
+    value = float(compute())
+    write_json(path, {"payload": payload, "value": value})
+    return value
+
+
 def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
     from .benchmark import adapted_split
     from .transfer import train_source
@@ -85,10 +112,13 @@ def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     def function(source, target_domain) -> DistanceResult:
         images = refs[source.name]
         checkpoint = train_source(images, stage1, seed)
-        pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
-        data = pool.predictions if score.needs == "predictions" else pool.features
-        value = float(score.function(data, pool.labels))
-        log.info("%s of %s's stage-1 network on %s: %.4f", score_name, source.name, target.name, value)
+
+        def compute() -> float:
+            pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
+            return float(score.function(pool.predictions if score.needs == "predictions" else pool.features,
+                                        pool.labels))
+        value = cached_score(checkpoint, target, stage1, score_name, compute)
+        log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, source.name, target.name, value)
         return DistanceResult(value=-value, parts={score_name: value})
 
     # The dataset-to-dataset table (figures) would need every dataset's network on every other: it uses the
@@ -106,8 +136,6 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     z-scored over the sources (recommender.evidence.prior_score), with the weight the evidence fitted by nested
     leave-one-target-out: a catalog target gets the weight and prior that leave it out, any other target the
     weight fitted on every catalog target. Every source's network is trained once (`trained_networks`)."""
-    from .benchmark import adapted_split
-
     evidence = load_evidence(distance_cfg.get("evidence"), required=True)
     section = evidence.get("prior_score")
     if not section:
@@ -124,22 +152,41 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     prior_of = loto_prior(evidence["gains"], {target_catalog})
     values: dict[str, DistanceResult] = {}
 
+    names = [images.name for images in source_images]
+    by_catalog = {n: prior_of[catalog_of[n]] for n in names if catalog_of[n] in prior_of}
+    k = distance_cfg.get("shortlist")
+    by_prior = sorted(by_catalog, key=lambda n: (-by_catalog[n], n))
+    # A shortlist: the prior's first k sources, and every source it never measured (nothing else can place them).
+    rest = [] if k is None else by_prior[int(k):]
+    shortlist = [n for n in names if n not in rest]
+    notes = () if not rest else (
+        f"Shortlist (distance.shortlist={k}): only {', '.join(shortlist)} were trained and ranked by the combined "
+        f"score; {', '.join(rest)} follow in the catalog prior's order, untrained (docs/rankers.md shows what a "
+        "shortlist of each size costs in ranking quality).",)
+
     def compute_all() -> None:
-        networks = trained_networks(source_images, stage1, seed, int(distance_cfg.get("jobs", 1)))
+        from .benchmark import adapted_split
+
+        chosen = [images for images in source_images if images.name in shortlist]
+        networks = trained_networks(chosen, stage1, seed, int(distance_cfg.get("jobs", 1)))
         measured = {}
-        for images in source_images:
-            pool = adapted_split(networks[images.name], target, stage1, ("train", "val"))
-            data = pool.predictions if score.needs == "predictions" else pool.features
-            measured[images.name] = float(score.function(data, pool.labels))
-            log.info("%s of %s's stage-1 network on %s: %.4f", score_name, images.name, target.name,
+        for images in chosen:
+            def compute(checkpoint=networks[images.name]) -> float:
+                pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
+                return float(score.function(pool.predictions if score.needs == "predictions" else pool.features,
+                                            pool.labels))
+            measured[images.name] = cached_score(networks[images.name], target, stage1, score_name, compute)
+            log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, images.name, target.name,
                      measured[images.name])
-        names = [images.name for images in source_images]
-        by_catalog = {n: prior_of[catalog_of[n]] for n in names if catalog_of[n] in prior_of}
-        combined = prior_score(by_catalog, names, [measured[n] for n in names], w)
-        for name, value in zip(names, combined):
+        combined = prior_score({n: g for n, g in by_catalog.items() if n in shortlist}, shortlist,
+                               [measured[n] for n in shortlist], w)
+        for name, value in zip(shortlist, combined):
             gain = by_catalog.get(name)
-            values[name] = DistanceResult(value=-float(value), parts={
+            values[name] = DistanceResult(value=-float(value), notes=notes, parts={
                 score_name: measured[name], "prior_gain_points": None if gain is None else 100 * gain})
+        for i, name in enumerate(rest):  # below every shortlisted source, in the prior's order
+            values[name] = DistanceResult(value=-(float(np.min(combined)) - 1 - i), parts={
+                "shortlisted": False, "prior_gain_points": 100 * by_catalog[name]})
 
     def function(source, target_domain) -> DistanceResult:
         if not values:

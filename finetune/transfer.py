@@ -18,8 +18,6 @@ from omegaconf import DictConfig, OmegaConf
 from recommender import (DatasetError, Extractor, ImageList, atomic_output, backbone_identity, backbone_spec,
                          dataset_features, load_images, open_dataset, resolve_weights, split_indices_of)
 
-from .model import build_network, set_phase, trainable_tail, with_new_classifier
-
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 1
 
@@ -90,6 +88,8 @@ def _extractor(spec, cut: str | None):
 
 def _trainable(net, cfg: DictConfig):
     """(model to train, what it takes): the tail on cached activations, or the whole network on images."""
+    from .model import trainable_tail
+
     return (net, "input") if _uses_images(cfg) else trainable_tail(net)
 
 
@@ -99,6 +99,8 @@ def _fit(net, cfg: DictConfig, data: dict, phase: str, learning_rate: float, epo
     ft = cfg.finetune
     if int(epochs) == 0:  # finetune.epochs.finetune=0: the head alone is trained; this phase is skipped
         return 0
+    from .model import set_phase
+
     set_phase(net, phase)
     model = _trainable(net, cfg)[0]
     model.compile(optimizer=keras.optimizers.AdamW(float(learning_rate), weight_decay=float(ft.weight_decay)),
@@ -153,8 +155,6 @@ def checkpoint_path(images: ImageList, cfg: DictConfig, seed: int) -> Path:
 
 def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     """Stage 1: train on the source's train split; the checkpoint is cached per (source, config, seed)."""
-    import keras
-
     cfg = transfer_config(cfg)
     images = open_dataset(source, cfg)
     check_splittable(images, cfg)
@@ -162,11 +162,15 @@ def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     if path.is_file():
         problem = checkpoint_problem(path)
         if problem is None:
-            log.info("Stage 1 %s seed %d: cached checkpoint %s", images.name, seed, path)
+            log.debug("Stage 1 %s seed %d: cached checkpoint %s", images.name, seed, path)
             return path
         # A truncated or foreign file: train again rather than fail every later run.
         log.warning("Checkpoint %s is unreadable (%s); training stage 1 again.", path, problem)
         path.unlink(missing_ok=True)
+    import keras
+
+    from .model import build_network
+
     keras.utils.set_random_seed(int(seed))
     spec = backbone_spec(cfg)
     net = build_network(spec, resolve_weights(spec), cfg.finetune, len(images.class_names))
@@ -206,6 +210,8 @@ def train_target(target: str, cfg: DictConfig, seed: int, start: Path | None = N
     """Stage 2: from a stage-1 checkpoint (or ImageNet when `start` is None) to the target; test once."""
     import keras
     from sklearn.metrics import confusion_matrix
+
+    from .model import build_network, with_new_classifier
 
     cfg = transfer_config(cfg)
     images = open_dataset(target, cfg)

@@ -166,6 +166,7 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("distance.top_blocks", integer(1, 15), optional=True),
     Rule("distance.stage1_seed", integer(0), optional=True),
     Rule("distance.jobs", integer(1, 64), optional=True),  # prior_score: networks trained at a time
+    Rule("distance.shortlist", integer(1, nullable=True), optional=True),  # prior_score: sources trained
     Rule("distance.evidence", lambda v: None if v is None or (isinstance(v, str) and v)
          else "must be the path of a catalog_evidence.json or null", optional=True),
     Rule("report.top_flows", integer(0)),

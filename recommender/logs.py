@@ -29,6 +29,15 @@ class ConsoleFormatter(logging.Formatter):
         return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
 
 
+class NotRetracing(logging.Filter):
+    """Drops TensorFlow's "calls ... triggered tf.function retracing" hint: scoring one target through each
+    source's network calls a new model each time, so a retrace per network is expected and costs nothing worth
+    a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 # What TensorFlow's C++ runtime writes to the process's stderr while it is imported: absl's notice and its
 # informational lines (I0000 ... port.cc / cudart_stub.cc). TF_CPP_MIN_LOG_LEVEL no longer silences them.
 _NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR|"

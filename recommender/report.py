@@ -41,9 +41,16 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
     if kind == "model":
         columns.append((score_name, lambda s: f"{s.score:.4f}"))
     if kind == "mix":
-        columns.append(("combined score", lambda s: f"{s.score:.3f}"))
+        columns.append(("combined score", lambda s: "not trained (outside the shortlist)"
+                        if s.parts.get("shortlisted") is False else f"{s.score:.3f}"))
     columns.append((GAIN_COLUMN, lambda s: _gain_cell(s.gain)))
-    if kind != "model":
+    # A mix of the prior with a trained network's score (prior_score) shows that score, not a distance.
+    network_score = kind == "mix" and all("distance" not in s.parts for s in ranking.sources) and next(
+        (k for s in ranking.sources for k in s.parts if k not in ("prior_gain_points", "shortlisted")), None)
+    if network_score:
+        columns.append((network_score, lambda s: "—" if network_score not in s.parts
+                        else f"{s.parts[network_score]:.4f}"))
+    elif kind != "model":
         columns.append(("distance (tie-break)" if kind == "prior" else "distance",
                         lambda s: "—" if s.distance is None else f"{s.distance:.3f}"))
     if kind == "distance":

@@ -54,6 +54,8 @@ def test_overrides(tmp_path) -> list[str]:
         "features.batch_size=16",
         "features.progress=false",
         "domain.min_images_per_class=1",
+        # The quick ranking: the default (prior_score) trains every source's network; its own tests ask for it.
+        "distance=prior_mix",
     ]
 
 

@@ -49,11 +49,11 @@ def test_networks_are_trained_once_and_the_mix_applies_the_evidence(setting, cfg
                         lambda net, images, *a, **k: trained.append(images.name) or original(net, images, *a, **k))
     register()
 
-    def run(target):
+    def run(target, *extra):
         return recommend(cfg=cfg_factory(f"target={target}", f"sources=[near,far,{setting['mine']}]",
                                          *setting["catalog"], "distance=prior_score",
                                          f"distance.evidence={setting['evidence']}", *FAST,
-                                         f"finetune.checkpoint_dir={setting['ck']}"))
+                                         f"finetune.checkpoint_dir={setting['ck']}", "distance.jobs=1", *extra))
 
     first = run(setting["targets"][0])
     assert sorted(trained) == ["far", "mine", "near"]
@@ -91,3 +91,16 @@ def test_the_recommenders_networks_are_the_benchmarks(cfg_factory):
         bench = transfer_config(protocol_config(compose("benchmark"), 4))
     assert checkpoint_path(open_dataset("flowers", ours), ours, 0) == \
         checkpoint_path(open_dataset("flowers", bench), bench, 0)
+
+    # A shortlist of one: the prior's first source (near) and the unmeasured folder are scored; far follows.
+    short = run(setting["targets"][0], "distance.shortlist=1")
+    assert len(trained) == 3
+    by_name = {s.name: s for s in short.sources}
+    assert short.sources[-1].name == "far" and by_name["far"].parts["shortlisted"] is False
+    names = [n for n in [s.name for s in short.sources] if n != "far"]
+    expected = prior_score({"near": 0.02}, names, [by_name[n].parts["logme"] for n in names], 0.5)
+    np.testing.assert_allclose([by_name[n].score for n in names], expected, rtol=1e-9)
+    assert any("distance.shortlist=1" in n and "far follow" in n for n in short.notes)
+    from recommender.report import table_rows
+
+    assert "not trained (outside the shortlist)" in table_rows(short)[1][2]

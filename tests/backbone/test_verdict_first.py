@@ -51,7 +51,7 @@ def test_the_first_line_after_the_progress_is_the_verdict(case, catalog, tmp_pat
     env = {**os.environ, "RECOMMENDER_DATA_ROOT": str(catalog / "data")}
     out = subprocess.run(
         [sys.executable, "scripts/recommend.py", f"target={catalog / 'my_images'}", "sources=[plants,flowers,animals]",
-         f"distance.evidence={path}", f"backbone.weights_dir={SHARED_WEIGHTS}", "backbone.alpha=0.35",
+         "distance=prior_mix", f"distance.evidence={path}", f"backbone.weights_dir={SHARED_WEIGHTS}", "backbone.alpha=0.35",
          "backbone.image_size=64", f"features.cache_dir={catalog / 'cache'}", "features.progress=false",
          "domain.min_images_per_class=1", "report.explain=false", f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)

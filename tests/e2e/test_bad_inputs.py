@@ -2,6 +2,7 @@
 traceback. The table is the one in docs/bad_inputs.md."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,10 @@ def data(tmp_path_factory):
     d["text"] = root / "query.jpg"
     d["text"].write_text("not an image")
     d["image"] = write_image(root / "query.png", (220, 30, 30))
+    shipped = json.loads((ROOT / "docs" / "benchmark" / "catalog_evidence.json").read_text())
+    shipped.pop("prior_score")
+    d["old_evidence"] = root / "old_evidence.json"  # an evidence file from before distance=prior_score
+    d["old_evidence"].write_text(json.dumps(shipped))
     d["empty_weights"] = root / "no_weights"
     d["empty_weights"].mkdir()
     import keras
@@ -83,7 +88,7 @@ CASES = [
     ("retrieve", ["query={image}", "datasets=[nowhere]"], "Unknown dataset 'nowhere'"),
     ("retrieve", ["query={image}", "datasets=[{target}]", "embedding={head_64d}"], "not the backbone's pooled features"),
     ("retrieve", ["query={image}", "datasets=[{target}]", "embedding={head_1d}"], "at least two numbers"),
-    ("recommend", ["target={target}", "backbone.weights=null"], "distance=prior_mix"),
+    ("recommend", ["target={target}", "backbone.weights=null"], "distance=prior_score"),
     ("train", ["target={target}", "finetune.strategy=foo"], "finetune.strategy"),
     ("train", ["target={target}", "finetune.top_blocks=0"], "finetune.top_blocks"),
     ("train", ["target={target}", "source={target}/"], "is the target itself"),
@@ -144,6 +149,10 @@ CASES = [
     ("fewshot", ["target={target}", "fewshot.episodes=1"], "fewshot.episodes"),
     ("metric_learn", ["target={target}", "loss=hinge"], "loss"),
     ("metric_learn", ["target={target}", "metric.dim=0"], "metric.dim"),
+    ("recommend", ["target={target}", "distance=prior_score", "distance.shortlist=0"], "distance.shortlist"),
+    ("recommend", ["target={target}", "distance=prior_score", "distance.jobs=0"], "distance.jobs"),
+    ("recommend", ["target={target}", "distance=prior_score", "distance.evidence={old_evidence}"],
+     "no prior_score section"),
 ]
 
 

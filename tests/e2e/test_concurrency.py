@@ -17,7 +17,7 @@ def test_two_concurrent_runs_share_a_cold_cache_and_keep_separate_reports(tmp_pa
                                  per_class=8, seed=1)
     cmd = [sys.executable, str(ROOT / "scripts" / "recommend.py"), f"target={target}", f"sources=[{source}]",
            f"backbone.weights_dir={SHARED_WEIGHTS}", "backbone.alpha=0.35", "backbone.image_size=64",
-           f"features.cache_dir={tmp_path / 'cache'}", "features.progress=false", "report.knn_k=1"]
+           f"features.cache_dir={tmp_path / 'cache'}", "features.progress=false", "report.knn_k=1", "distance=prior_mix"]
     # The default run folder (outputs/recommend/<date-time>-<pid>, under the working folder): both runs start
     # within the same second.
     runs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,0 +1,49 @@
+"""`recommend`'s default (prior_score) ranks every catalog target exactly as the benchmark scores the shipped
+default: the same fold's weight, the prior that leaves the target out, the sources matched by catalog identity.
+The networks' LogME values are the committed benchmark's own (read in place of the trained networks), so the
+test needs no training and checks the recommender's wiring against the benchmark's separate code path."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from conftest import SHARED_DATASETS, needs_shared
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@needs_shared
+def test_recommend_ranks_each_catalog_target_as_the_benchmark_scores_the_default(test_overrides, monkeypatch):
+    import finetune.model_distance as model_distance
+    from finetune.benchmark import SHIPPED_PRIOR_SCORE, TargetRun, with_shipped_default
+    from recommender import load_config, recommend
+    from recommender.evidence import load_evidence
+
+    bench = json.loads((ROOT / "docs" / "benchmark" / "benchmark.json").read_text())
+    evidence = load_evidence(None)
+    top_blocks = int(evidence["prior_score"]["top_blocks"])
+    logme = {t: bench["targets"][t]["scores"]["logme"] for t in bench["targets"]}
+    # The benchmark's path: TargetRuns holding the committed scores, scored by with_shipped_default.
+    runs = [TargetRun(t, list(bench["sources"][t]), {}, {top_blocks: {"logme": np.array(
+        [logme[t][s] for s in bench["sources"][t]])}}) for t in bench["targets"]]
+    expected = {r.target: dict(zip(r.sources, r.scores[top_blocks][SHIPPED_PRIOR_SCORE]))
+                for r in with_shipped_default(runs, top_blocks, evidence)}
+
+    target_now = {}
+    monkeypatch.setattr(model_distance, "trained_networks",
+                        lambda images, stage1, seed, jobs: {i.name: Path(f"/no/network/{i.name}") for i in images})
+    monkeypatch.setattr(model_distance, "cached_score", lambda checkpoint, target, stage1, name, compute:
+                        logme[target_now["t"]][Path(checkpoint).name])
+    model_distance.register()
+    for target in bench["targets"]:
+        target_now["t"] = target
+        cfg = load_config([*test_overrides, f"data_root={SHARED_DATASETS}", f"target={target}",
+                           "distance=prior_score", "features.max_images_per_class=6", "report.explain=false"])
+        ranking = recommend(cfg=cfg)
+        got = {s.name: s.score for s in ranking.sources}
+        assert set(got) == set(expected[target])
+        for source, value in expected[target].items():
+            assert abs(got[source] - value) < 1e-9, (target, source, got[source], value)
+        assert [s.name for s in ranking.sources] == sorted(expected[target], key=lambda s: -expected[target][s])
