@@ -75,6 +75,19 @@ def test_networks_are_trained_once_and_the_mix_applies_the_evidence(setting, cfg
         assert ranking.evidence["validated"]["score"] == "prior_score"
         assert ranking.evidence["validated"]["mean_weighted_tau"] == 0.8
 
+    # A shortlist of one: the prior's first source (near) and the unmeasured folder are scored; far follows.
+    short = run(setting["targets"][0], "distance.shortlist=1")
+    assert len(trained) == 3
+    by_name = {s.name: s for s in short.sources}
+    assert short.sources[-1].name == "far" and by_name["far"].parts["shortlisted"] is False
+    names = [n for n in [s.name for s in short.sources] if n != "far"]
+    expected = prior_score({"near": 0.02}, names, [by_name[n].parts["logme"] for n in names], 0.5)
+    np.testing.assert_allclose([by_name[n].score for n in names], expected, rtol=1e-9)
+    assert any("distance.shortlist=1" in n and "far follow" in n for n in short.notes)
+    from recommender.report import table_rows
+
+    assert "not trained (outside the shortlist)" in table_rows(short)[1][2]
+
 
 def test_the_recommenders_networks_are_the_benchmarks(cfg_factory):
     """The checkpoint recommend trains for a source is the file benchmark.py reads for the same source and protocol."""
@@ -92,15 +105,3 @@ def test_the_recommenders_networks_are_the_benchmarks(cfg_factory):
     assert checkpoint_path(open_dataset("flowers", ours), ours, 0) == \
         checkpoint_path(open_dataset("flowers", bench), bench, 0)
 
-    # A shortlist of one: the prior's first source (near) and the unmeasured folder are scored; far follows.
-    short = run(setting["targets"][0], "distance.shortlist=1")
-    assert len(trained) == 3
-    by_name = {s.name: s for s in short.sources}
-    assert short.sources[-1].name == "far" and by_name["far"].parts["shortlisted"] is False
-    names = [n for n in [s.name for s in short.sources] if n != "far"]
-    expected = prior_score({"near": 0.02}, names, [by_name[n].parts["logme"] for n in names], 0.5)
-    np.testing.assert_allclose([by_name[n].score for n in names], expected, rtol=1e-9)
-    assert any("distance.shortlist=1" in n and "far follow" in n for n in short.notes)
-    from recommender.report import table_rows
-
-    assert "not trained (outside the shortlist)" in table_rows(short)[1][2]
