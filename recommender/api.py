@@ -206,10 +206,14 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
                                 "distance.evidence to its catalog_evidence.json.")
         source_catalog = {images.name: catalog_of[images.name] for images in source_images}
         unseen = [n for n, c in source_catalog.items() if c is None or c not in measured_sources(evidence)]
-        what = "the distance" if distance_cfg["name"] == "prior_mix" else "the trained network's score"
+        quick = distance_cfg["name"] == "prior_mix"
+        what = "the distance" if quick else "the trained network's score"
         if unseen:
             notes.append("No catalog transfer measurement for " + ", ".join(unseen) + ": the catalog prior knows "
-                         f"nothing about them, so {what} alone places them.")
+                         f"nothing about them, so {what} alone places them."
+                         + (" On image folders nobody tuned for, that distance predicted transfer little better "
+                            "than counting the sources' classes (docs/rankers.md); distance=prior_score (the "
+                            "default) places them by each one's trained network instead." if quick else ""))
     if distance_cfg["name"] == "prior_mix":
         distance = prior_mix(evidence, target_catalog, source_catalog)
     elif distance_cfg["name"] in REGISTERED:

@@ -223,7 +223,7 @@ def main() -> None:
     comparisons = [paired(summary, *pair) for pair in (("prior+logme", "prior"), ("prior+logme", "logme"),
                                                         ("prior+model", "prior"), ("learned", "prior+logme"),
                                                         ("model_free", "source_classes"),
-                                                        ("model_free", EMD))]
+                                                        ("model_free", EMD), (EMD, "source_classes"))]
     curve = shortlist_curve(accuracy, features)
     out = {"protocol": head, "source": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
            "weights_tried": WEIGHTS, "summary": summary, "weights_chosen": chosen, "comparisons": comparisons,
