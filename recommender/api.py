@@ -243,7 +243,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
                          + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
     results = rank_sources(target_domain, source_domains, distance.function, float(cfg.distance.gamma))
     for result in results:
-        notes.extend(result.notes)
+        notes.extend(n for n in result.notes if n not in notes)  # a note shared by several sources, once
     judged = verdict(evidence, distance_cfg, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
                      int(cfg.backbone.image_size), OmegaConf.to_container(cfg.backbone, resolve=True))
     ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique

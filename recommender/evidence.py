@@ -326,6 +326,12 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
     if mismatch:  # another width: the ranking was not validated with it
         out["sentences"].append(f"Not validated for this backbone: {mismatch[1]}.")
         score = None
+    shortlist = distance_cfg.get("shortlist")
+    if score and shortlist is not None and int(shortlist) < len(ranked):
+        out["sentences"].append(f"With distance.shortlist={shortlist} only part of the ranking used the trained "
+                                "networks: the figure validated for the whole ranking does not apply; "
+                                "docs/rankers.md gives each shortlist size's leave-one-target-out figure.")
+        score = None
     summaries = {**evidence["summary"], **({"prior_score": evidence["prior_score"]["summary"]}
                                            if evidence.get("prior_score") else {})}
     if score and score in summaries:
@@ -341,7 +347,7 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
             "against the best source.")
     else:
         out["validated"] = None
-        if not mismatch:
+        if not mismatch and not (shortlist is not None and int(shortlist) < len(ranked)):
             out["sentences"].append("This distance configuration is not in the committed benchmark: its ranking is "
                                     "not validated (run scripts/benchmark.py with it in benchmark.distances).")
     per_catalog = source_gains(evidence, target, {cat for _, cat in ranked})

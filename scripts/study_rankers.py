@@ -210,7 +210,18 @@ def conclusion(summary: dict, comparisons: list[dict]) -> str:
             "(one of eight tried on these targets: optimistic). Without a trained network, the learned model-free "
             f"ranker scores {summary['model_free']['mean_weighted_tau']:.2f} against "
             f"{summary['source_classes']['mean_weighted_tau']:.2f} for counting classes and "
-            f"{summary[EMD]['mean_weighted_tau']:.2f} for the standardised class-mean EMD alone.")
+            f"{summary[EMD]['mean_weighted_tau']:.2f} for the standardised class-mean EMD alone.\n\n"
+            "Where the ceiling is. Episode noise leaves room (split-half "
+            f"{summary['split_half_ruler']['mean_weighted_tau']:.2f}, a lower bound of what a perfect ranking "
+            f"would score). The per-source effect alone (the prior) gives {summary['prior']['mean_weighted_tau']:.2f}; "
+            f"the best single score, {summary['h_score_shrinkage']['mean_weighted_tau']:.2f} "
+            f"(h_score_shrinkage) / {summary['logme']['mean_weighted_tau']:.2f} (LogME); their mix "
+            f"{mix['mean_weighted_tau']:.2f}. A learned ranker over the prior, all three model scores, the EMD and "
+            f"the sources' sizes reaches {summary['learned']['mean_weighted_tau']:.2f}, and averaging the three model "
+            f"scores {summary['prior+model']['mean_weighted_tau']:.2f}: adding what these scores see does not go "
+            "further. The limit is the scores' target-specific signal (a score of a frozen network on the target's "
+            "features), not the ruler's noise; and the networks themselves add noise no interval here shows (one "
+            "retraining on another processor moved headline figures by up to 0.16: docs/benchmark.md).")
 
 
 def main() -> None:

@@ -83,7 +83,9 @@ def test_networks_are_trained_once_and_the_mix_applies_the_evidence(setting, cfg
     names = [n for n in [s.name for s in short.sources] if n != "far"]
     expected = prior_score({"near": 0.02}, names, [by_name[n].parts["logme"] for n in names], 0.5)
     np.testing.assert_allclose([by_name[n].score for n in names], expected, rtol=1e-9)
-    assert any("distance.shortlist=1" in n and "far follow" in n for n in short.notes)
+    assert sum("distance.shortlist=1" in n and "far follow" in n for n in short.notes) == 1
+    assert short.evidence["validated"] is None  # the whole ranking's figure does not hold for a shortlist
+    assert any("distance.shortlist=1" in s for s in short.evidence["sentences"])
     from recommender.report import table_rows
 
     assert "not trained (outside the shortlist)" in table_rows(short)[1][2]
