@@ -19,7 +19,6 @@ from recommender import DatasetError, ImageList, open_dataset, recommend, same_d
 
 from .benchmark import BASELINE, adapted_split, imagenet_split, mean_ci
 from .fewshot import logistic_probabilities
-from .model_distance import register as register_model_distances
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("random", "uncertainty", "margin", "top_score", "proportional")
@@ -243,7 +242,6 @@ def choose_start(cfg: DictConfig) -> tuple[str, str, str]:
     if requested == BASELINE:
         return BASELINE, BASELINE, "requested: source=imagenet"
     sources = None if requested == "auto" else [requested]
-    register_model_distances()  # the default, prior_score, scores each source's network
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}), sources=sources)
     best = ranking.best
     how = (f"recommended: first of {len(ranking.sources)} sources by the default ranking ({ranking.distance_name}); "

@@ -7,8 +7,9 @@ target's train+val images go through it (its frozen bottom once, cached), and th
 features (or the source-class probabilities, for LEEP and NCE) with the target's labels. The distance is
 -score, so the ranking's "lower is better" holds; the score itself is kept in the result's parts.
 
-The recommender does not import this package: `register()` adds the distance to its registry, which
-scripts/recommend.py does when `distance.name=model_score`.
+The recommender does not import this package: it finds `prior_score_distance` and `model_score_distance` by
+name through the entry points pyproject.toml declares (group "recommender.distances"); `register()` adds them
+to its registry by hand, for a process that runs from a checkout that is not installed.
 """
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ from omegaconf import DictConfig, OmegaConf
 from recommender import DatasetError, atomic_output, open_dataset, recommend, same_dataset
 
 from .transfer import check_splittable, train_source, train_target, transfer_config
-from .model_distance import register as register_model_distances
 
 
 def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
@@ -23,7 +22,6 @@ def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
         return None, {"source": "imagenet", "source_ref": None, "how": "forced by source=imagenet",
                       "distance": None, "similarity": None, "rank": None, "candidates": []}
     if requested == "auto":
-        register_model_distances()  # the default, prior_score, scores each source's network
         ranking = recommend(cfg=cfg)
         chosen = ranking.best
         how = f"recommended: first of {len(ranking.sources)} candidate sources by {ranking.distance_label}"
@@ -35,7 +33,6 @@ def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
     else:
         if same_dataset(open_dataset(requested, cfg), open_dataset(target, cfg)):
             raise DatasetError(f"source={requested!r} is the target itself; choose another source or source=auto.")
-        register_model_distances()  # the default, prior_score, scores each source's network
         ranking = recommend(cfg=cfg, sources=[requested])
         chosen = ranking.best
         how = "forced by source=<name>"

@@ -12,7 +12,6 @@ from recommender import Ranking, open_dataset, recommend
 
 from .scores import ranking_scores
 from .transfer import TransferResult, check_splittable, train_source, train_target, transfer_config
-from .model_distance import register as register_model_distances
 
 log = logging.getLogger(__name__)
 BASELINE = "imagenet"
@@ -58,7 +57,6 @@ def validate(cfg: DictConfig) -> Validation:
     """Rank the sources, fine-tune from each (and from ImageNet) over the configured seeds, score the ranking."""
     start = time.perf_counter()
     check_splittable(open_dataset(str(cfg.target), transfer_config(cfg)), transfer_config(cfg))
-    register_model_distances()  # the default, prior_score, scores each source's network
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}))
     seeds = [int(s) for s in cfg.finetune.seeds]
     results: dict[str, list[TransferResult]] = {}

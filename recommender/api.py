@@ -16,7 +16,7 @@ from .backbone import BackboneSpec
 from .cache import read_json, write_json
 from .config import load_config
 from .datasets import DatasetError, ImageList, list_images, resolve_dataset, same_dataset, select, unique_names
-from .distances import REGISTERED, DistanceSpec, configure, needs_features
+from .distances import DistanceSpec, configure, needs_features, provided
 from .domains import Domain, build_domain, represent
 from .evidence import (EvidenceError, backbone_mismatch, catalog_name, load_evidence, measured_sources, prior_mix,
                        verdict)
@@ -216,8 +216,8 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
                             "default) places them by each one's trained network instead." if quick else ""))
     if distance_cfg["name"] == "prior_mix":
         distance = prior_mix(evidence, target_catalog, source_catalog)
-    elif distance_cfg["name"] in REGISTERED:
-        distance = REGISTERED[distance_cfg["name"]](distance_cfg, cfg, target_images, source_images)
+    elif provided(distance_cfg["name"]):
+        distance = provided(distance_cfg["name"])(distance_cfg, cfg, target_images, source_images)
     else:
         distance = configure(distance_cfg)
     feature_sets = {}

@@ -20,10 +20,6 @@ from recommender.report import format_table, write_reports
 def main(cfg: DictConfig) -> None:
     with user_errors():
         check_config(cfg, required=[("target", "plants")])
-        if cfg.distance.name in ("model_score", "prior_score"):  # trains every source: finetune provides them
-            from finetune.model_distance import register
-
-            register()
         ranking = recommend(cfg=cfg)
         out_dir = HydraConfig.get().runtime.output_dir
         write_reports(ranking, out_dir, cfg.report)

@@ -103,6 +103,18 @@ def register_distance(name: str, factory: Callable) -> None:
     REGISTERED[name] = factory
 
 
+def provided(name: str) -> Callable | None:
+    """The factory another package provides for distance `name`: registered in this process, or declared as an
+    entry point of the group "recommender.distances" (pyproject.toml), loaded on first use. None if neither."""
+    if name not in REGISTERED:
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group="recommender.distances"):
+            if entry.name == name:
+                REGISTERED[name] = entry.load()
+    return REGISTERED.get(name)
+
+
 def needs_features(spec: DistanceSpec) -> bool:
     r = spec.represent
     # Standardising reads the class sums of squares; only whitening needs every image's features.

@@ -200,3 +200,17 @@ def test_a_sinkhorn_that_does_not_converge_is_no_distance_and_otdd_solves_exactl
     found = otdd(source, target, solver="sinkhorn", sinkhorn_reg=1e-12)
     assert found.value == pytest.approx(otdd(source, target, solver="exact").value, rel=1e-12)
     assert found.notes and "did not converge" in found.notes[0] and "exact solver was used" in found.notes[0]
+
+
+def test_distances_another_package_provides_are_found_by_name_without_importing_it_first():
+    """The default, prior_score, lives in finetune; the recommender finds it through the entry points that
+    pyproject.toml declares, so `from recommender import recommend; recommend("plants")` works as it is."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from recommender.distances import REGISTERED, provided; assert not REGISTERED; "
+            "assert 'finetune' not in sys.modules; f = provided('prior_score'); print(f.__module__, f.__name__); "
+            "print(provided('no_such_distance'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["finetune.model_distance", "prior_score_distance", "None"]
