@@ -33,7 +33,9 @@ def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
     else:
         if same_dataset(open_dataset(requested, cfg), open_dataset(target, cfg)):
             raise DatasetError(f"source={requested!r} is the target itself; choose another source or source=auto.")
-        ranking = recommend(cfg=cfg, sources=[requested])
+        # One forced source needs no ranking: the quick one names it and its distance, without training it twice.
+        quick = OmegaConf.merge(cfg, {"distance": {"name": "prior_mix"}}) if cfg.distance.name == "prior_score" else cfg
+        ranking = recommend(cfg=quick, sources=[requested])
         chosen = ranking.best
         how = "forced by source=<name>"
     reason = {"source": chosen.name, "source_ref": chosen.ref, "how": how, "distance": chosen.distance,
