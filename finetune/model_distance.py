@@ -199,7 +199,7 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
              f"{top_blocks} blocks trained on the source) on the target's train+val images, both z-scored over "
              "the sources; the weight fitted leave-one-target-out by the catalog benchmark")
     return DistanceSpec("prior_score", function, table.represent, label, pairwise=table.function,
-                        table_key={"pairwise": "class_mean_emd"}, kind="mix", table_label=table.label)
+                        table_key={"pairwise": "class_mean_emd"}, kind="prior_model", table_label=table.label)
 
 
 def register() -> None:

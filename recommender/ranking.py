@@ -73,8 +73,8 @@ class Ranking:
     config: dict = field(default_factory=dict)
     distance_name: str = "class_mean_emd"
     distance_label: str = "class-mean EMD"
-    # What decided the order: "distance", "prior" (the catalog's measured transfer), "mix" (prior + distance) or
-    # "model" (a score of each source's trained network on the target).
+    # What decided the order: "distance", "prior" (the catalog's measured transfer), "mix" (prior + distance),
+    # "model" (a score of each source's trained network on the target) or "prior_model" (prior + that score).
     kind: str = "distance"
     table_label: str = ""  # what the pairwise table (`distances`) holds: the distance under a combined ranking
     evidence: dict = field(default_factory=dict)  # recommender.evidence.verdict: validation and plain verdicts

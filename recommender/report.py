@@ -40,12 +40,12 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
     columns: list[tuple[str, Callable]] = []
     if kind == "model":
         columns.append((score_name, lambda s: f"{s.score:.4f}"))
-    if kind == "mix":
+    if kind in ("mix", "prior_model"):
         columns.append(("combined score", lambda s: "not trained (outside the shortlist)"
                         if s.parts.get("shortlisted") is False else f"{s.score:.3f}"))
     columns.append((GAIN_COLUMN, lambda s: _gain_cell(s.gain)))
-    # A mix of the prior with a trained network's score (prior_score) shows that score, not a distance.
-    network_score = kind == "mix" and all("distance" not in s.parts for s in ranking.sources) and next(
+    # The prior mixed with a trained network's score (prior_score) shows that score, not a distance.
+    network_score = kind == "prior_model" and next(
         (k for s in ranking.sources for k in s.parts if k not in ("prior_gain_points", "shortlisted")), None)
     if network_score:
         columns.append((network_score, lambda s: "—" if network_score not in s.parts
@@ -75,6 +75,9 @@ def decided_by(ranking: Ranking) -> str:
     if ranking.kind == "model":
         return (f"What decided the order: {ranking.distance_label}. The gains beside it were measured on "
                 f"{catalog_targets}, not on this one.")
+    if ranking.kind == "prior_model":
+        return (f"What decided the order: {ranking.distance_label}. The gains beside it, measured on "
+                f"{catalog_targets}, are the prior's part.")
     return (f"What decided the order: the {ranking.distance_label} between the target and each source (smaller "
             f"is closer). The gains beside it were measured on {catalog_targets}; they did not decide the order.")
 
@@ -228,6 +231,10 @@ METHOD = {
     "mix": ("Each source gets the score prior / sd_prior + c × (−distance) / sd_distance: its measured transfer on "
             "the other catalog targets and {base} to this target, with c chosen by nested leave-one-target-out "
             "over the catalog. Higher scores rank first."),
+    "prior_model": ("The score of each source: {base}. The prior is the source's measured transfer on the other "
+                    "catalog targets; the network's score is computed on this target's own images. A source the "
+                    "catalog never measured gets the mean prior of the others, so its score alone places it. "
+                    "Higher scores rank first."),
     "distance": ("Every image's ImageNet MobileNetV2 features are pooled into class means; the distance between "
                  "the target and each source is {base}, solved exactly; sources are ranked by distance, smallest "
                  "first; similarity = exp(−gamma × distance)."),
@@ -266,7 +273,7 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
               f"Features: ImageNet MobileNetV2 (alpha {backbone.get('alpha')}, {backbone.get('image_size')} px, "
               f"weights {backbone.get('weights')}), each dataset's train split.",
               METHOD.get(ranking.kind, METHOD["distance"]).format(base=base), ""]
-    if ranking.kind in ("prior", "model"):
+    if ranking.kind in ("prior", "model", "prior_model"):
         parts += ["## How the target and the sources look", "",
                   f"_These did not decide the order._ They show {ranking.table_label} between the datasets, which "
                   "orders sources the catalog never measured.", ""]

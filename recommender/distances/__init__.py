@@ -31,7 +31,8 @@ class DistanceSpec:
     pairwise: Callable | None = None  # what the dataset-to-dataset table uses, when not `function`
     table_key: dict = field(default_factory=dict)  # the options the dataset-to-dataset table depends on
     # What its value is made of: "distance", "prior" (the catalog's measured transfer, a distance breaking ties),
-    # "mix" (prior and distance) or "model" (a trained network's score): the report says which decided the order.
+    # "mix" (prior and distance), "model" (a trained network's score) or "prior_model" (prior and a trained
+    # network's score): the report says which decided the order.
     kind: str = "distance"
     table_label: str = ""  # how reports name what the dataset-to-dataset table shows, when not `label`
 

@@ -71,9 +71,14 @@ def test_networks_are_trained_once_and_the_mix_applies_the_evidence(setting, cfg
         assert by_name["near"].parts["prior_gain_points"] == pytest.approx(2.0)
         assert by_name["mine"].parts["prior_gain_points"] is None and by_name["mine"].distance is None
         assert any("mine" in n and "trained network's score alone" in n for n in ranking.notes)
-        assert ranking.kind == "mix" and "catalog prior + 0.5 × logme" in ranking.distance_label
+        assert ranking.kind == "prior_model" and "catalog prior + 0.5 × logme" in ranking.distance_label
         assert ranking.evidence["validated"]["score"] == "prior_score"
         assert ranking.evidence["validated"]["mean_weighted_tau"] == 0.8
+
+    from recommender.report import markdown_report
+
+    report = markdown_report(first)
+    assert "its score alone places it" in report and "These did not decide the order" in report
 
     # A shortlist of one: the prior's first source (near) and the unmeasured folder are scored; far follows.
     short = run(setting["targets"][0], "distance.shortlist=1")
