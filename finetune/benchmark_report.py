@@ -450,8 +450,11 @@ def console_summary(result: Benchmark) -> str:
              f"{len(excluded)} left out (sources not distinguishable)")
     if len(excluded) == len(result.runs):
         # Every score's statistics would be NaN: say why there are none instead of printing a table of them.
-        return "\n".join([first, "No score can be evaluated: on every target the sources' few-shot accuracies did "
-                          "not differ beyond the episodes' noise (Friedman test, p >= 0.05), so no ranking is "
-                          "better or worse than another here. Add targets, or more episodes "
-                          "(benchmark.fewshot.episodes), for a target on which sources differ."])
+        tuned = result.config["benchmark"]["ground_truth"] == "finetune"
+        what, noise, more = (("fine-tuned", "seeds'", "more seeds (finetune.seeds)") if tuned else
+                             ("few-shot", "episodes'", "more episodes (benchmark.fewshot.episodes)"))
+        return "\n".join([first, f"No score can be evaluated: on every target the sources' {what} accuracies did "
+                          f"not differ beyond the {noise} noise (Friedman test, p >= 0.05), so no ranking is "
+                          f"better or worse than another here. Add targets, or {more}, for a target on which "
+                          "sources differ."])
     return "\n".join([first, *summary_table(head["summary"])])
