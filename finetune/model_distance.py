@@ -160,6 +160,16 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     # A shortlist: the prior's first k sources, and every source it never measured (nothing else can place them).
     rest = [] if k is None else by_prior[int(k):]
     shortlist = [n for n in names if n not in rest]
+    # Every source to train must split for training, checked before any work (not minutes into it).
+    from .transfer import check_splittable, transfer_config
+
+    for images in source_images:
+        if images.name in shortlist:
+            try:
+                check_splittable(images, transfer_config(stage1))
+            except DatasetError as err:
+                raise DatasetError(f"distance=prior_score trains a network on every source, and {err} Or rank "
+                                   "without training: distance=prior_mix.") from None
     notes = () if not rest else (
         f"Shortlist (distance.shortlist={k}): only {', '.join(shortlist)} were trained and ranked by the combined "
         f"score; {', '.join(rest)} follow in the catalog prior's order, untrained (docs/rankers.md shows what a "

@@ -150,6 +150,7 @@ CASES = [
     ("metric_learn", ["target={target}", "loss=hinge"], "loss"),
     ("metric_learn", ["target={target}", "metric.dim=0"], "metric.dim"),
     ("recommend", ["target={target}", "distance=prior_score", "distance.shortlist=0"], "distance.shortlist"),
+    ("recommend", ["target={target}", "sources=[{source},{small_class}]"], "distance=prior_mix"),
     ("recommend", ["target={target}", "distance=prior_score", "distance.jobs=0"], "distance.jobs"),
     ("recommend", ["target={target}", "distance=prior_score", "distance.evidence={old_evidence}"],
      "no prior_score section"),
