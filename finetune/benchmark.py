@@ -219,6 +219,18 @@ def with_shipped_default(runs: list[TargetRun], top_blocks: int, evidence: dict 
     return out
 
 
+def shipped_prior_score_of(benchmark: dict, evidence: dict) -> dict[str, dict[str, float]]:
+    """target -> source -> recommend's default (prior_score) for every target of a benchmark.json, computed by
+    `with_shipped_default` from the LogME values that benchmark measured (no network needed)."""
+    section = evidence["prior_score"]
+    blocks, name = int(section["top_blocks"]), str(section["score"])
+    runs = [TargetRun(t, list(benchmark["sources"][t]), {}, {blocks: {name: np.array(
+        [benchmark["targets"][t]["scores"][name][s] for s in benchmark["sources"][t]])}})
+        for t in benchmark["targets"]]
+    return {r.target: dict(zip(r.sources, map(float, r.scores[blocks][SHIPPED_PRIOR_SCORE])))
+            for r in with_shipped_default(runs, blocks, evidence)}
+
+
 def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 1000, seed: int = 0,
              alpha: float = 0.05, candidates=None) -> dict:
     """Per-target and summary evaluation of every score under one protocol (stage-1 top blocks, k)."""

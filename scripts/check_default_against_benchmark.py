@@ -14,9 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from finetune.benchmark import SHIPPED_PRIOR_SCORE, TargetRun, with_shipped_default
+from finetune.benchmark import shipped_prior_score_of
 from recommender import load_config, recommend
 from recommender.evidence import load_evidence
 
@@ -27,12 +25,8 @@ def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "benchmark_intel" / "benchmark.json"
     bench = json.loads(path.read_text())
     evidence = load_evidence(None)
-    blocks = int(evidence["prior_score"]["top_blocks"])
     logme = {t: bench["targets"][t]["scores"]["logme"] for t in bench["targets"]}
-    runs = [TargetRun(t, list(bench["sources"][t]), {}, {blocks: {"logme": np.array(
-        [logme[t][s] for s in bench["sources"][t]])}}) for t in bench["targets"]]
-    expected = {r.target: dict(zip(r.sources, r.scores[blocks][SHIPPED_PRIOR_SCORE]))
-                for r in with_shipped_default(runs, blocks, evidence)}
+    expected = shipped_prior_score_of(bench, evidence)
     worst_logme = worst_score = 0.0
     same = 0
     for target in bench["targets"]:

@@ -97,7 +97,8 @@ def test_networks_are_trained_once_and_the_mix_applies_the_evidence(setting, cfg
 
 
 def test_the_recommenders_networks_are_the_benchmarks(cfg_factory):
-    """The checkpoint recommend trains for a source is the file benchmark.py reads for the same source and protocol."""
+    """The checkpoint recommend trains for a source is the file benchmark.py, and train.py / validate.py under the
+    same protocol (finetune.top_blocks=4), read for that source."""
     from hydra import compose, initialize_config_dir
 
     from finetune.benchmark import protocol_config
@@ -109,6 +110,9 @@ def test_the_recommenders_networks_are_the_benchmarks(cfg_factory):
     with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
         ours = transfer_config(stage1_config(compose("config", ["target=plants", "distance=prior_score"]), 4))
         bench = transfer_config(protocol_config(compose("benchmark"), 4))
-    assert checkpoint_path(open_dataset("flowers", ours), ours, 0) == \
-        checkpoint_path(open_dataset("flowers", bench), bench, 0)
+        # train.py / validate.py fine-tune top 2 blocks by default; with the ranking's protocol they reuse its file
+        train = transfer_config(compose("validate", ["target=plants", "finetune.top_blocks=4"]))
+    path = checkpoint_path(open_dataset("flowers", ours), ours, 0)
+    assert path == checkpoint_path(open_dataset("flowers", bench), bench, 0)
+    assert path == checkpoint_path(open_dataset("flowers", train), train, 0)
 

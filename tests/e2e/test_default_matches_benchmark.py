@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from conftest import SHARED_DATASETS, needs_shared
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,19 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 @needs_shared
 def test_recommend_ranks_each_catalog_target_as_the_benchmark_scores_the_default(test_overrides, monkeypatch):
     import finetune.model_distance as model_distance
-    from finetune.benchmark import SHIPPED_PRIOR_SCORE, TargetRun, with_shipped_default
+    from finetune.benchmark import shipped_prior_score_of
     from recommender import load_config, recommend
     from recommender.evidence import load_evidence
 
     bench = json.loads((ROOT / "docs" / "benchmark" / "benchmark.json").read_text())
-    evidence = load_evidence(None)
-    top_blocks = int(evidence["prior_score"]["top_blocks"])
     logme = {t: bench["targets"][t]["scores"]["logme"] for t in bench["targets"]}
-    # The benchmark's path: TargetRuns holding the committed scores, scored by with_shipped_default.
-    runs = [TargetRun(t, list(bench["sources"][t]), {}, {top_blocks: {"logme": np.array(
-        [logme[t][s] for s in bench["sources"][t]])}}) for t in bench["targets"]]
-    expected = {r.target: dict(zip(r.sources, r.scores[top_blocks][SHIPPED_PRIOR_SCORE]))
-                for r in with_shipped_default(runs, top_blocks, evidence)}
+    # The benchmark's path: the committed scores put through with_shipped_default.
+    expected = shipped_prior_score_of(bench, load_evidence(None))
 
     target_now = {}
     monkeypatch.setattr(model_distance, "trained_networks",
