@@ -275,8 +275,10 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
               METHOD.get(ranking.kind, METHOD["distance"]).format(base=base), ""]
     if ranking.kind in ("prior", "model", "prior_model"):
         parts += ["## How the target and the sources look", "",
-                  f"_These did not decide the order._ They show {ranking.table_label} between the datasets, which "
-                  "orders sources the catalog never measured.", ""]
+                  f"_These did not decide the order._ They show {ranking.table_label} between the datasets"
+                  + (", which orders sources the catalog never measured." if ranking.kind == "prior" else
+                     "; sources the catalog never measured were placed by their network's score, not by it."),
+                  ""]
     else:
         parts += ["## Why the first sources are close", "",
                   f"The {ranking.table_label} that decided the order, seen from several sides.", ""]
