@@ -30,6 +30,7 @@ from scipy import stats
 from recommender import (DatasetError, ImageList, backbone_spec, dataset_features, dataset_features_together,
                          make_extractor, open_dataset, recommend, same_dataset)
 from recommender.api import canonical_ref
+from recommender.datasets import catalog_sources
 from recommender.config import CONF_DIR
 from recommender.evidence import fold, load_evidence, prior_score, prior_score_evidence
 from recommender.logs import Steps
@@ -349,7 +350,7 @@ def protocol_config(cfg: DictConfig, top_blocks: int) -> DictConfig:
 
 def dataset_refs(value, cfg: DictConfig) -> list[str]:
     if value in (None, "all"):
-        return [str(n) for n in cfg.catalog]
+        return catalog_sources(cfg.catalog)
     return [str(value)] if isinstance(value, str) else [str(v) for v in value]
 
 

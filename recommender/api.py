@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from .backbone import BackboneSpec
 from .cache import read_json, write_json
 from .config import load_config
-from .datasets import DatasetError, ImageList, list_images, resolve_dataset, same_dataset, select, unique_names
+from .datasets import (DatasetError, ImageList, catalog_sources, list_images, resolve_dataset, same_dataset, select,
+                       unique_names)
 from .distances import DistanceSpec, configure, needs_features, provided
 from .domains import Domain, build_domain, represent
 from .evidence import (EvidenceError, backbone_mismatch, catalog_name, load_evidence, measured_sources, prior_mix,
@@ -131,7 +132,7 @@ def candidate_datasets(cfg: DictConfig) -> tuple[ImageList, list[ImageList], lis
     requested = cfg.sources
     listed = requested not in (None, "all")
     refs = ([str(requested)] if isinstance(requested, str) else [str(n) for n in requested]) if listed \
-        else [str(n) for n in cfg.catalog]
+        else catalog_sources(cfg.catalog)
     target = open_dataset(str(cfg.target), cfg)
     kept, kept_refs, notes = [], [], []
     for ref in refs:

@@ -1,9 +1,11 @@
 """Datasets: which images a dataset holds, their classes, and the seeded stratified split.
 
-Two kinds are supported, as named in a catalog entry (conf/dataset/*.yaml):
+Three kinds are supported:
   folder  one sub-folder per class (JPEG/PNG/BMP/GIF files inside);
-  tfds    `tfds.load(name, split=..., data_dir=...)` with an integer `label` feature.
-Anything that is not a catalog name but is an existing folder can be used as a dataset directly.
+  tfds    `tfds.load(name, split=..., data_dir=...)` with an integer `label` feature;
+  subset  classes kept from pool datasets, named by a source spec (a .json file of scripts/build_source.py).
+The first two are named in a catalog entry (conf/dataset/*.yaml); anything that is not a catalog name but is an
+existing folder, or a source spec file, can be used as a dataset directly.
 """
 from __future__ import annotations
 
@@ -38,13 +40,19 @@ class DatasetSpec:
     tfds_name: str | None = None
     tfds_split: str = "train"
     data_dir: str | None = None
+    # subset: (pool dataset spec, classes kept, its fingerprint when the spec was built) per pool dataset
+    members: tuple = ()
+    subset_identity: str | None = None
 
     @property
     def identity(self) -> tuple:
         """What the dataset *is*, however it was named: its real folder (after symlinks and trailing slashes),
-        or its TFDS split. Two specs with the same identity are the same dataset."""
+        its TFDS split, or a built source's content identity. Two specs with the same identity are the same
+        dataset."""
         if self.kind == "folder" and self.path is not None:
             return ("folder", os.path.realpath(self.path))
+        if self.kind == "subset":
+            return ("subset", self.subset_identity)
         return (self.kind, self.tfds_name, self.tfds_split, self.data_dir)
 
 
@@ -100,14 +108,37 @@ def resolve_dataset(name: str, catalog: Mapping[str, Mapping], data_root: str | 
             )
         raise DatasetError(f"Dataset {name!r}: unknown kind {kind!r} (use 'folder' or 'tfds').")
     path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".json":
+        return _resolve_subset(path, catalog, data_root)
     if path.is_dir():
         path = path.resolve()
         # A folder is called by its own name, unless that would pass it off as a catalog dataset.
         return DatasetSpec(name=str(path) if path.name in catalog else path.name, kind="folder", path=path)
     raise DatasetError(
         f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(catalog))}. "
-        "Or give the path of an image folder with one sub-folder per class."
+        "Or give the path of an image folder with one sub-folder per class, or of a source spec (.json) built by "
+        "scripts/build_source.py."
     )
+
+
+def _resolve_subset(path: Path, catalog: Mapping[str, Mapping], data_root: str | Path | None) -> DatasetSpec:
+    from .pool import read_spec
+
+    spec = read_spec(path)
+    members = []
+    for member in spec["members"]:
+        pool = resolve_dataset(member["dataset"], catalog, data_root)
+        if pool.kind != "folder":
+            raise DatasetError(f"Source spec {path}: pool dataset {member['dataset']!r} is a {pool.kind} dataset; "
+                               "a pool must be an image folder.")
+        members.append((pool, tuple(str(c) for c in member["classes"]), member["fingerprint"]))
+    return DatasetSpec(name=str(spec["name"]), kind="subset", path=path.resolve(), members=tuple(members),
+                       subset_identity=spec["identity"])
+
+
+def catalog_sources(catalog: Mapping[str, Mapping]) -> list[str]:
+    """What `sources: all` means: every catalog dataset but the pools (entries with `pool: true`)."""
+    return [str(n) for n, entry in catalog.items() if not (entry or {}).get("pool", False)]
 
 
 def same_dataset(a: DatasetSpec | ImageList, b: DatasetSpec | ImageList) -> bool:
@@ -135,6 +166,8 @@ def unique_names(specs: list[DatasetSpec]) -> list[DatasetSpec]:
                 if spec.kind == "folder" and spec.path is not None:
                     parts = Path(os.path.realpath(spec.path)).parts
                     names[i] = "/".join(parts[-(depth + 1):]) if depth + 1 < len(parts) else str(spec.path)
+                elif spec.kind == "subset":
+                    names[i] = f"{spec.name}[{spec.path}]"
                 else:
                     names[i] = f"{spec.name}[{spec.tfds_name}:{spec.tfds_split}]"
     return [s if s.name == n else replace(s, name=n) for s, n in zip(specs, names)]
@@ -147,6 +180,8 @@ def list_images(spec: DatasetSpec, digest_dir: str | Path | None = None) -> Imag
         return _list_folder(spec, digest_dir)
     if spec.kind == "tfds":
         return _list_tfds(spec)
+    if spec.kind == "subset":
+        return _list_subset(spec, digest_dir)
     raise DatasetError(f"Dataset {spec.name!r}: unknown kind {spec.kind!r}.")
 
 
@@ -210,6 +245,32 @@ def _list_folder(spec: DatasetSpec, digest_dir: str | Path | None = None) -> Ima
     fingerprint = _content_fingerprint(root, listed, prefix, digest_dir, digests)
     _warn_about_identical_classes(spec.name, class_names, refs, labels, digests, prefix)
     return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), fingerprint, empty)
+
+
+def _list_subset(spec: DatasetSpec, digest_dir: str | Path | None = None) -> ImageList:
+    """The kept classes of each pool dataset, in the spec's order (named `<pool>/<class>` when the pool has more
+    than one dataset). Refused when a pool dataset's content changed since the spec was built: its classes may no
+    longer be the images they were chosen as."""
+    class_names, refs, labels = [], [], []
+    prefixed = len(spec.members) > 1
+    for pool_spec, classes, fingerprint in spec.members:
+        pool = list_images(pool_spec, digest_dir)
+        if pool.fingerprint != fingerprint:
+            raise DatasetError(f"Source spec {spec.path}: pool dataset {pool_spec.name!r} ({pool_spec.path}) changed "
+                               "since the spec was built; build the source again with scripts/build_source.py.")
+        index = {c: i for i, c in enumerate(pool.class_names)}
+        for name in classes:
+            if name not in index:
+                raise DatasetError(f"Source spec {spec.path}: pool dataset {pool_spec.name!r} has no class {name!r}; "
+                                   "build the source again with scripts/build_source.py.")
+            rows = np.flatnonzero(pool.labels == index[name])
+            refs += [pool.refs[i] for i in rows]
+            labels += [len(class_names)] * len(rows)
+            class_names.append(f"{pool_spec.name}/{name}" if prefixed else name)
+    if len(class_names) < 2:
+        raise DatasetError(f"Source spec {spec.path}: it keeps {len(class_names)} class; a source needs at least two.")
+    fingerprint = hashlib.sha256(f"subset\0{spec.subset_identity}".encode()).hexdigest()
+    return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), fingerprint)
 
 
 def _warn_about_identical_classes(name, class_names, refs, labels, digests, prefix) -> None:

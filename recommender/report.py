@@ -145,8 +145,10 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
                   ("distances", ranking.target.name, ranking.table_label, ranking.distance_names, ranking.distances),
                   lambda path: plot_distance_heatmap(ranking, path), version=FIGURE_VERSIONS["distances"])
     figures = {"gains.png": paths["gains.png"], **(explain_figures(ranking, out, opts) if opts["explain"] else {})}
+    built = built_sources(ranking, out)
+    figures.update({name: path for name, (_, path) in built.items()})
     paths.update(figures)
-    markdown = markdown_report(ranking, opts["top_flows"], figures)
+    markdown = markdown_report(ranking, opts["top_flows"], figures, {n: spec for n, (spec, _) in built.items()})
     write_text_atomic(paths["report.md"], markdown)
     if opts["explain"]:
         paths["report.html"] = out / "report.html"
@@ -244,7 +246,27 @@ METHOD = {
 }
 
 
-def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, Path] | None = None) -> str:
+def built_sources(ranking: Ranking, out: Path) -> dict[str, tuple[dict, Path]]:
+    """Figure name -> (spec, grid) of each candidate that is a source built from a pool (scripts/build_source.py)."""
+    from .pool import read_spec
+    from .pool_report import images_by_class, plot_classes
+
+    found = {}
+    for s in ranking.sources:
+        if s.ref is None or not str(s.ref).endswith(".json") or s.name not in ranking.feature_sets:
+            continue
+        spec = read_spec(s.ref)
+        fs = ranking.feature_sets[s.name]
+        by_class = images_by_class(spec, [[r for r, lab in zip(fs.refs, fs.labels) if lab == i]
+                                          for i in range(len(fs.class_names))])
+        path = out / f"classes_{_safe(s.name)}.png"
+        plot_classes(spec, by_class, path)
+        found[path.name] = (spec, path)
+    return found
+
+
+def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, Path] | None = None,
+                    built: Mapping[str, dict] | None = None) -> str:
     figures = figures or {}
     cfg = ranking.config
     backbone = cfg.get("backbone", {})
@@ -268,6 +290,12 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
                   *(f"- {md_cell(sentence)}" for sentence in ranking.evidence["sentences"]), ""]
     if ranking.notes:
         parts += ["## Notes", "", *(f"- {md_cell(n)}" for n in ranking.notes), ""]
+    if built:
+        from .pool_report import report_section
+
+        parts += ["## Sources built from a pool", ""]
+        for figure, spec in built.items():
+            parts += report_section(spec, figure)
     base = ranking.table_label if ranking.kind in ("prior", "mix") else ranking.distance_label
     parts += ["## Method", "",
               f"Features: ImageNet MobileNetV2 (alpha {backbone.get('alpha')}, {backbone.get('image_size')} px, "

@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import make_extractor
+from recommender.datasets import catalog_sources
 from recommender.logs import say
 from recommender.checks import check_config, user_errors, preflight
 from recommender.retrieval import build_index, encode_query, load_embedding, plot_matches
@@ -20,7 +21,7 @@ def main(cfg: DictConfig) -> None:
     with user_errors():
         check_config(cfg, required=[("query", "/path/to/image.jpg")])
         names = [str(cfg.datasets)] if isinstance(cfg.datasets, str) and cfg.datasets != "all" else (
-            list(cfg.catalog) if cfg.datasets == "all" else [str(d) for d in cfg.datasets])
+            catalog_sources(cfg.catalog) if cfg.datasets == "all" else [str(d) for d in cfg.datasets])
         extractor = make_extractor(cfg)
         query = encode_query(cfg.query, extractor)
         embed = load_embedding(cfg.embedding, query.shape[-1]) if cfg.embedding else None

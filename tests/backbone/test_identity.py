@@ -7,7 +7,7 @@ import pytest
 
 from conftest import make_folder_dataset
 from recommender import candidate_datasets, recommend, same_dataset
-from recommender.datasets import DatasetSpec, unique_names
+from recommender.datasets import DatasetSpec, catalog_sources, unique_names
 
 RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 40)
 
@@ -68,7 +68,7 @@ def test_a_catalog_dataset_given_by_path_is_the_catalog_dataset(cfg_factory):
         pytest.skip("../shared/datasets is not present")
     cfg = cfg_factory(f"data_root={SHARED_DATASETS}", f"target={SHARED_DATASETS}/plants/", "sources=all")
     _, sources, refs, _ = candidate_datasets(cfg)
-    assert "plants" not in refs and len(refs) == len(cfg.catalog) - 1
+    assert "plants" not in refs and len(refs) == len(catalog_sources(cfg.catalog)) - 1
     assert not any(same_dataset(s, DatasetSpec("x", path=SHARED_DATASETS / "plants")) for s in sources)
 
 

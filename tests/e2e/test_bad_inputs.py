@@ -39,6 +39,12 @@ def data(tmp_path_factory):
     shipped.pop("prior_score")
     d["old_evidence"] = root / "old_evidence.json"  # an evidence file from before distance=prior_score
     d["old_evidence"].write_text(json.dumps(shipped))
+    d["edited_spec"] = root / "edited.json"  # a source spec whose classes were changed by hand
+    d["edited_spec"].write_text(json.dumps({
+        "format": 1, "kind": "subset", "name": "edited", "identity": "0" * 20, "chosen": [], "about": {},
+        "members": [{"dataset": str(d["source"]), "fingerprint": "f", "classes": ["red", "blue"]}]}))
+    d["not_a_spec"] = root / "settings.json"
+    d["not_a_spec"].write_text(json.dumps({"kind": "folder"}))
     d["empty_weights"] = root / "no_weights"
     d["empty_weights"].mkdir()
     import keras
@@ -154,6 +160,13 @@ CASES = [
     ("recommend", ["target={target}", "distance=prior_score", "distance.jobs=0"], "distance.jobs"),
     ("recommend", ["target={target}", "distance=prior_score", "distance.evidence={old_evidence}"],
      "no prior_score section"),
+    ("build_source", ["target={target}", "pool=[{source}]", "classes=1"], "classes"),
+    ("build_source", ["target={target}", "pool=[{source}]", "classes=99"], "classes=99"),
+    ("build_source", ["target={target}", "pool=[{source}]", "rule=nearest"], "rule"),
+    ("build_source", ["target={target}", "pool=[]"], "pool"),
+    ("build_source", ["target={target}", "pool=[{target}]"], "no pool dataset other than the target"),
+    ("recommend", ["target={target}", "sources=[{edited_spec}]"], "identity does not match"),
+    ("recommend", ["target={target}", "sources=[{not_a_spec}]"], "not a source spec"),
 ]
 
 

@@ -14,6 +14,7 @@ def source_names(cfg):
 
 
 CATALOG = ["plants", "flowers", "animals", "butterflies", "cifar10", "textures", "aerial", "trash", "xray", "brainmri"]
+POOLS = ["tinyimagenet"]  # named in the catalog, left out of sources=all
 
 
 def test_default_config_has_every_section():
@@ -23,7 +24,8 @@ def test_default_config_has_every_section():
     assert cfg.backbone.alpha == 0.5 and cfg.backbone.weights == "imagenet"
     assert cfg.distance.name == "prior_score" and cfg.distance.evidence is None and cfg.distance.shortlist is None
     assert cfg.domain.min_images_per_class == 5
-    assert sorted(cfg.catalog) == sorted(CATALOG)
+    assert sorted(cfg.catalog) == sorted(CATALOG + POOLS)
+    assert [n for n in POOLS if cfg.catalog[n].pool] == POOLS
 
 
 def test_target_is_mandatory():

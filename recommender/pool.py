@@ -1,0 +1,182 @@
+"""A pretraining source built from a pool of classes, not picked whole (Cui et al., CVPR 2018, section 4.2).
+
+Cui et al. treat each class of a large source as a domain of its own, measure its similarity to the target
+domain by EMD (section 4.1, eq. 2-3), and pretrain on the most similar classes. The rule used here, exactly:
+
+    pool class i is the one-point domain {mu_i} (its class mean of ImageNet features, mass 1);
+    the target is its class means t_j with weights w_j (class image share), as everywhere in the project;
+    d_i = EMD({mu_i}, T) = sum_j w_j * ||mu_i - t_j||    (with one source point the only transport plan moves
+                                                          all of its mass, so the EMD has this closed form);
+    similarity_i = exp(-gamma * d_i), gamma = 0.01 (eq. 3); the kept classes are the n with the smallest d_i
+    (ties by pool order).
+
+A built source is written as a *source spec* (JSON): the pool datasets, the kept classes, each class's
+distance and similarity, and a content identity. Every command reads it wherever it reads a dataset
+(`sources=[spec.json]`, `source=spec.json`), through the dataset kind `subset` of `recommender.datasets`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DatasetError
+
+SPEC_FORMAT = 1
+GAMMA = 0.01  # Cui et al. eq. 3
+RULES = ("emd", "random")
+
+
+def class_distances(pool_means: np.ndarray, target_means: np.ndarray, target_weights: np.ndarray) -> np.ndarray:
+    """d_i = EMD({mu_i}, T) = sum_j w_j ||mu_i - t_j||: each pool class (a row of `pool_means`) against the target
+    domain (class means `target_means`, weights `target_weights` summing to 1). Arrays in, one value per class."""
+    pool_means = np.asarray(pool_means, float)
+    target_means = np.asarray(target_means, float)
+    w = np.asarray(target_weights, float)
+    if pool_means.ndim != 2 or target_means.ndim != 2 or pool_means.shape[1] != target_means.shape[1]:
+        raise ValueError(f"class_distances: means must be 2-D with one feature size, got {pool_means.shape} "
+                         f"and {target_means.shape}.")
+    if w.shape != (len(target_means),) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+        raise ValueError("class_distances: target_weights must be non-negative, one per target class, sum 1.")
+    gaps = np.linalg.norm(pool_means[:, None, :] - target_means[None, :, :], axis=2)
+    return gaps @ w
+
+
+def similarity(distances: np.ndarray, gamma: float = GAMMA) -> np.ndarray:
+    """Cui et al. eq. 3: exp(-gamma * d)."""
+    return np.exp(-float(gamma) * np.asarray(distances, float))
+
+
+def closest(distances: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` smallest distances, closest first; ties keep pool order (a stable sort)."""
+    n = int(n)
+    if not 1 <= n <= len(distances):
+        raise ValueError(f"cannot keep {n} of {len(distances)} pool classes.")
+    return np.argsort(np.asarray(distances, float), kind="stable")[:n]
+
+
+def drawn(n_pool: int, n: int, seed: int) -> np.ndarray:
+    """`n` pool classes drawn uniformly without replacement with `seed`, in pool order: the control that tells
+    the domain from the size. The same seed gives the same draw for every target."""
+    if not 1 <= int(n) <= int(n_pool):
+        raise ValueError(f"cannot draw {n} of {n_pool} pool classes.")
+    return np.sort(np.random.default_rng([int(seed), int(n_pool), int(n)]).choice(int(n_pool), int(n), replace=False))
+
+
+# ----------------------------------------------------------------------------------------------- the spec
+
+
+def spec_identity(members: list[dict]) -> str:
+    """What a built source *is*: each pool dataset's content fingerprint and the classes kept from it (in order).
+    The name, the scores and the target it was built for do not change what it trains on."""
+    payload = [{"fingerprint": m["fingerprint"], "classes": list(m["classes"])} for m in members]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def make_spec(name: str, members: list[dict], chosen: list[dict], about: dict) -> dict:
+    """A source spec: `members` = [{dataset, fingerprint, classes}] (what it trains on), `chosen` = one row per
+    kept class, closest first ({dataset, class, distance, similarity}), `about` = how it was built."""
+    if not any(m["classes"] for m in members):
+        raise DatasetError(f"source {name!r}: no class kept from the pool.")
+    return {"format": SPEC_FORMAT, "kind": "subset", "name": str(name), "identity": spec_identity(members),
+            "members": members, "chosen": chosen, "about": about}
+
+
+def write_spec(spec: dict, path: str | Path) -> Path:
+    from .cache import write_json
+
+    path = Path(path)
+    write_json(path, spec)
+    return path
+
+
+def read_spec(path: str | Path) -> dict:
+    """The spec at `path`, checked: one `error:` line naming the file when it is not one."""
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"Source spec {path}: cannot be read as JSON ({err}); build it again with "
+                           "scripts/build_source.py.") from None
+    if not isinstance(spec, dict) or spec.get("kind") != "subset" or spec.get("format") != SPEC_FORMAT:
+        raise DatasetError(f"Source spec {path}: not a source spec of format {SPEC_FORMAT} (a JSON file written by "
+                           "scripts/build_source.py); build it again.")
+    members = spec.get("members")
+    if not isinstance(members, list) or not members or not all(
+            isinstance(m, dict) and isinstance(m.get("dataset"), str) and isinstance(m.get("classes"), list)
+            and isinstance(m.get("fingerprint"), str) for m in members):
+        raise DatasetError(f"Source spec {path}: `members` must list {{dataset, fingerprint, classes}}; build it "
+                           "again with scripts/build_source.py.")
+    if spec.get("identity") != spec_identity(members):
+        raise DatasetError(f"Source spec {path}: its identity does not match its classes (the file was edited); "
+                           "build it again with scripts/build_source.py.")
+    return spec
+
+
+# ----------------------------------------------------------------------------------------------- building one
+
+
+def build_source(cfg, target: str, pool: list[str], classes: int, rule: str = "emd", seed: int = 0,
+                 name: str | None = None) -> dict:
+    """The source spec of the `classes` pool classes closest to `target` (rule `emd`, the module's rule), or of
+    `classes` drawn at random with `seed` (rule `random`, the control). Pool datasets identical to the target are
+    left out. Reads the recommender's cached ImageNet features (train split) of the target and of the pool."""
+    from .api import canonical_ref, dataset_domain, open_dataset
+    from .datasets import same_dataset
+
+    if rule not in RULES:
+        raise DatasetError(f"rule={rule!r} is not a rule; use one of {RULES}.")
+    target_images = open_dataset(str(target), cfg)
+    target_domain = dataset_domain(target_images, cfg) if rule == "emd" else None
+    rows, members = [], []
+    for ref in [str(p) for p in pool]:
+        images = open_dataset(ref, cfg)
+        if same_dataset(images, target_images):
+            continue  # the target's own images are no pretraining source for it
+        ref = canonical_ref(ref, images, cfg)
+        if rule == "emd":
+            domain = dataset_domain(images, cfg)
+            d = class_distances(domain.means, target_domain.means, target_domain.weights)
+            rows += [(ref, images, c, float(v), int(n)) for c, v, n in zip(domain.class_names, d, domain.counts)]
+        else:
+            counts = np.bincount(images.labels, minlength=len(images.class_names))
+            rows += [(ref, images, c, float("nan"), int(n)) for c, n in zip(images.class_names, counts)]
+        members.append((ref, images))
+    if not rows:
+        raise DatasetError(f"pool={list(pool)}: no pool dataset other than the target; name one, e.g. "
+                           "pool=[tinyimagenet].")
+    if not 1 <= int(classes) <= len(rows):
+        raise DatasetError(f"classes={classes}: the pool has {len(rows)} classes; keep between 2 and {len(rows)}.")
+    kept = closest([r[3] for r in rows], classes) if rule == "emd" else drawn(len(rows), classes, seed)
+    chosen = [{"dataset": rows[i][0], "class": rows[i][2], "images": rows[i][4],
+               "distance": rows[i][3] if rule == "emd" else None,
+               "similarity": float(similarity(rows[i][3])) if rule == "emd" else None} for i in kept]
+    member_rows = [{"dataset": ref, "fingerprint": images.fingerprint,
+                    "classes": [c["class"] for c in chosen if c["dataset"] == ref]} for ref, images in members]
+    member_rows = [m for m in member_rows if m["classes"]]
+    pool_label = "+".join(Path(ref).name for ref, _ in members)
+    label = f"{rule}{int(classes)}" + (f"-seed{int(seed)}" if rule == "random" else f"-{target_images.name}")
+    about = {"target": canonical_ref(str(target), target_images, cfg), "target_fingerprint": target_images.fingerprint,
+             "pool": [ref for ref, _ in members], "pool_classes": len(rows), "rule": rule, "classes": int(classes),
+             "seed": int(seed), "gamma": GAMMA, "features": "ImageNet backbone, train split (the recommender's cache)"}
+    return make_spec(name or f"{pool_label}-{label}", member_rows, chosen, about)
+
+
+def _pool_names(value):
+    from omegaconf import ListConfig
+
+    if isinstance(value, (list, tuple, ListConfig)) and len(value) > 0 and all(isinstance(v, str) and v for v in value):
+        return None
+    return "must be a non-empty list of catalog names or image folders, e.g. [tinyimagenet]"
+
+
+def rules():
+    """The build options' constraints, read by `recommender.checks.check_config`."""
+    from .checks import Rule, choice, integer
+
+    return (Rule("pool", _pool_names), Rule("classes", integer(2)), Rule("rule", choice(RULES)),
+            Rule("build_seed", integer(0)),
+            Rule("name", lambda v: None if v is None or (isinstance(v, str) and v and "/" not in v)
+                 else "must be null or a name without '/'"))

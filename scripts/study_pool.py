@@ -1,0 +1,267 @@
+"""Does a source built from a pool beat random classes, the whole pool, the best catalog source and ImageNet?
+
+    python scripts/study_pool.py [measure|analyse|all] [out=docs/pool] [sizes=10,25,50] [key=value ...]
+
+measure: for every catalog target, builds the pool's closest classes (recommender.pool, rule `emd`) at each size,
+draws random classes of the same sizes (3 seeds, the same draws for every target), and measures them, the whole
+pool and the target's best catalog source (docs/benchmark_intel's few-shot headline) through the benchmark's own
+ground truth: `finetune.benchmark.measure_target` under the headline protocol (top 4 blocks, k = 20, 100
+episodes), so every source of a target is scored on the same episodes as ImageNet. The specs go to
+<out>/specs/, the per-episode accuracies to <out>/runs.json.
+analyse: reads runs.json and the specs and writes <out>/pool.json and <out>/pool.md.
+Maintainer tool; about 70 min cold on 2 cores.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+POOL = "tinyimagenet"
+RANDOM_SEEDS = (0, 1, 2)
+log = logging.getLogger("study_pool")
+
+
+def _args(argv):
+    mode = argv[0] if argv and "=" not in argv[0] else "all"
+    options = dict(a.split("=", 1) for a in argv if "=" in a)
+    out = Path(options.pop("out", str(ROOT / "docs" / "pool")))
+    sizes = [int(s) for s in options.pop("sizes", "10,25,50").split(",")]
+    return mode, out, sizes, [f"{k}={v}" for k, v in options.items()]
+
+
+def study_config(overrides):
+    from recommender import load_config
+
+    return load_config(["benchmark.top_blocks=[4]", "benchmark.fewshot.k=[20]", "benchmark.scores=[logme]",
+                        "~benchmark.distances", "+benchmark.distances={class_mean_emd:{distance:class_mean_emd}}",
+                        "features.progress=false", *overrides], config_name="benchmark")
+
+
+def build_specs(cfg, targets, sizes, out: Path) -> dict[str, list[tuple[str, str]]]:
+    """target -> [(role, spec path)]; role is `emd<n>`, `random<n>-seed<s>`."""
+    from recommender.pool import build_source, write_spec
+
+    specs = out / "specs"
+    plan = {}
+    randoms = []
+    for n in sizes:
+        for seed in RANDOM_SEEDS:
+            spec = build_source(cfg, targets[0], [POOL], n, rule="random", seed=seed, name=f"{POOL}-random{n}-seed{seed}")
+            spec["about"].pop("target"), spec["about"].pop("target_fingerprint")  # the same draw for every target
+            randoms.append((f"random{n}-seed{seed}", str(write_spec(spec, specs / f"{spec['name']}.json"))))
+    for t in targets:
+        plan[t] = [(f"emd{n}", str(write_spec(spec, specs / f"{spec['name']}.json")))
+                   for n in sizes for spec in [build_source(cfg, t, [POOL], n, rule="emd")]] + randoms
+    return plan
+
+
+def measure(cfg, sizes, out: Path) -> None:
+    from recommender import open_dataset
+    from recommender.datasets import catalog_sources
+    from finetune.benchmark import _in_parallel, measure_target, protocol_config, worker_pool
+    from finetune.transfer import train_source
+    from recommender.logs import Steps
+
+    start = time.perf_counter()
+    targets = catalog_sources(cfg.catalog)
+    best = {t: v["best_source"] for t, v in
+            json.loads((ROOT / "docs" / "benchmark_intel" / "benchmark.json").read_text())["targets"].items()}
+    plan = build_specs(cfg, targets, sizes, out)
+    sources = {t: [*plan[t], ("pool", POOL), ("best_catalog", best[t])] for t in targets}
+    needed = list(dict.fromkeys(ref for t in targets for _, ref in sources[t]))
+    opened = {ref: open_dataset(ref, cfg) for ref in needed}
+    needed.sort(key=lambda ref: -len(opened[ref].labels))  # largest first: the last to finish is a short one
+    cfg4 = protocol_config(cfg, 4)
+    seed = int(cfg.benchmark.stage1_seed)
+    t0 = time.perf_counter()
+    with worker_pool(int(cfg.benchmark.jobs)) as pool:
+        paths = _in_parallel(pool, train_source, [(ref, cfg4, seed) for ref in needed],
+                             Steps("stage-1 networks", len(needed), log), needed)
+    train_seconds = time.perf_counter() - t0
+    checkpoints = {(4, opened[ref].fingerprint): path for ref, path in zip(needed, paths)}
+    runs = {}
+    for t in targets:
+        run = measure_target(t, [ref for _, ref in sources[t]], cfg, checkpoints)
+        runs[t] = {"roles": [role for role, _ in sources[t]], "refs": [ref for _, ref in sources[t]],
+                   "sources": run.sources, "accuracy": run.accuracy[4]["20"].tolist(),
+                   "logme": run.scores[4]["logme"].tolist(), "n_pool": run.n_pool, "n_test": run.n_test}
+        log.info("measured %s", t)
+    payload = {"protocol": "top4/k20", "episodes": int(cfg.benchmark.fewshot.episodes), "sizes": sizes,
+               "random_seeds": list(RANDOM_SEEDS), "pool": POOL, "networks": len(needed),
+               "train_seconds": train_seconds, "seconds": time.perf_counter() - start,
+               "source_images": {ref: int(len(opened[ref].labels)) for ref in needed}, "runs": runs}
+    (out / "runs.json").write_text(json.dumps(payload, indent=1))
+
+
+# ----------------------------------------------------------------------------------------------- analysis
+
+
+def _interval(values) -> dict:
+    """Mean and 95% Student-t interval, in points."""
+    from finetune.benchmark import mean_ci
+
+    v = 100 * np.asarray(values, float)
+    mean, half = mean_ci(v)
+    return {"mean": round(float(mean), 3), "ci95": [round(float(mean - half), 3), round(float(mean + half), 3)]}
+
+
+def _paired(a, b) -> dict:
+    """a - b over the same episodes: mean, 95% t interval (points), Wilcoxon signed-rank p (two-sided)."""
+    from scipy import stats
+
+    diff = np.asarray(a, float) - np.asarray(b, float)
+    out = _interval(diff)
+    out["wilcoxon_p"] = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
+    return out
+
+
+def analyse(out: Path) -> dict:
+    from scipy import stats
+
+    data = json.loads((out / "runs.json").read_text())
+    sizes, seeds = data["sizes"], data["random_seeds"]
+    targets = list(data["runs"])
+    result = {"protocol": data["protocol"], "episodes": data["episodes"], "sizes": sizes, "random_seeds": seeds,
+              "pool": data["pool"], "networks": data["networks"], "seconds": round(data["seconds"]),
+              "tests": {"episodes": "Wilcoxon signed-rank over the 100 paired episodes (two-sided)",
+                        "targets": "Wilcoxon signed-rank over the 10 targets' mean differences (two-sided)"},
+              "targets": {}, "summary": {}}
+    for t in targets:
+        run = data["runs"][t]
+        acc = np.asarray(run["accuracy"], float)
+        row = {role: acc[1 + i] for i, role in enumerate(run["roles"])}
+        imagenet = acc[0]
+        entry = {"best_catalog_source": run["refs"][run["roles"].index("best_catalog")],
+                 "imagenet_accuracy": _interval(imagenet)["mean"], "gain_over_imagenet": {}, "sizes": {}}
+        for role in ("pool", "best_catalog"):
+            entry["gain_over_imagenet"][role] = _interval(row[role] - imagenet)
+        for n in sizes:
+            chosen = row[f"emd{n}"]
+            draws = np.array([row[f"random{n}-seed{s}"] for s in seeds])
+            random_mean = draws.mean(axis=0)
+            draw_gains = 100 * (draws.mean(axis=1) - imagenet.mean())
+            entry["sizes"][str(n)] = {
+                "chosen_gain": _interval(chosen - imagenet),
+                "random_gain": _interval(random_mean - imagenet),
+                "random_draw_gains": [round(float(g), 3) for g in draw_gains],
+                "chosen_minus_random": _paired(chosen, random_mean),
+                # How far the chosen network is from the random draws in units of the draws' own spread: the
+                # network-to-network noise that the episode test cannot see.
+                "draw_spread_sd": round(float(np.std(draw_gains, ddof=1)), 3),
+                "chosen_minus_pool": _paired(chosen, row["pool"]),
+                "chosen_minus_best_catalog": _paired(chosen, row["best_catalog"]),
+            }
+        result["targets"][t] = entry
+    for n in sizes:
+        key = str(n)
+        per = [result["targets"][t]["sizes"][key] for t in targets]
+        diffs = np.array([p["chosen_minus_random"]["mean"] for p in per])
+        gains = np.array([p["chosen_gain"]["mean"] for p in per])
+        result["summary"][key] = {
+            "beats_random": sum(p["chosen_minus_random"]["mean"] > 0 and p["chosen_minus_random"]["wilcoxon_p"] < 0.05
+                                for p in per),
+            "loses_to_random": sum(p["chosen_minus_random"]["mean"] < 0 and p["chosen_minus_random"]["wilcoxon_p"] < 0.05
+                                   for p in per),
+            "beats_imagenet": sum(p["chosen_gain"]["ci95"][0] > 0 for p in per),
+            "below_imagenet": sum(p["chosen_gain"]["ci95"][1] < 0 for p in per),
+            "beyond_draw_spread": sum(abs(p["chosen_minus_random"]["mean"]) > 2 * p["draw_spread_sd"] for p in per),
+            "mean_chosen_minus_random": round(float(diffs.mean()), 3),
+            "targets_test_p": float(stats.wilcoxon(diffs).pvalue) if np.any(diffs != 0) else 1.0,
+            "mean_chosen_gain": round(float(gains.mean()), 3),
+            "mean_random_gain": round(float(np.mean([p["random_gain"]["mean"] for p in per])), 3),
+        }
+    # The default size, leave-one-target-out: the size with the best mean gain on the other nine targets.
+    loto = {}
+    for t in targets:
+        others = [u for u in targets if u != t]
+        pick = max(sizes, key=lambda n: (np.mean([result["targets"][u]["sizes"][str(n)]["chosen_gain"]["mean"]
+                                                  for u in others]), -n))
+        loto[t] = {"size": pick, "held_out_gain": result["targets"][t]["sizes"][str(pick)]["chosen_gain"]["mean"]}
+    result["loto_size"] = {"per_target": loto, "candidates": sizes,
+                           "mean_held_out_gain": round(float(np.mean([v["held_out_gain"] for v in loto.values()])), 3),
+                           "chosen_everywhere": sorted({v["size"] for v in loto.values()})}
+    result["classes"] = _class_lists(out, targets, sizes)
+    (out / "pool.json").write_text(json.dumps(result, indent=1))
+    (out / "pool.md").write_text(markdown(result, targets, sizes))
+    return result
+
+
+def _class_lists(out: Path, targets, sizes) -> dict:
+    """Each target's closest pool classes (the largest size's spec), and the classes that most targets share."""
+    lists, counts = {}, {}
+    for t in targets:
+        spec = json.loads(next((out / "specs").glob(f"{POOL}-emd{max(sizes)}-{t}.json")).read_text())
+        lists[t] = [c["class"] for c in spec["chosen"]]
+        for c in lists[t][: min(sizes)]:
+            counts[c] = counts.get(c, 0) + 1
+    shared = sorted(((n, c) for c, n in counts.items() if n >= 3), reverse=True)
+    return {"closest": {t: v[:10] for t, v in lists.items()},
+            "in_top_min_size_of_3_or_more_targets": [[c, n] for n, c in shared]}
+
+
+def _cell(x: dict, p: bool = False) -> str:
+    lo, hi = x["ci95"]
+    text = f"{x['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+    return text + (f" p={x['wilcoxon_p']:.2g}" if p else "")
+
+
+def markdown(r: dict, targets, sizes) -> str:
+    lines = [f"# A source built from a pool ({r['pool']}): does choosing by similarity help?", "",
+             f"Protocol {r['protocol']} (the benchmark's headline: stage-1 network with its top 4 blocks trained on the "
+             f"source, {r['episodes']} paired 20-shot episodes on the target). Gains in accuracy points over the "
+             "ImageNet network, 95% t-intervals over episodes; `chosen` = the pool classes closest to the target "
+             "(recommender/pool.py, Cui et al. 2018 section 4.2), `random` = the mean of "
+             f"{len(r['random_seeds'])} seeded draws of the same size (the same draws for every target). "
+             f"{r['networks']} networks, {r['seconds'] / 60:.0f} min on 2 cores (cold). Tests: "
+             f"{r['tests']['episodes']}; across targets, {r['tests']['targets']}.", "",
+             "Reproduce: `python scripts/study_pool.py` (measure, then analyse).", "", "## Summary", "",
+             "| classes | chosen beats random (p<0.05) | chosen loses to random | beyond 2 sd of the random draws "
+             "| chosen beats ImageNet (CI > 0) | below ImageNet (CI < 0) | mean chosen − random | p over targets "
+             "| mean gain chosen | mean gain random |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for n in sizes:
+        s = r["summary"][str(n)]
+        lines.append(f"| {n} | {s['beats_random']}/10 | {s['loses_to_random']}/10 | {s['beyond_draw_spread']}/10 | "
+                     f"{s['beats_imagenet']}/10 | {s['below_imagenet']}/10 | {s['mean_chosen_minus_random']:+.2f} | "
+                     f"{s['targets_test_p']:.2g} | {s['mean_chosen_gain']:+.2f} | {s['mean_random_gain']:+.2f} |")
+    loto = r["loto_size"]
+    lines += ["", f"Default size, leave-one-target-out over {loto['candidates']} ({len(loto['candidates'])} candidates): "
+              f"picked {loto['chosen_everywhere']}; mean held-out gain over ImageNet {loto['mean_held_out_gain']:+.2f} "
+              "points.", "", "## Per target", ""]
+    head = "| target | ImageNet acc | whole pool | best catalog source |" + "".join(
+        f" chosen {n} | random {n} | chosen − random {n} |" for n in sizes)
+    lines += [head, "|" + "---|" * (4 + 3 * len(sizes))]
+    for t in targets:
+        e = r["targets"][t]
+        cells = [t, f"{e['imagenet_accuracy']:.1f}", _cell(e["gain_over_imagenet"]["pool"]),
+                 f"{e['best_catalog_source']}: {_cell(e['gain_over_imagenet']['best_catalog'])}"]
+        for n in sizes:
+            z = e["sizes"][str(n)]
+            cells += [_cell(z["chosen_gain"]), _cell(z["random_gain"]), _cell(z["chosen_minus_random"], True)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## The chosen classes", "", "Closest ten per target:", ""]
+    for t, classes in r["classes"]["closest"].items():
+        lines.append(f"- **{t}**: {', '.join(classes)}")
+    shared = r["classes"]["in_top_min_size_of_3_or_more_targets"]
+    lines += ["", f"Classes among the closest {min(sizes)} of three or more targets (hubs): "
+              + (", ".join(f"{c} ({n})" for c, n in shared) or "none"), ""]
+    return "\n".join(lines)
+
+
+def main(argv) -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
+    mode, out, sizes, overrides = _args(argv)
+    out.mkdir(parents=True, exist_ok=True)
+    if mode in ("measure", "all"):
+        measure(study_config(overrides), sizes, out)
+    if mode in ("analyse", "all"):
+        analyse(out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,83 @@
+"""A source built from a pool runs wherever a dataset runs: recommend, train.py and the benchmark (small folders)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recommender import load_config, open_dataset, recommend
+from recommender.pool import build_source, write_spec
+
+from conftest import make_folder_dataset
+
+POOL = {"crimson": (200, 20, 20), "scarlet": (235, 45, 35), "navy": (20, 20, 140), "teal": (20, 140, 140),
+        "olive": (120, 120, 20), "white": (245, 245, 245)}
+TARGET = {"red": (220, 30, 30), "orange": (240, 70, 20)}
+
+
+@pytest.fixture
+def pool_and_target(tmp_path, test_overrides):
+    pool = make_folder_dataset(tmp_path / "pool", POOL, per_class=12)
+    target = make_folder_dataset(tmp_path / "tgt", TARGET, per_class=12, seed=5)
+    other = make_folder_dataset(tmp_path / "other", {"a": (128, 128, 128), "b": (10, 10, 10)}, per_class=12, seed=7)
+    overrides = [*test_overrides, f"target={target}"]
+    return pool, target, other, overrides
+
+
+def finetune_options(tmp_path):
+    return ["finetune.epochs.head=1", "finetune.epochs.finetune=1", "finetune.hidden_units=8", "finetune.batch_size=8",
+            f"finetune.checkpoint_dir={tmp_path / 'ckpt'}", "finetune.seeds=[0]"]
+
+
+def test_the_closest_pool_classes_are_the_red_ones(pool_and_target, tmp_path):
+    pool, target, _, overrides = pool_and_target
+    cfg = load_config(overrides)
+    spec = build_source(cfg, str(target), [str(pool)], 2)
+    assert sorted(c["class"] for c in spec["chosen"]) == ["crimson", "scarlet"]
+    distances = [c["distance"] for c in spec["chosen"]]
+    assert distances == sorted(distances) and spec["members"][0]["classes"] == [c["class"] for c in spec["chosen"]]
+    # Deterministic: the same configuration builds the same source.
+    assert build_source(cfg, str(target), [str(pool)], 2)["identity"] == spec["identity"]
+    drawn = build_source(cfg, str(target), [str(pool)], 3, rule="random", seed=1)
+    assert len(drawn["chosen"]) == 3 and all(c["distance"] is None for c in drawn["chosen"])
+
+
+def test_a_built_source_runs_through_recommend_train_and_the_benchmark(pool_and_target, tmp_path):
+    from finetune.benchmark import run_benchmark
+    from finetune.select import train_from_source
+
+    pool, target, other, overrides = pool_and_target
+    cfg = load_config(overrides)
+    path = write_spec(build_source(cfg, str(target), [str(pool)], 3, name="built"), tmp_path / "built.json")
+    images = open_dataset(str(path), cfg)
+    assert images.name == "built" and len(images.class_names) == 3 and len(images.refs) == 36
+
+    ranking = recommend(cfg=load_config([*overrides, f"sources=[{path},{other}]"]))
+    assert {s.name for s in ranking.sources} == {"built", "other"}
+    assert next(s for s in ranking.sources if s.name == "built").ref == str(path)
+    from recommender.report import write_reports
+
+    paths = write_reports(ranking, tmp_path / "report", {"explain": False})
+    report = paths["report.md"].read_text()
+    assert "## Sources built from a pool" in report and ("| 1 | scarlet |" in report or "| 1 | crimson |" in report)
+    assert paths["classes_built.png"].is_file()
+
+    metrics = train_from_source(load_config([*overrides, *finetune_options(tmp_path), f"source={path}"],
+                                                 "validate"), tmp_path / "run")
+    assert metrics["reason"]["source"] == "built" and (tmp_path / "run" / "model.keras").is_file()
+    # The stage-1 network is keyed by the source's content: the same classes under another spec name reuse it.
+    renamed = json.loads(path.read_text())
+    renamed["name"] = "same-classes"
+    (tmp_path / "same.json").write_text(json.dumps(renamed))
+    assert open_dataset(str(tmp_path / "same.json"), cfg).fingerprint == images.fingerprint
+
+    bench = load_config([*overrides, *finetune_options(tmp_path), f"benchmark.targets=[{target}]", f"benchmark.sources=[{path},{other}]",
+                         "benchmark.fewshot.episodes=3", "benchmark.fewshot.k=[2]", "benchmark.headline.k=2",
+                         "benchmark.top_blocks=[2]", "benchmark.headline.top_blocks=2", "benchmark.bootstrap=5",
+                         "benchmark.jobs=1", "benchmark.scores=[logme]",
+                         "~benchmark.distances", "+benchmark.distances={class_mean_emd:{distance:class_mean_emd}}"],
+                        config_name="benchmark")
+    run = run_benchmark(bench).runs[0]
+    assert run.sources == ["built", "other"] and run.accuracy[2]["2"].shape == (3, 3)
+    assert np.all(np.isfinite(run.accuracy[2]["2"]))

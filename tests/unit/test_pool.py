@@ -1,0 +1,123 @@
+"""A source built from a pool: the class score (Cui et al. 2018, section 4.2) and the source spec."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import ot
+import pytest
+
+from recommender.datasets import DatasetError, DatasetSpec, list_images, resolve_dataset
+from recommender.pool import (class_distances, closest, drawn, make_spec, read_spec, similarity, spec_identity,
+                              write_spec)
+
+from conftest import make_folder_dataset
+
+
+def test_class_distance_by_hand():
+    # Target: classes at (0,0) and (6,8), weights 3/4 and 1/4. Pool class at (0,0): 3/4*0 + 1/4*10 = 2.5;
+    # pool class at (3,4): 3/4*5 + 1/4*5 = 5.
+    d = class_distances([[0.0, 0.0], [3.0, 4.0]], [[0.0, 0.0], [6.0, 8.0]], [0.75, 0.25])
+    assert d == pytest.approx([2.5, 5.0])
+    assert similarity(d) == pytest.approx([np.exp(-0.025), np.exp(-0.05)])
+
+
+def test_closed_form_is_the_emd_of_a_one_point_domain():
+    rng = np.random.default_rng(0)
+    pool, target = rng.normal(size=(7, 5)), rng.normal(size=(4, 5))
+    w = rng.random(4)
+    w /= w.sum()
+    d = class_distances(pool, target, w)
+    for i in range(len(pool)):
+        cost = np.linalg.norm(pool[i][None, :] - target, axis=1)[None, :]
+        assert d[i] == pytest.approx(ot.emd2(np.ones(1), w, cost))
+
+
+def test_a_copy_of_a_target_class_ranks_first_and_the_order_follows_the_closed_form():
+    rng = np.random.default_rng(1)
+    target = rng.normal(size=(3, 8)) * 0.5  # the target domain, near the origin
+    w = np.array([0.5, 0.3, 0.2])
+    others = rng.normal(size=(12, 8)) + 4.0  # a pool from another domain
+    pool = np.vstack([others[:6], target[0], others[6:]])
+    d = class_distances(pool, target, w)
+    order = closest(d, len(pool))
+    assert order[0] == 6
+    by_hand = sorted(range(len(pool)), key=lambda i: sum(wj * np.linalg.norm(pool[i] - t) for wj, t in zip(w, target)))
+    assert list(order) == by_hand
+
+
+def test_ties_keep_pool_order_and_sizes_are_checked():
+    assert list(closest(np.array([1.0, 0.5, 0.5, 2.0]), 3)) == [1, 2, 0]
+    with pytest.raises(ValueError):
+        closest(np.array([1.0, 2.0]), 3)
+    with pytest.raises(ValueError):
+        class_distances([[0.0, 0.0]], [[0.0, 0.0]], [0.5])
+
+
+def test_random_draws_are_seeded_and_shared():
+    assert list(drawn(200, 10, 0)) == list(drawn(200, 10, 0))
+    assert list(drawn(200, 10, 0)) != list(drawn(200, 10, 1))
+    assert len(set(drawn(200, 50, 2))) == 50
+
+
+def _pool(tmp_path):
+    return make_folder_dataset(tmp_path / "pool", {"red": (220, 30, 30), "blue": (30, 30, 220),
+                                                   "green": (30, 200, 40), "grey": (128, 128, 128)})
+
+
+def _spec_for(tmp_path, classes):
+    root = _pool(tmp_path)
+    pool = list_images(DatasetSpec("pool", path=root))
+    members = [{"dataset": str(root), "fingerprint": pool.fingerprint, "classes": classes}]
+    chosen = [{"dataset": str(root), "class": c, "images": 6, "distance": 1.0, "similarity": 0.99} for c in classes]
+    return root, pool, write_spec(make_spec("mine", members, chosen, {"rule": "emd"}), tmp_path / "mine.json")
+
+
+def test_a_spec_round_trips_to_the_same_classes_and_identity(tmp_path):
+    root, pool, path = _spec_for(tmp_path, ["green", "red"])
+    spec = resolve_dataset(str(path), {}, None)
+    images = list_images(spec)
+    assert spec.kind == "subset" and images.class_names == ["green", "red"] and len(images.refs) == 12
+    assert all(r.startswith(str(root / "green")) for r in images.refs[:6])
+    assert spec.identity == ("subset", read_spec(path)["identity"])
+    # The same classes under another name are the same dataset, with the same fingerprint (so the same caches).
+    again = json.loads(path.read_text())
+    again["name"] = "renamed"
+    other = tmp_path / "renamed.json"
+    other.write_text(json.dumps(again))
+    assert list_images(resolve_dataset(str(other), {}, None)).fingerprint == images.fingerprint
+    # Other classes: another identity and fingerprint.
+    _, _, third = _spec_for(tmp_path / "b", ["green", "blue"])
+    assert list_images(resolve_dataset(str(third), {}, None)).fingerprint != images.fingerprint
+
+
+def test_identity_is_content_not_name_or_scores():
+    a = [{"dataset": "x", "fingerprint": "f", "classes": ["a", "b"]}]
+    b = [{"dataset": "/elsewhere/x", "fingerprint": "f", "classes": ["a", "b"]}]
+    assert spec_identity(a) == spec_identity(b)
+    assert spec_identity(a) != spec_identity([{"dataset": "x", "fingerprint": "g", "classes": ["a", "b"]}])
+
+
+def test_an_edited_spec_is_refused(tmp_path):
+    _, _, path = _spec_for(tmp_path, ["green", "red"])
+    spec = json.loads(path.read_text())
+    spec["members"][0]["classes"] = ["green", "blue"]
+    path.write_text(json.dumps(spec))
+    with pytest.raises(DatasetError, match="identity does not match"):
+        resolve_dataset(str(path), {}, None)
+
+
+def test_a_pool_that_changed_is_refused(tmp_path):
+    root, _, path = _spec_for(tmp_path, ["green", "red"])
+    (root / "red" / "000.png").write_bytes(b"changed bytes")
+    with pytest.raises(DatasetError, match="changed since the spec was built"):
+        list_images(resolve_dataset(str(path), {}, None))
+
+
+@pytest.mark.parametrize("text, message", [("not json", "cannot be read as JSON"),
+                                           ('{"kind": "folder"}', "not a source spec")])
+def test_a_file_that_is_not_a_spec_is_refused(tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        resolve_dataset(str(path), {}, None)
