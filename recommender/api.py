@@ -19,6 +19,7 @@ from .datasets import (DatasetError, ImageList, catalog_sources, list_images, re
                        unique_names)
 from .distances import DistanceSpec, configure, needs_features, provided
 from .domains import Domain, build_domain, represent
+from .pool import built_for
 from .evidence import (EvidenceError, backbone_mismatch, catalog_name, load_evidence, measured_sources, prior_mix,
                        verdict)
 from .explain import descriptor_quality
@@ -134,6 +135,9 @@ def candidate_datasets(cfg: DictConfig) -> tuple[ImageList, list[ImageList], lis
     refs = ([str(requested)] if isinstance(requested, str) else [str(n) for n in requested]) if listed \
         else catalog_sources(cfg.catalog)
     target = open_dataset(str(cfg.target), cfg)
+    built = built_for(cfg, target)
+    if built is not None:  # pool=[...]: the source built from the pool's closest classes is one more candidate
+        refs.append(str(built))
     kept, kept_refs, notes = [], [], []
     for ref in refs:
         images = open_dataset(ref, cfg)

@@ -23,6 +23,7 @@ from .distances.class_mean_emd import GROUND_METRICS
 from .distances.otdd import SOLVERS
 from .domains import COVARIANCES, NORMALISATIONS
 from .features import RUNNERS
+from .pool import rules as pool_rules
 from .errors import RecommenderError
 
 
@@ -169,6 +170,7 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("distance.shortlist", integer(1, nullable=True), optional=True),  # prior_score: sources trained
     Rule("distance.evidence", lambda v: None if v is None or (isinstance(v, str) and v)
          else "must be the path of a catalog_evidence.json or null", optional=True),
+    *pool_rules(),
     Rule("report.top_flows", integer(0)),
     Rule("report.explain", boolean),
     Rule("report.top_k", integer(0)),

@@ -20,6 +20,9 @@ from .datasets import DatasetError, ImageList, resolve_dataset, same_dataset
 from .distances import DistanceResult, DistanceSpec, configure
 
 SHIPPED = PROJECT_ROOT / "docs" / "benchmark" / "catalog_evidence.json"
+# What the pool study measured for sources built from a pool (scripts/study_pool.py): merged into the shipped
+# evidence as one more "source" per pool and size, so the prior and the verdict treat it like a catalog source.
+SHIPPED_POOL = PROJECT_ROOT / "docs" / "pool" / "pool_evidence.json"
 FORMAT = 1
 
 
@@ -42,7 +45,19 @@ def load_evidence(path: str | Path | None = None, required: bool = False) -> dic
     except (OSError, ValueError, AttributeError) as err:
         raise EvidenceError(f"distance.evidence: {path} is unreadable ({err}); run scripts/benchmark.py again "
                             "to write a new one.") from None
+    if path == SHIPPED and SHIPPED_POOL.is_file():
+        data = with_pool_evidence(data, json.loads(SHIPPED_POOL.read_text()))
     return data
+
+
+def with_pool_evidence(evidence: dict, pool: dict) -> dict:
+    """The evidence with the pool study's gains of built sources added under their evidence names
+    (`recommender.pool.evidence_name`), on the catalog targets where both were measured under one protocol.
+    Catalog sources' entries are untouched, so nothing the benchmark validated changes."""
+    if pool.get("protocol") != evidence.get("protocol"):
+        return evidence
+    gains = {t: {**g, **pool["gains"].get(t, {})} for t, g in evidence["gains"].items()}
+    return {**evidence, "gains": gains, "built": pool.get("built", {})}
 
 
 def measured_sources(evidence: dict) -> set[str]:
@@ -57,6 +72,10 @@ def catalog_name(images: ImageList, cfg) -> str | None:
     catalog = OmegaConf.to_container(cfg.catalog, resolve=True) if isinstance(cfg.catalog, DictConfig) \
         else cfg.catalog
     data_root = cfg.data_root
+    if images.spec.kind == "subset":  # a built source is known by how it was built, not by a catalog entry
+        from .pool import evidence_name, read_spec
+
+        return evidence_name(read_spec(images.spec.path))
     for name in catalog:
         try:
             if same_dataset(resolve_dataset(str(name), catalog, data_root), images):
@@ -276,14 +295,16 @@ def _against_zero(gain: dict) -> str:
     return "within the noise"
 
 
-def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[str]) -> tuple[str, str]:
+def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[str],
+           built: frozenset = frozenset()) -> tuple[str, str]:
     """(decision, headline): the one sentence a person acts on, from the ranked display names, their measured
     gains over ImageNet (points, None = never measured) and the sources interchangeable with the first.
 
     - "source": the first source's gain interval lies above 0 and no other source is interchangeable with it;
     - "interchangeable": its interval lies above 0, and the measured transfer of others did not differ from it;
     - "imagenet": its gain is within the noise (or below 0), so the ImageNet weights are as good a start;
-    - "unmeasured": nothing measured says whether it beats ImageNet."""
+    - "unmeasured": nothing measured says whether it beats ImageNet.
+    A first source in `built` (built from a pool) is named as one to build, with the gain its kind of build made."""
     top, gain = ranked[0], gains[0]
     if gain is None:
         return "unmeasured", (f"Try {top} first: it ranks first, but no transfer measurement says whether it beats "
@@ -296,6 +317,10 @@ def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[st
         return "interchangeable", (f"{names} are interchangeable: start from either. {top} gained "
                                    f"{_points(gain)} over ImageNet weights, and the others' measured transfer did "
                                    "not differ from it.")
+    if top in built:
+        return "build", (f"Build a source from the pool and start from it: {top}, the pool's classes closest to this "
+                         f"target. Sources built this way gained {_points(gain)} over ImageNet weights alone on the "
+                         "other catalog targets.")
     return "source", f"Start from {top}: it gained {_points(gain)} over ImageNet weights alone."
 
 
@@ -365,8 +390,9 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
                 if p >= 0.05:
                     same.append(name)
     out["interchangeable"] = same
+    built = frozenset(name for name, cat in ranked if cat is not None and cat.startswith("built:"))
     out["decision"], out["headline"] = decide([name for name, _ in ranked], [out["gains"][n] for n, _ in ranked],
-                                              same)
+                                              same, built)
     if top_gain is None:
         out["start_from_imagenet"] = None
         out["sentences"].append(f"{top_name} has no transfer measurement in the catalog benchmark, so whether it "

@@ -118,7 +118,7 @@ def read_spec(path: str | Path) -> dict:
 # ----------------------------------------------------------------------------------------------- building one
 
 
-def build_source(cfg, target: str, pool: list[str], classes: int, rule: str = "emd", seed: int = 0,
+def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", seed: int = 0,
                  name: str | None = None) -> dict:
     """The source spec of the `classes` pool classes closest to `target` (rule `emd`, the module's rule), or of
     `classes` drawn at random with `seed` (rule `random`, the control). Pool datasets identical to the target are
@@ -128,7 +128,7 @@ def build_source(cfg, target: str, pool: list[str], classes: int, rule: str = "e
 
     if rule not in RULES:
         raise DatasetError(f"rule={rule!r} is not a rule; use one of {RULES}.")
-    target_images = open_dataset(str(target), cfg)
+    target_images = open_dataset(target, cfg)
     target_domain = dataset_domain(target_images, cfg) if rule == "emd" else None
     rows, members = [], []
     for ref in [str(p) for p in pool]:
@@ -158,25 +158,58 @@ def build_source(cfg, target: str, pool: list[str], classes: int, rule: str = "e
     member_rows = [m for m in member_rows if m["classes"]]
     pool_label = "+".join(Path(ref).name for ref, _ in members)
     label = f"{rule}{int(classes)}" + (f"-seed{int(seed)}" if rule == "random" else f"-{target_images.name}")
-    about = {"target": canonical_ref(str(target), target_images, cfg), "target_fingerprint": target_images.fingerprint,
+    about = {"target": canonical_ref(target_images.name if not isinstance(target, str) else target, target_images, cfg), "target_fingerprint": target_images.fingerprint,
              "pool": [ref for ref, _ in members], "pool_classes": len(rows), "rule": rule, "classes": int(classes),
              "seed": int(seed), "gamma": GAMMA, "features": "ImageNet backbone, train split (the recommender's cache)"}
     return make_spec(name or f"{pool_label}-{label}", member_rows, chosen, about)
 
 
-def _pool_names(value):
-    from omegaconf import ListConfig
+def _pool_names(nullable: bool):
+    def check(value):
+        from omegaconf import ListConfig
 
-    if isinstance(value, (list, tuple, ListConfig)) and len(value) > 0 and all(isinstance(v, str) and v for v in value):
-        return None
-    return "must be a non-empty list of catalog names or image folders, e.g. [tinyimagenet]"
+        if value is None and nullable:
+            return None
+        if isinstance(value, (list, tuple, ListConfig)) and len(value) > 0 and all(isinstance(v, str) and v
+                                                                                  for v in value):
+            return None
+        return ("must be null or " if nullable else "must be ") + \
+            "a non-empty list of catalog names or image folders, e.g. [tinyimagenet]"
+    return check
 
 
 def rules():
-    """The build options' constraints, read by `recommender.checks.check_config`."""
+    """The pool options of every command (`pool`, `pool_classes`), read by `recommender.checks.check_config`."""
+    from .checks import Rule, integer
+
+    return (Rule("pool", _pool_names(nullable=True), optional=True), Rule("pool_classes", integer(2), optional=True))
+
+
+def build_rules():
+    """scripts/build_source.py's own options."""
     from .checks import Rule, choice, integer
 
-    return (Rule("pool", _pool_names), Rule("classes", integer(2)), Rule("rule", choice(RULES)),
-            Rule("build_seed", integer(0)),
+    return (Rule("pool", _pool_names(nullable=False)), Rule("rule", choice(RULES)), Rule("build_seed", integer(0)),
             Rule("name", lambda v: None if v is None or (isinstance(v, str) and v and "/" not in v)
                  else "must be null or a name without '/'"))
+
+
+def evidence_name(spec: dict) -> str | None:
+    """How the pool evidence (docs/pool/pool_evidence.json) calls sources built like this one: by the pool's
+    content, the rule and the size, so the study's measurements apply to any target's build of the same kind."""
+    if spec["about"].get("rule") != "emd" or len(spec["members"]) != 1:
+        return None
+    return f"built:{spec['members'][0]['fingerprint'][:16]}:emd{len(spec['chosen'])}"
+
+
+def built_for(cfg, target_images) -> Path | None:
+    """The source built from `cfg.pool` for the target (`cfg.pool_classes` closest classes), as a spec file kept
+    in the feature cache under its content identity; None when no pool is configured."""
+    pool = cfg.get("pool")
+    if not pool:
+        return None
+    spec = build_source(cfg, target_images, list(pool), int(cfg.pool_classes))
+    path = Path(cfg.features.cache_dir).expanduser() / "sources" / f"{spec['name']}-{spec['identity']}.json"
+    if not path.is_file():
+        write_spec(spec, path)
+    return path

@@ -96,7 +96,8 @@ class Ranking:
 
     @property
     def decision(self) -> str:
-        """"source", "interchangeable", "imagenet" or "unmeasured" (recommender.evidence.decide)."""
+        """"source", "build" (a source built from a pool), "interchangeable", "imagenet" or "unmeasured"
+        (recommender.evidence.decide)."""
         return self.evidence.get("decision", "unmeasured")
 
     @property

@@ -1,7 +1,7 @@
 """Build a pretraining source from the pool classes closest to the target (Cui et al. 2018, section 4.2).
 
-    python scripts/build_source.py target=plants                          # 50 Tiny ImageNet classes
-    python scripts/build_source.py target=/data/my_images pool=[tinyimagenet,flowers] classes=25
+    python scripts/build_source.py target=plants                          # the 25 closest Tiny ImageNet classes
+    python scripts/build_source.py target=/data/my_images pool=[tinyimagenet,flowers] pool_classes=25
     python scripts/build_source.py target=plants rule=random build_seed=1   # the control: drawn classes
 """
 import hydra
@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from recommender.checks import check_config, preflight, user_errors
 from recommender.logs import say
-from recommender.pool import build_source, rules
+from recommender.pool import build_rules, build_source
 from recommender.pool_report import write_source_report
 
 
@@ -18,8 +18,8 @@ from recommender.pool_report import write_source_report
 def main(cfg: DictConfig) -> None:
     out_dir = HydraConfig.get().runtime.output_dir
     with user_errors():
-        check_config(cfg, rules(), required=[("target", "plants")])
-        spec = build_source(cfg, str(cfg.target), list(cfg.pool), int(cfg.classes), str(cfg.rule),
+        check_config(cfg, build_rules(), required=[("target", "plants")])
+        spec = build_source(cfg, str(cfg.target), list(cfg.pool), int(cfg.pool_classes), str(cfg.rule),
                             int(cfg.build_seed), cfg.name)
         paths = write_source_report(spec, images_of(spec, cfg), out_dir)
     shown = spec["chosen"][:10]

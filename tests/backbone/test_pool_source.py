@@ -81,3 +81,19 @@ def test_a_built_source_runs_through_recommend_train_and_the_benchmark(pool_and_
     run = run_benchmark(bench).runs[0]
     assert run.sources == ["built", "other"] and run.accuracy[2]["2"].shape == (3, 3)
     assert np.all(np.isfinite(run.accuracy[2]["2"]))
+
+
+def test_recommend_with_a_pool_ranks_the_source_built_for_the_target(pool_and_target):
+    from recommender.pool import read_spec
+
+    pool, target, other, overrides = pool_and_target
+    cfg = load_config([*overrides, f"sources=[{other}]", f"pool=[{pool}]", "pool_classes=2"])
+    ranking = recommend(cfg=cfg)
+    built = [s for s in ranking.sources if str(s.ref).endswith(".json")]
+    assert len(ranking.sources) == 2 and len(built) == 1 and built[0].name == "pool-emd2-tgt"
+    assert sorted(m for m in read_spec(built[0].ref)["members"][0]["classes"]) == ["crimson", "scarlet"]
+    # Kept in the cache under its content identity: the same build again is the same file and the same ranking.
+    again = recommend(cfg=cfg)
+    assert [(s.name, s.ref, s.distance) for s in again.sources] == [(s.name, s.ref, s.distance) for s in ranking.sources]
+    # The study never measured a build from this pool: nothing claims it beats ImageNet.
+    assert built[0].gain is None and any("pool-emd2-tgt" in n for n in ranking.notes)

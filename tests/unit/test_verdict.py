@@ -151,3 +151,21 @@ def test_a_gain_whose_interval_lies_below_zero_is_called_a_loss_not_noise():
     assert decision == "imagenet" and headline.endswith("a measured loss.")
     decision, headline = decide(["a"], [{"mean": -0.3, "half": 1.6, "n": 9}], [])
     assert headline.endswith("within the noise.")
+
+
+def test_a_built_source_first_is_a_source_to_build_with_its_kinds_measured_gain():
+    built = "built:0123456789abcdef:emd25"
+    pool = {"protocol": "top4/k20", "gains": {t: {built: g["a"]} for t, g in BEATS.items()},
+            "built": {built: {"pool": "tinyimagenet", "classes": 25}}}
+    from recommender.evidence import with_pool_evidence
+
+    merged = with_pool_evidence(evidence({t: {"b": g["b"]} for t, g in BEATS.items()}), pool)
+    assert merged["gains"]["t1"] == {"b": -0.01, built: 0.02}
+    judged = verdict(merged, {"name": "prior_mix"}, None, [("tinyimagenet-emd25-x", built), ("b", "b")], 160)
+    assert judged["decision"] == "build" and judged["headline"].startswith("Build a source from the pool")
+    assert "+2.4 ± 0.8 points" in judged["headline"]  # the gains of `a` above, now the built kind's
+    # Another protocol's study does not apply: the built source stays unmeasured.
+    other = with_pool_evidence(evidence(BEATS), {**pool, "protocol": "top2/k5"})
+    assert built not in other["gains"]["t1"]
+    # Within the noise, the verdict is ImageNet, whatever the source is.
+    assert decide(["x"], [{"mean": 0.3, "half": 1.0, "n": 9}], [], frozenset({"x"}))[0] == "imagenet"
