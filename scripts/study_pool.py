@@ -187,9 +187,35 @@ def analyse(out: Path) -> dict:
                            "mean_held_out_gain": round(float(np.mean([v["held_out_gain"] for v in loto.values()])), 3),
                            "chosen_everywhere": sorted({v["size"] for v in loto.values()})}
     result["classes"] = _class_lists(out, targets, sizes)
+    _write_pool_evidence(out, data, targets, sizes)
     (out / "pool.json").write_text(json.dumps(result, indent=1))
     (out / "pool.md").write_text(markdown(result, targets, sizes))
     return result
+
+
+def _spec_path(out: Path, ref: str) -> Path:
+    """A spec named in runs.json, found in <out>/specs/ wherever the run that measured it kept the checkout."""
+    return out / "specs" / Path(ref).name
+
+
+def _write_pool_evidence(out: Path, data: dict, targets, sizes) -> None:
+    """pool_evidence.json: each catalog target's measured gain (a fraction, as the benchmark's evidence) of the
+    source built for it at each size, under the build's evidence name; `recommend pool=[...]` reads it."""
+    from recommender.pool import evidence_name
+
+    gains, built = {}, {}
+    for t in targets:
+        run = data["runs"][t]
+        acc = np.asarray(run["accuracy"], float)
+        gains[t] = {}
+        for n in sizes:
+            i = run["roles"].index(f"emd{n}")
+            name = evidence_name(json.loads(_spec_path(out, run["refs"][i]).read_text()))
+            gains[t][name] = float(np.mean(acc[1 + i] - acc[0]))
+            built[name] = {"pool": data["pool"], "rule": "emd", "classes": n}
+    (out / "pool_evidence.json").write_text(json.dumps(
+        {"format": 1, "protocol": data["protocol"], "made_by": "scripts/study_pool.py", "gains": gains,
+         "built": built}, indent=1))
 
 
 def _class_lists(out: Path, targets, sizes) -> dict:
