@@ -26,7 +26,7 @@ from .datasets import DatasetError
 
 SPEC_FORMAT = 1
 GAMMA = 0.01  # Cui et al. eq. 3
-RULES = ("emd", "random")
+RULES = ("emd", "emd_relative", "random")
 
 
 def class_distances(pool_means: np.ndarray, target_means: np.ndarray, target_weights: np.ndarray) -> np.ndarray:
@@ -42,6 +42,18 @@ def class_distances(pool_means: np.ndarray, target_means: np.ndarray, target_wei
         raise ValueError("class_distances: target_weights must be non-negative, one per target class, sum 1.")
     gaps = np.linalg.norm(pool_means[:, None, :] - target_means[None, :, :], axis=2)
     return gaps @ w
+
+
+def relative_distances(distances: np.ndarray, reference_distances: np.ndarray) -> np.ndarray:
+    """d_i minus pool class i's mean distance to the reference domains (rows: pool classes, columns: reference
+    datasets): how much closer the class is to this target than to a typical dataset. A hub class, close to every
+    domain (the hubness of Radovanovic et al., JMLR 2010), gains nothing from being close to this one; the
+    correction is the domain-level analogue of CSLS (Conneau et al., ICLR 2018, eq. 6), without its k-NN."""
+    reference_distances = np.asarray(reference_distances, float)
+    if reference_distances.ndim != 2 or reference_distances.shape[0] != len(distances) or \
+            reference_distances.shape[1] == 0:
+        raise ValueError("relative_distances: one row of reference distances per pool class, at least one column.")
+    return np.asarray(distances, float) - reference_distances.mean(axis=1)
 
 
 def similarity(distances: np.ndarray, gamma: float = GAMMA) -> np.ndarray:
@@ -120,25 +132,39 @@ def read_spec(path: str | Path) -> dict:
 
 def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", seed: int = 0,
                  name: str | None = None) -> dict:
-    """The source spec of the `classes` pool classes closest to `target` (rule `emd`, the module's rule), or of
-    `classes` drawn at random with `seed` (rule `random`, the control). Pool datasets identical to the target are
-    left out. Reads the recommender's cached ImageNet features (train split) of the target and of the pool."""
+    """The source spec of the `classes` pool classes closest to `target` (rule `emd`, the module's rule), closest
+    relative to the other catalog datasets (rule `emd_relative`: `relative_distances`, the catalog's non-pool
+    datasets other than the target as the reference), or drawn at random with `seed` (rule `random`, the
+    control). Pool datasets identical to the target are left out. Reads the recommender's cached ImageNet features
+    (train split) of the target, the pool and the reference."""
     from .api import canonical_ref, dataset_domain, open_dataset
-    from .datasets import same_dataset
+    from .datasets import catalog_sources, same_dataset
 
     if rule not in RULES:
         raise DatasetError(f"rule={rule!r} is not a rule; use one of {RULES}.")
     target_images = open_dataset(target, cfg)
-    target_domain = dataset_domain(target_images, cfg) if rule == "emd" else None
+    target_domain = dataset_domain(target_images, cfg) if rule != "random" else None
+    references = []
+    if rule == "emd_relative":
+        for ref in catalog_sources(cfg.catalog):
+            images = open_dataset(ref, cfg)
+            if not same_dataset(images, target_images) and not any(same_dataset(images, open_dataset(str(p), cfg))
+                                                                   for p in pool):
+                references.append(dataset_domain(images, cfg))
+        if not references:
+            raise DatasetError("rule=emd_relative needs at least one catalog dataset besides the target and the pool.")
     rows, members = [], []
     for ref in [str(p) for p in pool]:
         images = open_dataset(ref, cfg)
         if same_dataset(images, target_images):
             continue  # the target's own images are no pretraining source for it
         ref = canonical_ref(ref, images, cfg)
-        if rule == "emd":
+        if rule != "random":
             domain = dataset_domain(images, cfg)
             d = class_distances(domain.means, target_domain.means, target_domain.weights)
+            if rule == "emd_relative":
+                d = relative_distances(d, np.stack([class_distances(domain.means, r.means, r.weights)
+                                                    for r in references], axis=1))
             rows += [(ref, images, c, float(v), int(n)) for c, v, n in zip(domain.class_names, d, domain.counts)]
         else:
             counts = np.bincount(images.labels, minlength=len(images.class_names))
@@ -149,9 +175,9 @@ def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", 
                            "pool=[tinyimagenet].")
     if not 1 <= int(classes) <= len(rows):
         raise DatasetError(f"classes={classes}: the pool has {len(rows)} classes; keep between 2 and {len(rows)}.")
-    kept = closest([r[3] for r in rows], classes) if rule == "emd" else drawn(len(rows), classes, seed)
+    kept = drawn(len(rows), classes, seed) if rule == "random" else closest([r[3] for r in rows], classes)
     chosen = [{"dataset": rows[i][0], "class": rows[i][2], "images": rows[i][4],
-               "distance": rows[i][3] if rule == "emd" else None,
+               "distance": rows[i][3] if rule != "random" else None,
                "similarity": float(similarity(rows[i][3])) if rule == "emd" else None} for i in kept]
     member_rows = [{"dataset": ref, "fingerprint": images.fingerprint,
                     "classes": [c["class"] for c in chosen if c["dataset"] == ref]} for ref, images in members]
@@ -160,7 +186,7 @@ def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", 
     label = f"{rule}{int(classes)}" + (f"-seed{int(seed)}" if rule == "random" else f"-{target_images.name}")
     about = {"target": canonical_ref(target_images.name if not isinstance(target, str) else target, target_images, cfg), "target_fingerprint": target_images.fingerprint,
              "pool": [ref for ref, _ in members], "pool_classes": len(rows), "rule": rule, "classes": int(classes),
-             "seed": int(seed), "gamma": GAMMA, "features": "ImageNet backbone, train split (the recommender's cache)"}
+             "seed": int(seed), "gamma": GAMMA, "reference": [r.name for r in references], "features": "ImageNet backbone, train split (the recommender's cache)"}
     return make_spec(name or f"{pool_label}-{label}", member_rows, chosen, about)
 
 
@@ -197,9 +223,10 @@ def build_rules():
 def evidence_name(spec: dict) -> str | None:
     """How the pool evidence (docs/pool/pool_evidence.json) calls sources built like this one: by the pool's
     content, the rule and the size, so the study's measurements apply to any target's build of the same kind."""
-    if spec["about"].get("rule") != "emd" or len(spec["members"]) != 1:
+    rule = spec["about"].get("rule")
+    if rule not in ("emd", "emd_relative") or len(spec["members"]) != 1:
         return None
-    return f"built:{spec['members'][0]['fingerprint'][:16]}:emd{len(spec['chosen'])}"
+    return f"built:{spec['members'][0]['fingerprint'][:16]}:{rule}{len(spec['chosen'])}"
 
 
 def built_for(cfg, target_images) -> Path | None:

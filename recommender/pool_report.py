@@ -41,15 +41,16 @@ def images_by_class(spec: dict, class_refs: list[list]) -> dict:
 def report_section(spec: dict, figure: str | None, shown: int = 15) -> list[str]:
     """Markdown lines on a built source among the candidates: what it is, its closest classes, and its grid."""
     about, chosen = spec["about"], spec["chosen"]
-    emd = about["rule"] == "emd"
+    how = {"emd": "the closest to the target by class-mean EMD (Cui et al. 2018, section 4.2).",
+           "emd_relative": "the closest to the target by class-mean EMD, relative to the reference datasets.",
+           "random": f"drawn at random (seed {about['seed']})."}[about["rule"]]
     lines = [f"### {spec['name']}", "",
-             f"Built from {', '.join(about['pool'])}: {len(chosen)} of {about['pool_classes']} classes, "
-             + ("the closest to the target by class-mean EMD (Cui et al. 2018, section 4.2)."
-                if emd else f"drawn at random (seed {about['seed']})."), ""]
+             f"Built from {', '.join(about['pool'])}: {len(chosen)} of {about['pool_classes']} classes, {how}", ""]
     lines += ["| rank | class | images | distance | similarity |", "|---|---|---|---|---|"]
     for rank, row in enumerate(chosen[:shown], 1):
+        d, s = row["distance"], row["similarity"]
         lines.append(f"| {rank} | {row['class']} | {row['images']} | "
-                     + (f"{row['distance']:.3f} | {row['similarity']:.3f} |" if emd else "– | – |"))
+                     + (f"{d:.3f} | " if d is not None else "– | ") + (f"{s:.3f} |" if s is not None else "– |"))
     if len(chosen) > shown:
         lines.append(f"| … | and {len(chosen) - shown} more (the spec lists all) | | | |")
     lines.append("")
@@ -67,7 +68,7 @@ def write_source_report(spec: dict, images_of: dict, out_dir: str | Path) -> dic
     write_json(paths["spec"], spec)
     plot_classes(spec, images_of, paths["figure"])
     about = spec["about"]
-    emd = about["rule"] == "emd"
+    emd = about["rule"] != "random"
     lines = [f"# Built source `{spec['name']}`", "",
              f"{len(spec['chosen'])} of the {about['pool_classes']} classes of the pool "
              f"({', '.join(about['pool'])}), "
@@ -79,12 +80,15 @@ def write_source_report(spec: dict, images_of: dict, out_dir: str | Path) -> dic
         lines += ["Rule (Cui et al., CVPR 2018, section 4.2; distances of section 4.1): each pool class is the "
                   "one-point domain of its class mean (ImageNet features, train split); its distance to the target is "
                   "the EMD to the target's class means weighted by class share, d = Σ_j w_j ‖μ − t_j‖; similarity "
-                  f"exp(−{about['gamma']}·d); the {len(spec['chosen'])} smallest d are kept.", ""]
+                  f"exp(−{about['gamma']}·d); the {len(spec['chosen'])} smallest d are kept."
+                  + (" emd_relative: d minus the class's mean d to the reference datasets "
+                     f"({', '.join(about.get('reference', []))}), so a class close to every domain is not preferred."
+                     if about["rule"] == "emd_relative" else ""), ""]
     lines += ["| rank | pool | class | images | distance d | similarity |", "|---|---|---|---|---|---|"]
     for rank, row in enumerate(spec["chosen"], 1):
         d, s = row["distance"], row["similarity"]
         lines.append(f"| {rank} | {Path(row['dataset']).name} | {row['class']} | {row['images']} | "
-                     + (f"{d:.3f} | {s:.3f} |" if emd else "– | – |"))
+                     + (f"{d:.3f} | " if d is not None else "– | ") + (f"{s:.3f} |" if s is not None else "– |"))
     lines += ["", f"![the kept classes]({paths['figure'].name})", ""]
     text = "\n".join(lines)
     paths["markdown"].write_text(text)

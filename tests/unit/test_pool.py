@@ -121,3 +121,16 @@ def test_a_file_that_is_not_a_spec_is_refused(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(DatasetError, match=message):
         resolve_dataset(str(path), {}, None)
+
+
+def test_relative_distance_by_hand_demotes_a_hub():
+    from recommender.pool import relative_distances
+
+    # Class 0 is close to the target (d 2) but as close to both references (2, 2): a hub, relative 0.
+    # Class 1 is farther (d 3) but far from the references (7, 9): relative 3 - 8 = -5, now first.
+    d = np.array([2.0, 3.0])
+    rel = relative_distances(d, np.array([[2.0, 2.0], [7.0, 9.0]]))
+    assert rel == pytest.approx([0.0, -5.0])
+    assert list(closest(rel, 2)) == [1, 0]
+    with pytest.raises(ValueError):
+        relative_distances(d, np.zeros((2, 0)))
