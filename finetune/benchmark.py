@@ -32,7 +32,7 @@ from recommender import (DatasetError, ImageList, backbone_spec, dataset_feature
 from recommender.api import canonical_ref
 from recommender.datasets import catalog_sources
 from recommender.config import CONF_DIR
-from recommender.evidence import fold, load_evidence, prior_score, prior_score_evidence
+from recommender.evidence import fold, load_evidence, loto_prior, prior_score, prior_score_evidence
 from recommender.logs import Steps
 from recommender.cache import read_json, read_npz, write_json, write_npz
 
@@ -141,15 +141,13 @@ PRIOR = "source_prior_loto"
 
 def source_prior(runs: list[TargetRun], top_blocks: int, k: str, held_out: str) -> dict[str, float]:
     """Each source's mean gain over the ImageNet network on the *other* targets (leave-one-target-out): the
-    per-source main effect of transfer, learned without looking at the target being scored."""
-    gains: dict[str, list[float]] = {}
+    per-source main effect of transfer, learned without looking at the target being scored. The prior itself is
+    `recommender.evidence.loto_prior`'s, which the recommender reads from the evidence: one owner."""
+    gains = {}
     for run in runs:
-        if run.target == held_out:
-            continue
         mean = run.accuracy[top_blocks][str(k)].mean(axis=1)
-        for source, m in zip(run.sources, mean[1:]):
-            gains.setdefault(source, []).append(float(m - mean[0]))
-    return {source: float(np.mean(v)) for source, v in gains.items()}
+        gains[run.target] = {source: float(m - mean[0]) for source, m in zip(run.sources, mean[1:])}
+    return loto_prior(gains, {held_out})
 
 
 def with_prior(runs: list[TargetRun], top_blocks: int, k: str) -> list[TargetRun]:
