@@ -164,6 +164,15 @@ def analyse(out: Path) -> dict:
                 "chosen_minus_pool": _paired(chosen, row["pool"]),
                 "chosen_minus_best_catalog": _paired(chosen, row["best_catalog"]),
             }
+        entry["rules"] = {}
+        for rule, n in SECOND_RULE:
+            if f"{rule}{n}" not in row:
+                continue
+            other = row[f"{rule}{n}"]
+            draws = np.array([row[f"random{n}-seed{s}"] for s in seeds]).mean(axis=0)
+            entry["rules"][f"{rule}{n}"] = {"gain": _interval(other - imagenet),
+                                            "minus_random": _paired(other, draws),
+                                            "minus_emd": _paired(other, row[f"emd{n}"])}
         result["targets"][t] = entry
     for n in sizes:
         key = str(n)
@@ -183,6 +192,35 @@ def analyse(out: Path) -> dict:
             "mean_chosen_gain": round(float(gains.mean()), 3),
             "mean_random_gain": round(float(np.mean([p["random_gain"]["mean"] for p in per])), 3),
         }
+    result["rules"] = {}
+    for rule, n in SECOND_RULE:
+        key = f"{rule}{n}"
+        per = [result["targets"][t]["rules"].get(key) for t in targets]
+        if any(p is None for p in per):
+            continue
+        vs_emd = np.array([p["minus_emd"]["mean"] for p in per])
+        vs_random = np.array([p["minus_random"]["mean"] for p in per])
+        # The rule for the held-out target: the one with the better mean gain on the other nine (2 candidates).
+        picks = {}
+        for t in targets:
+            others = [u for u in targets if u != t]
+            mine = np.mean([result["targets"][u]["rules"][key]["gain"]["mean"] for u in others])
+            plain = np.mean([result["targets"][u]["sizes"][str(n)]["chosen_gain"]["mean"] for u in others])
+            picks[t] = rule if mine > plain else "emd"
+        result["rules"][key] = {
+            "beats_random": sum(p["minus_random"]["mean"] > 0 and p["minus_random"]["wilcoxon_p"] < 0.05 for p in per),
+            "loses_to_random": sum(p["minus_random"]["mean"] < 0 and p["minus_random"]["wilcoxon_p"] < 0.05
+                                   for p in per),
+            "beats_emd": sum(p["minus_emd"]["mean"] > 0 and p["minus_emd"]["wilcoxon_p"] < 0.05 for p in per),
+            "loses_to_emd": sum(p["minus_emd"]["mean"] < 0 and p["minus_emd"]["wilcoxon_p"] < 0.05 for p in per),
+            "beats_imagenet": sum(p["gain"]["ci95"][0] > 0 for p in per),
+            "below_imagenet": sum(p["gain"]["ci95"][1] < 0 for p in per),
+            "mean_gain": round(float(np.mean([p["gain"]["mean"] for p in per])), 3),
+            "mean_minus_emd": round(float(vs_emd.mean()), 3),
+            "minus_emd_targets_p": float(stats.wilcoxon(vs_emd).pvalue) if np.any(vs_emd != 0) else 1.0,
+            "mean_minus_random": round(float(vs_random.mean()), 3),
+            "minus_random_targets_p": float(stats.wilcoxon(vs_random).pvalue) if np.any(vs_random != 0) else 1.0,
+            "loto_rule": picks}
     # The default size, leave-one-target-out: the size with the best mean gain on the other nine targets.
     loto = {}
     for t in targets:
@@ -232,11 +270,13 @@ def _write_pool_evidence(out: Path, data: dict, targets, sizes) -> None:
         run = data["runs"][t]
         acc = np.asarray(run["accuracy"], float)
         gains[t] = {}
-        for n in sizes:
-            i = run["roles"].index(f"emd{n}")
-            name = evidence_name(json.loads(_spec_path(out, run["refs"][i]).read_text()))
+        for i, role in enumerate(run["roles"]):
+            if not role.startswith("emd"):  # the built sources (every rule and size), not the controls
+                continue
+            spec = json.loads(_spec_path(out, run["refs"][i]).read_text())
+            name = evidence_name(spec)
             gains[t][name] = float(np.mean(acc[1 + i] - acc[0]))
-            built[name] = {"pool": data["pool"], "rule": "emd", "classes": n}
+            built[name] = {"pool": data["pool"], "rule": spec["about"]["rule"], "classes": len(spec["chosen"])}
     (out / "pool_evidence.json").write_text(json.dumps(
         {"format": 1, "protocol": data["protocol"], "made_by": "scripts/study_pool.py", "gains": gains,
          "built": built}, indent=1))
@@ -280,12 +320,24 @@ def markdown(r: dict, targets, sizes) -> str:
                      f"{s['beats_imagenet']}/10 | {s['below_imagenet']}/10 | {s['mean_chosen_minus_random']:+.2f} | "
                      f"{s['targets_test_p']:.2g} | {s['mean_chosen_gain']:+.2f} | {s['mean_random_gain']:+.2f} |")
     loto = r["loto_size"]
+    for key, q in r.get("rules", {}).items():
+        lines += ["", f"**Second rule, {key}** (recommender.pool.relative_distances; one size, tried after seeing the "
+                  f"first rule's hub classes): beats random {q['beats_random']}/10, loses {q['loses_to_random']}/10; "
+                  f"beats the first rule {q['beats_emd']}/10, loses {q['loses_to_emd']}/10 (episodes); mean minus the "
+                  f"first rule {q['mean_minus_emd']:+.2f} points (p over targets {q['minus_emd_targets_p']:.2g}), "
+                  f"minus random {q['mean_minus_random']:+.2f} (p {q['minus_random_targets_p']:.2g}); above ImageNet "
+                  f"{q['beats_imagenet']}/10, below {q['below_imagenet']}/10; mean gain {q['mean_gain']:+.2f}. "
+                  "Leave-one-target-out choice between the two rules: "
+                  + ", ".join(f"{t} {v}" for t, v in q["loto_rule"].items()) + "."]
     lines += ["", f"Default size, leave-one-target-out over {loto['candidates']} ({len(loto['candidates'])} candidates): "
               f"picked {loto['chosen_everywhere']}; mean held-out gain over ImageNet {loto['mean_held_out_gain']:+.2f} "
               "points.", "", "## Per target", ""]
+    rule_keys = list(r.get("rules", {}))
     head = "| target | ImageNet acc | whole pool | best catalog source |" + "".join(
         f" chosen {n} | random {n} | chosen − random {n} |" for n in sizes)
-    lines += [head, "|" + "---|" * (4 + 3 * len(sizes))]
+    head += "".join(f" {k} | {k} − {k.rstrip('0123456789').replace('emd_relative', 'emd')}{''.join(c for c in k if c.isdigit())} |"
+                    for k in rule_keys)
+    lines += [head, "|" + "---|" * (4 + 3 * len(sizes) + 2 * len(rule_keys))]
     for t in targets:
         e = r["targets"][t]
         cells = [t, f"{e['imagenet_accuracy']:.1f}", _cell(e["gain_over_imagenet"]["pool"]),
@@ -293,6 +345,9 @@ def markdown(r: dict, targets, sizes) -> str:
         for n in sizes:
             z = e["sizes"][str(n)]
             cells += [_cell(z["chosen_gain"]), _cell(z["random_gain"]), _cell(z["chosen_minus_random"], True)]
+        for k in rule_keys:
+            z = e["rules"][k]
+            cells += [_cell(z["gain"]), _cell(z["minus_emd"], True)]
         lines.append("| " + " | ".join(cells) + " |")
     if "finetune" in r:
         f = r["finetune"]
