@@ -1,6 +1,6 @@
 """Build a pretraining source from the pool classes closest to the target (Cui et al. 2018, section 4.2).
 
-    python scripts/build_source.py target=plants                          # the 25 closest Tiny ImageNet classes
+    python scripts/build_source.py target=plants                          # the 10 closest Tiny ImageNet classes
     python scripts/build_source.py target=/data/my_images pool=[tinyimagenet,flowers] pool_classes=25
     python scripts/build_source.py target=plants rule=random build_seed=1   # the control: drawn classes
 """

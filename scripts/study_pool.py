@@ -1,6 +1,6 @@
 """Does a source built from a pool beat random classes, the whole pool, the best catalog source and ImageNet?
 
-    python scripts/study_pool.py [measure|analyse|finetune|all] [out=docs/pool] [sizes=10,25,50] [key=value ...]
+    python scripts/study_pool.py [measure|analyse|resolution|finetune|all] [out=docs/pool] [sizes=10,25,50] [...]
 
 measure: for every catalog target, builds the pool's closest classes (recommender.pool, rule `emd`) at each size,
 draws random classes of the same sizes (3 seeds, the same draws for every target), and measures them, the whole
@@ -11,6 +11,7 @@ episodes), so every source of a target is scored on the same episodes as ImageNe
 analyse: reads runs.json and the specs and writes <out>/pool.json, <out>/pool.md and <out>/pool_evidence.json.
 finetune: the fine-tune ground truth (2 seeds) for ImageNet, the built source at the leave-one-target-out size
 and a random draw of it, on flowers, trash and xray: <out>/finetune.json (reported by analyse when present).
+resolution: each best catalog source that beat ImageNet, again at 64 x 64 px: <out>/resolution.json (likewise).
 Maintainer tool; about 70 min cold on 2 cores.
 """
 from __future__ import annotations
@@ -233,6 +234,8 @@ def analyse(out: Path) -> dict:
                            "chosen_everywhere": sorted({v["size"] for v in loto.values()}),
                            "most_picked": max(sizes, key=lambda n: (sum(v["size"] == n for v in loto.values()), -n))}
     result["classes"] = _class_lists(out, targets, sizes)
+    if (out / "resolution.json").is_file():
+        result["resolution"] = json.loads((out / "resolution.json").read_text())["pairs"]
     if (out / "finetune.json").is_file():
         result["finetune"] = _finetune_summary(json.loads((out / "finetune.json").read_text()))
     _write_pool_evidence(out, data, targets, sizes)
@@ -349,6 +352,14 @@ def markdown(r: dict, targets, sizes) -> str:
             z = e["rules"][k]
             cells += [_cell(z["gain"]), _cell(z["minus_emd"], True)]
         lines.append("| " + " | ".join(cells) + " |")
+    if "resolution" in r:
+        lines += ["", "## Is 64 px the reason?", "",
+                  "Each target's best catalog source that beat ImageNet here, again with every image at Tiny ImageNet's "
+                  "64 × 64 (`python scripts/study_pool.py resolution`), on the same episodes:", "",
+                  "| target | source | gain, full size | gain, 64 px | 64 px − full size |", "|---|---|---|---|---|"]
+        for t, q in r["resolution"].items():
+            lines.append(f"| {t} | {q['source']} | {_cell(q['gain_full'])} | {_cell(q['gain_64px'])} | "
+                         f"{_cell(q['64px_minus_full'], True)} |")
     if "finetune" in r:
         f = r["finetune"]
         lines += ["", f"## Fine-tune ground truth ({f['protocol']}, {f['size']} classes)", "",
@@ -401,6 +412,48 @@ def finetune_check(cfg, out: Path, size: int) -> None:
                                                   indent=1))
 
 
+def downsampled(cfg, ref: str, size: int = 64) -> Path:
+    """A copy of a catalog folder dataset with every image resized to size x size (LANCZOS, squashed): Tiny
+    ImageNet's resolution. Kept in <cache_dir>/lowres/<name><size>/; the same bytes every time."""
+    from PIL import Image
+
+    from recommender import open_dataset
+
+    images = open_dataset(ref, cfg)
+    out = Path(cfg.features.cache_dir).expanduser() / "lowres" / f"{images.name}{size}"
+    for path, label in zip(images.refs, images.labels):
+        dest = out / images.class_names[label] / (Path(path).stem + ".png")
+        if not dest.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with Image.open(path) as im:
+                im.convert("RGB").resize((size, size), Image.LANCZOS).save(dest)
+    return out
+
+
+def resolution_check(cfg, out: Path) -> None:
+    """Is 64 px the reason? For every target whose best catalog source beat ImageNet (interval above 0 in this
+    study), that source again at Tiny ImageNet's 64 x 64, measured on the same episodes as the full-size one."""
+    from recommender import open_dataset
+    from finetune.benchmark import measure_target, protocol_config
+    from finetune.transfer import train_source
+
+    result = json.loads((out / "pool.json").read_text())
+    pairs = [(t, e["best_catalog_source"]) for t, e in result["targets"].items()
+             if e["gain_over_imagenet"]["best_catalog"]["ci95"][0] > 0]
+    cfg4 = protocol_config(cfg, 4)
+    found = {}
+    for target, source in pairs:
+        refs = [source, str(downsampled(cfg, source))]
+        checkpoints = {(4, open_dataset(r, cfg).fingerprint): train_source(r, cfg4, int(cfg.benchmark.stage1_seed))
+                       for r in refs}
+        acc = 100 * measure_target(target, refs, cfg, checkpoints).accuracy[4]["20"]
+        found[target] = {"source": source, "gain_full": _interval(acc[1] / 100 - acc[0] / 100),
+                         "gain_64px": _interval(acc[2] / 100 - acc[0] / 100),
+                         "64px_minus_full": _paired(acc[2] / 100, acc[1] / 100)}
+        log.info("resolution check %s <- %s: %s", target, source, found[target])
+    (out / "resolution.json").write_text(json.dumps({"protocol": "top4/k20", "size": 64, "pairs": found}, indent=1))
+
+
 def main(argv) -> None:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
     mode, out, sizes, overrides = _args(argv)
@@ -409,6 +462,8 @@ def main(argv) -> None:
         measure(study_config(overrides), sizes, out)
     if mode in ("analyse", "all"):
         analyse(out)
+    if mode in ("resolution", "all"):
+        resolution_check(study_config(overrides), out)
     if mode in ("finetune", "all"):
         size = json.loads((out / "pool.json").read_text())["loto_size"]["most_picked"]
         finetune_check(study_config(overrides), out, size)
