@@ -134,3 +134,26 @@ def test_relative_distance_by_hand_demotes_a_hub():
     assert list(closest(rel, 2)) == [1, 0]
     with pytest.raises(ValueError):
         relative_distances(d, np.zeros((2, 0)))
+
+
+def test_the_shipped_pool_evidence_is_the_studys_measurement():
+    """docs/pool/pool_evidence.json (what `recommend pool=[...]` reads) holds, for each catalog target, the mean
+    over the study's paired episodes of the built source's accuracy minus ImageNet's, under the name of the build
+    recorded in the committed spec."""
+    from pathlib import Path
+
+    from recommender.pool import evidence_name
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "pool"
+    evidence = json.loads((docs / "pool_evidence.json").read_text())
+    runs = json.loads((docs / "runs.json").read_text())
+    assert set(evidence["gains"]) == set(runs["runs"]) and evidence["protocol"] == runs["protocol"] == "top4/k20"
+    for target, run in runs["runs"].items():
+        accuracy = np.asarray(run["accuracy"])
+        for i, role in enumerate(run["roles"]):
+            if not role.startswith("emd"):
+                continue
+            spec = json.loads((docs / "specs" / Path(run["refs"][i]).name).read_text())
+            assert spec["about"]["target"] == target and spec["about"]["rule"] == role.rstrip("0123456789")
+            name = evidence_name(spec)
+            assert evidence["gains"][target][name] == pytest.approx(np.mean(accuracy[1 + i]) - np.mean(accuracy[0]))
