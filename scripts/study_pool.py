@@ -443,7 +443,7 @@ def resolution_check(cfg, out: Path) -> None:
     cfg4 = protocol_config(cfg, 4)
     found = {}
     for target, source in pairs:
-        refs = [source, str(downsampled(cfg, source))]
+        refs = [source, str(downsampled(cfg, source).resolve())]
         checkpoints = {(4, open_dataset(r, cfg).fingerprint): train_source(r, cfg4, int(cfg.benchmark.stage1_seed))
                        for r in refs}
         acc = 100 * measure_target(target, refs, cfg, checkpoints).accuracy[4]["20"]
