@@ -97,3 +97,22 @@ def test_recommend_with_a_pool_ranks_the_source_built_for_the_target(pool_and_ta
     assert [(s.name, s.ref, s.distance) for s in again.sources] == [(s.name, s.ref, s.distance) for s in ranking.sources]
     # The study never measured a build from this pool: nothing claims it beats ImageNet.
     assert built[0].gain is None and any("pool-emd2-tgt" in n for n in ranking.notes)
+
+
+def test_the_build_source_command_writes_the_spec_and_its_report(pool_and_target, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from recommender.pool import read_spec
+
+    pool, target, _, overrides = pool_and_target
+    root = Path(__file__).resolve().parents[2]
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "scripts/build_source.py", *overrides, f"pool=[{pool}]", "pool_classes=2",
+                           f"hydra.run.dir={run}"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Built source pool-emd2-tgt: 2 of 6 pool classes" in done.stdout
+    spec = read_spec(run / "source.json")
+    assert sorted(spec["members"][0]["classes"]) == ["crimson", "scarlet"]
+    assert (run / "classes.png").is_file() and "data:image/png;base64," in (run / "report.html").read_text()
