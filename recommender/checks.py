@@ -153,7 +153,7 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
          else "must name a Beam runner, e.g. DirectRunner, PrismRunner, FlinkRunner or DataflowRunner",
          optional=True),
     Rule("domain.min_images_per_class", integer(1)),
-    Rule("distance.name", choice(DISTANCES)),
+    Rule("distance.name", lambda v: None if isinstance(v, str) and v else "must name a distance"),
     Rule("distance.gamma", number(minimum=0)),
     Rule("distance.ground_metric", choice(GROUND_METRICS), optional=True),
     Rule("distance.normalise", choice(NORMALISATIONS), optional=True),
@@ -226,11 +226,19 @@ def check_config(cfg: DictConfig, extra_rules: Iterable[Rule] = (), required: Se
         problem = rule.check(value)
         if problem:
             raise ConfigError(f"{rule.key}={value!r} {problem}.")
-    for cross_check in (_beam_runner_exists, *cross_checks):
+    for cross_check in (_beam_runner_exists, _distance_known, *cross_checks):
         problem = cross_check(cfg)
         if problem:
             raise ConfigError(problem)
     _check_weights(cfg)
+
+
+def _distance_known(cfg: DictConfig) -> str | None:
+    """distance.name is a built-in distance, unless the option's YAML names its own factory (`_target_`)."""
+    distance = cfg.get("distance")
+    if distance is None or distance.get("_target_") or distance.get("name") in DISTANCES:
+        return None
+    return f"distance.name={distance.get('name')!r} must be one of {', '.join(DISTANCES)} (or name a factory with _target_)."
 
 
 def _beam_runner_exists(cfg: DictConfig) -> str | None:

@@ -70,6 +70,8 @@ def _configure(cfg: Mapping) -> DistanceSpec:
     from .otdd import otdd
 
     name = str(cfg.get("name"))
+    if cfg.get("_target_"):  # a distance of your own: one module and one YAML naming it (docs/method.md)
+        return _from_target(str(cfg["_target_"]), cfg)
     if name == "class_mean_emd":
         metric = str(cfg.get("ground_metric", "euclidean"))
         return DistanceSpec(name, partial(class_mean_emd, ground_metric=metric), _represent_args(cfg),
@@ -88,6 +90,22 @@ def _configure(cfg: Mapping) -> DistanceSpec:
         raise ValueError(f"distance={name} needs each source's trained network, which the fine-tuning package "
                          "provides: call finetune.model_distance.register() first (scripts/recommend.py does).")
     raise ValueError(f"distance={name!r} is not a distance; use one of {list(NAMES)}.")
+
+
+def _from_target(target: str, cfg: Mapping) -> DistanceSpec:
+    """`_target_: package.module.factory` in a conf/distance/ YAML: factory(distance options) -> DistanceSpec."""
+    from importlib import import_module
+
+    module, _, attribute = target.rpartition(".")
+    try:
+        factory = getattr(import_module(module), attribute)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ValueError(f"distance._target_={target!r} cannot be imported ({err}); name a function "
+                         "package.module.factory that Python can import.") from None
+    spec = factory(dict(cfg))
+    if not isinstance(spec, DistanceSpec):
+        raise ValueError(f"distance._target_={target!r} returned {type(spec).__name__}, not a DistanceSpec.")
+    return spec
 
 
 # prior_mix: recommender/evidence.py; model_score and prior_score: finetune/model_distance.py, through

@@ -124,3 +124,42 @@ def test_model_score_without_the_fine_tuning_package_says_what_to_do():
 
     with pytest.raises(ValueError, match="finetune.model_distance.register"):
         configure({"name": "model_score", "score": "logme"})
+
+
+TOY_MODULE = '''
+"""A toy distance: how many classes the two datasets differ by (docs/method.md, "A distance of your own")."""
+from recommender.distances import DistanceResult, DistanceSpec
+
+
+def class_count_gap(source, target):
+    return DistanceResult(float(abs(len(source.class_names) - len(target.class_names))))
+
+
+def toy(options):
+    represent = {"normalise": "none", "whiten_dim": 128, "covariance": None, "covariance_dim": 64, "samples": None,
+                 "seed": 0}
+    return DistanceSpec("toy", class_count_gap, represent, "class-count gap (a toy)")
+'''
+TOY_YAML = "name: toy\n_target_: toy_distance.toy\ngamma: 0.01\n"
+
+
+def test_a_distance_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory, tmp_path, monkeypatch):
+    from recommender.checks import check_config
+
+    target, near, far = folders
+    (tmp_path / "toy_distance.py").write_text(TOY_MODULE)
+    (tmp_path / "conf" / "distance").mkdir(parents=True)
+    (tmp_path / "conf" / "distance" / "toy.yaml").write_text(TOY_YAML)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = cfg_factory(f"target={target}", f"sources=[{far},{near}]", f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
+                      "distance=toy")
+    check_config(cfg)  # an unknown name is fine when its YAML names a factory
+    ranking = recommend(cfg=cfg)
+    assert [s.name for s in ranking.sources] == ["near", "far"]  # 3 classes like the target, then 2
+    assert [s.distance for s in ranking.sources] == [0.0, 1.0] and ranking.distance_label == "class-count gap (a toy)"
+    from omegaconf import OmegaConf
+
+    OmegaConf.set_struct(cfg, False)
+    cfg.distance = {"name": "nearest", "gamma": 0.01}
+    with pytest.raises(Exception, match="distance.name='nearest' must be one of"):
+        check_config(cfg)
