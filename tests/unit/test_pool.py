@@ -157,3 +157,13 @@ def test_the_shipped_pool_evidence_is_the_studys_measurement():
             assert spec["about"]["target"] == target and spec["about"]["rule"] == role.rstrip("0123456789")
             name = evidence_name(spec)
             assert evidence["gains"][target][name] == pytest.approx(np.mean(accuracy[1 + i]) - np.mean(accuracy[0]))
+
+
+def test_a_spec_over_several_pool_datasets_names_classes_by_pool(tmp_path):
+    a = make_folder_dataset(tmp_path / "first", {"red": (220, 30, 30), "blue": (30, 30, 220)})
+    b = make_folder_dataset(tmp_path / "second", {"red": (200, 20, 20), "grey": (128, 128, 128)}, seed=3)
+    members = [{"dataset": str(p), "fingerprint": list_images(DatasetSpec(p.name, path=p)).fingerprint,
+                "classes": classes} for p, classes in ((a, ["red"]), (b, ["red", "grey"]))]
+    path = write_spec(make_spec("two", members, [], {"rule": "emd"}), tmp_path / "two.json")
+    images = list_images(resolve_dataset(str(path), {}, None))
+    assert images.class_names == ["first/red", "second/red", "second/grey"] and len(images.refs) == 18
