@@ -87,6 +87,9 @@ def measure(cfg, sizes, out: Path) -> None:
     needed.sort(key=lambda ref: -len(opened[ref].labels))  # largest first: the last to finish is a short one
     cfg4 = protocol_config(cfg, 4)
     seed = int(cfg.benchmark.stage1_seed)
+    from finetune.transfer import checkpoint_path, transfer_config
+
+    cached = sum(checkpoint_path(opened[ref], transfer_config(cfg4), seed).is_file() for ref in needed)
     t0 = time.perf_counter()
     with worker_pool(int(cfg.benchmark.jobs)) as pool:
         paths = _in_parallel(pool, train_source, [(ref, cfg4, seed) for ref in needed],
@@ -101,7 +104,7 @@ def measure(cfg, sizes, out: Path) -> None:
                    "logme": run.scores[4]["logme"].tolist(), "n_pool": run.n_pool, "n_test": run.n_test}
         log.info("measured %s", t)
     payload = {"protocol": "top4/k20", "episodes": int(cfg.benchmark.fewshot.episodes), "sizes": sizes,
-               "random_seeds": list(RANDOM_SEEDS), "pool": POOL, "networks": len(needed),
+               "random_seeds": list(RANDOM_SEEDS), "pool": POOL, "networks": len(needed), "networks_cached": cached,
                "train_seconds": train_seconds, "seconds": time.perf_counter() - start,
                "source_images": {ref: int(len(opened[ref].labels)) for ref in needed}, "runs": runs}
     (out / "runs.json").write_text(json.dumps(payload, indent=1))
@@ -137,6 +140,8 @@ def analyse(out: Path) -> dict:
     targets = list(data["runs"])
     result = {"protocol": data["protocol"], "episodes": data["episodes"], "sizes": sizes, "random_seeds": seeds,
               "pool": data["pool"], "networks": data["networks"], "seconds": round(data["seconds"]),
+              # runs.json of session 11 predates the field: 13 networks came from its interrupted first run
+              "networks_cached": data.get("networks_cached", 13),
               "tests": {"episodes": "Wilcoxon signed-rank over the 100 paired episodes (two-sided)",
                         "targets": "Wilcoxon signed-rank over the 10 targets' mean differences (two-sided)"},
               "targets": {}, "summary": {}}
@@ -311,7 +316,9 @@ def markdown(r: dict, targets, sizes) -> str:
              "ImageNet network, 95% t-intervals over episodes; `chosen` = the pool classes closest to the target "
              "(recommender/pool.py, Cui et al. 2018 section 4.2), `random` = the mean of "
              f"{len(r['random_seeds'])} seeded draws of the same size (the same draws for every target). "
-             f"{r['networks']} networks, {r['seconds'] / 60:.0f} min on 2 cores (cold). Tests: "
+             f"{r['networks']} networks; the run that wrote runs.json took {r['seconds'] / 60:.0f} min on 2 cores, "
+             f"with {r.get('networks_cached', 0)} networks already trained by an interrupted first run and other "
+             "jobs sharing the cores at times (so not a clean timing). Tests: "
              f"{r['tests']['episodes']}; across targets, {r['tests']['targets']}.", "",
              "Reproduce: `python scripts/study_pool.py` (measure, then analyse).", "", "## Summary", "",
              "| classes | chosen beats random (p<0.05) | chosen loses to random | beyond 2 sd of the random draws "
