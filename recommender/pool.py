@@ -144,18 +144,17 @@ def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", 
         raise DatasetError(f"rule={rule!r} is not a rule; use one of {RULES}.")
     target_images = open_dataset(target, cfg)
     target_domain = dataset_domain(target_images, cfg) if rule != "random" else None
+    opened = {str(p): open_dataset(str(p), cfg) for p in pool}  # listed once: a pool may hold many files
     references = []
     if rule == "emd_relative":
         for ref in catalog_sources(cfg.catalog):
             images = open_dataset(ref, cfg)
-            if not same_dataset(images, target_images) and not any(same_dataset(images, open_dataset(str(p), cfg))
-                                                                   for p in pool):
+            if not any(same_dataset(images, other) for other in (target_images, *opened.values())):
                 references.append(dataset_domain(images, cfg))
         if not references:
             raise DatasetError("rule=emd_relative needs at least one catalog dataset besides the target and the pool.")
     rows, members = [], []
-    for ref in [str(p) for p in pool]:
-        images = open_dataset(ref, cfg)
+    for ref, images in opened.items():
         if same_dataset(images, target_images):
             continue  # the target's own images are no pretraining source for it
         ref = canonical_ref(ref, images, cfg)
