@@ -5,8 +5,8 @@ reading its cached scores, the transferability formulas) does not import Keras a
 """
 import importlib
 
-_EXPORTS = {"train_source": ".transfer", "train_target": ".transfer", "TransferResult": ".transfer",
-            "check_splittable": ".transfer", "ranking_scores": ".scores"}
+_EXPORTS = {"train_source": ".transfer.stages", "train_target": ".transfer.stages", "TransferResult": ".transfer.stages",
+            "check_splittable": ".transfer.stages", "ranking_scores": ".evaluation"}
 __all__ = list(_EXPORTS)
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from recommender.checks import Rule, boolean, choice, integer, integer_list, number, writable_folder
 
-from .model import N_BLOCKS, STRATEGIES
-from .transferability import REGISTRY
+from finetune.transfer.model import N_BLOCKS, STRATEGIES
+from finetune.transferability import REGISTRY
 
 
 def _score_names(value):

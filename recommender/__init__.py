@@ -8,7 +8,7 @@ for _backend in ("TENSORFLOW", "PYTORCH", "JAX", "CUPY"):
 
 from omegaconf import OmegaConf  # noqa: E402
 
-from .logs import quiet_tensorflow  # noqa: E402
+from recommender.common.logs import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()
 
@@ -16,14 +16,14 @@ quiet_tensorflow()
 # get separate folders, so neither report overwrites the other.
 OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
 
-from .api import (backbone_spec, dataset_domain, dataset_features, dataset_features_together,  # noqa: E402
+from recommender.api import (backbone_spec, dataset_domain, dataset_features, dataset_features_together,  # noqa: E402
                   descriptor_quality_of, load_images, make_extractor, open_dataset, recommend, candidate_datasets, split_indices_of)
-from .backbone import build_backbone, identity as backbone_identity, resolve_weights  # noqa: E402
-from .config import load_config  # noqa: E402
-from .datasets import DatasetError, ImageList, same_dataset  # noqa: E402
-from .features import Extractor, FeatureSet  # noqa: E402
-from .files import atomic_output  # noqa: E402
-from .ranking import Ranking, SourceResult  # noqa: E402
+from recommender.features.backbone import build_backbone, identity as backbone_identity, resolve_weights  # noqa: E402
+from recommender.config import load_config  # noqa: E402
+from recommender.data.datasets import DatasetError, ImageList, same_dataset  # noqa: E402
+from recommender.features.extractor import Extractor, FeatureSet  # noqa: E402
+from recommender.common.files import atomic_output  # noqa: E402
+from recommender.ranking import Ranking, SourceResult  # noqa: E402
 
 __all__ = ["recommend", "load_config", "Ranking", "SourceResult", "dataset_features", "dataset_features_together", "dataset_domain",
            "open_dataset", "split_indices_of", "backbone_spec", "candidate_datasets", "same_dataset", "make_extractor", "load_images",

@@ -12,19 +12,19 @@ from typing import Sequence
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .backbone import BackboneSpec
-from .cache import read_json, write_json
-from .config import load_config
-from .datasets import (DatasetError, ImageList, catalog_sources, list_images, resolve_dataset, same_dataset, select,
+from recommender.features.backbone import BackboneSpec
+from recommender.common.cache import read_json, write_json
+from recommender.config import load_config
+from recommender.data.datasets import (DatasetError, ImageList, catalog_sources, list_images, resolve_dataset, same_dataset, select,
                        unique_names)
-from .distances import DistanceSpec, configure, needs_features, provided
-from .domains import Domain, build_domain, represent
-from .pool import built_for
-from .evidence import (EvidenceError, backbone_mismatch, catalog_name, load_evidence, measured_sources, prior_mix,
+from recommender.distances import DistanceSpec, configure, needs_features, provided
+from recommender.domains import Domain, build_domain, represent
+from recommender.pool import built_for
+from recommender.evidence import (EvidenceError, backbone_mismatch, catalog_name, load_evidence, measured_sources, prior_mix,
                        verdict)
-from .explain import descriptor_quality
-from .features import Extractor, FeatureSet, extract_features, extract_features_together, image_batches
-from .ranking import Ranking, pairwise_distances, rank_sources
+from recommender.explain.figures import descriptor_quality
+from recommender.features.extractor import Extractor, FeatureSet, extract_features, extract_features_together, image_batches
+from recommender.ranking import Ranking, pairwise_distances, rank_sources
 
 log = logging.getLogger(__name__)
 

@@ -17,14 +17,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .backbone import KERAS_ALPHAS
-from .distances import NAMES as DISTANCES
-from .distances.class_mean_emd import GROUND_METRICS
-from .distances.otdd import SOLVERS
-from .domains import COVARIANCES, NORMALISATIONS
-from .features import RUNNERS
-from .pool import rules as pool_rules
-from .errors import RecommenderError
+from recommender.features.backbone import KERAS_ALPHAS
+from recommender.distances import NAMES as DISTANCES
+from recommender.distances.class_mean_emd import GROUND_METRICS
+from recommender.distances.otdd import SOLVERS
+from recommender.domains import COVARIANCES, NORMALISATIONS
+from recommender.features.extractor import RUNNERS
+from recommender.pool import rules as pool_rules
+from recommender.common.errors import RecommenderError
 
 
 class ConfigError(RecommenderError, ValueError):
@@ -163,7 +163,7 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("distance.samples", integer(2), optional=True),
     Rule("distance.solver", choice(SOLVERS), optional=True),
     Rule("distance.sinkhorn_reg", number(above=0), optional=True),
-    # distance=logme: at most finetune.model.N_BLOCKS - 1 top blocks (one always stays frozen), as finetune.top_blocks
+    # distance=logme: at most finetune.transfer.model.N_BLOCKS - 1 top blocks (one always stays frozen), as finetune.top_blocks
     Rule("distance.top_blocks", integer(1, 15), optional=True),
     Rule("distance.stage1_seed", integer(0), optional=True),
     Rule("distance.jobs", integer(1, 64), optional=True),  # prior_score: networks trained at a time
@@ -260,8 +260,8 @@ def _beam_runner_exists(cfg: DictConfig) -> str | None:
 
 def _check_weights(cfg: DictConfig) -> None:
     """The backbone's weights must be at hand before anything is extracted (raises BackboneError)."""
-    from .api import backbone_spec
-    from .backbone import resolve_weights
+    from recommender.api import backbone_spec
+    from recommender.features.backbone import resolve_weights
 
     resolve_weights(backbone_spec(cfg))
 
@@ -274,7 +274,7 @@ def preflight(config_name: str, argv: Sequence[str] | None = None) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from .config import CONF_DIR
+    from recommender.config import CONF_DIR
 
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a.startswith("-") for a in args):

@@ -1,4 +1,5 @@
-"""Compose the Hydra configuration from conf/ for library use and tests (scripts get it from @hydra.main)."""
+"""Compose the Hydra configuration from the packaged conf/ for library use and tests (commands get it from
+@hydra.main)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,9 +7,7 @@ from typing import Sequence
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from .datasets import PROJECT_ROOT
-
-CONF_DIR = PROJECT_ROOT / "conf"
+from recommender.common.paths import CONF_DIR
 
 
 def load_config(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .errors import RecommenderError
-from .features import FeatureSet
+from recommender.common.errors import RecommenderError
+from recommender.features.extractor import FeatureSet
 
 log = logging.getLogger(__name__)
 NORMALISATIONS = ("none", "standardise", "whiten")

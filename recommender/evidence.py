@@ -2,7 +2,7 @@
 ships with the catalog), the validated accuracy of each distance, and the plain-words verdicts of the report.
 
 The evidence file is written by `scripts/benchmark.py` (catalog_evidence.json in its run folder); the one that
-ships is the committed run's, docs/benchmark/catalog_evidence.json. Sources and targets are matched to catalog
+ships is the committed run's, conf/evidence/catalog.json (package data). Sources and targets are matched to catalog
 datasets by identity (real folder or TFDS split), never by display name.
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
-from .config import PROJECT_ROOT
-from .datasets import DatasetError, ImageList, resolve_dataset, same_dataset
-from .distances import DistanceResult, DistanceSpec, configure
+from recommender.common.paths import EVIDENCE_DIR
+from recommender.data.datasets import DatasetError, ImageList, resolve_dataset, same_dataset
+from recommender.distances import DistanceResult, DistanceSpec, configure
 
-SHIPPED = PROJECT_ROOT / "docs" / "benchmark" / "catalog_evidence.json"
-# What the pool study measured for sources built from a pool (scripts/study_pool.py): merged into the shipped
+SHIPPED = EVIDENCE_DIR / "catalog.json"
+# What the pool study measured for sources built from a pool (scripts/studies/study_pool.py): merged into the shipped
 # evidence as one more "source" per pool and size, so the prior and the verdict treat it like a catalog source.
-SHIPPED_POOL = PROJECT_ROOT / "docs" / "pool" / "pool_evidence.json"
+SHIPPED_POOL = EVIDENCE_DIR / "pool.json"
 FORMAT = 1
 
 
@@ -73,7 +73,8 @@ def catalog_name(images: ImageList, cfg) -> str | None:
         else cfg.catalog
     data_root = cfg.data_root
     if images.spec.kind == "subset":  # a built source is known by how it was built, not by a catalog entry
-        from .pool import evidence_name, read_spec
+        from recommender.data.subset import read_spec
+        from recommender.pool import evidence_name
 
         return evidence_name(read_spec(images.spec.path))
     for name in catalog:
@@ -190,7 +191,7 @@ def prior_score_evidence(gains: dict[str, dict[str, float]], scores: dict[str, d
 
 
 def prior_mix(evidence: dict, target: str | None, catalog_of: dict[str, str | None]) -> DistanceSpec:
-    """The default ranking as a distance (finetune/mix.py): value = c d / sd_distance - prior / sd_prior, or
+    """The default ranking as a distance (finetune/benchmark/mix.py): value = c d / sd_distance - prior / sd_prior, or
     d / sd_distance when c is infinite. `catalog_of` maps each source's display name to its catalog name (or
     None: no prior, the mean prior of the others, so the distance alone orders it)."""
     chosen, prior = fold(evidence, target)

@@ -12,19 +12,17 @@ domain by EMD (section 4.1, eq. 2-3), and pretrain on the most similar classes. 
 
 A built source is written as a *source spec* (JSON): the pool datasets, the kept classes, each class's
 distance and similarity, and a content identity. Every command reads it wherever it reads a dataset
-(`sources=[spec.json]`, `source=spec.json`), through the dataset kind `subset` of `recommender.datasets`.
+(`sources=[spec.json]`, `source=spec.json`), through the dataset kind `subset` of `recommender.data.datasets`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .datasets import DatasetError
+from recommender.data.datasets import DatasetError
+from recommender.data.subset import make_spec, write_spec
 
-SPEC_FORMAT = 1
 GAMMA = 0.01  # Cui et al. eq. 3
 RULES = ("emd", "emd_relative", "random")
 
@@ -80,51 +78,12 @@ def drawn(n_pool: int, n: int, seed: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- the spec
 
 
-def spec_identity(members: list[dict]) -> str:
-    """What a built source *is*: each pool dataset's content fingerprint and the classes kept from it (in order).
-    The name, the scores and the target it was built for do not change what it trains on."""
-    payload = [{"fingerprint": m["fingerprint"], "classes": list(m["classes"])} for m in members]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def make_spec(name: str, members: list[dict], chosen: list[dict], about: dict) -> dict:
-    """A source spec: `members` = [{dataset, fingerprint, classes}] (what it trains on), `chosen` = one row per
-    kept class, closest first ({dataset, class, distance, similarity}), `about` = how it was built."""
-    if not any(m["classes"] for m in members):
-        raise DatasetError(f"source {name!r}: no class kept from the pool.")
-    return {"format": SPEC_FORMAT, "kind": "subset", "name": str(name), "identity": spec_identity(members),
-            "members": members, "chosen": chosen, "about": about}
 
 
-def write_spec(spec: dict, path: str | Path) -> Path:
-    from .cache import write_json
-
-    path = Path(path)
-    write_json(path, spec)
-    return path
 
 
-def read_spec(path: str | Path) -> dict:
-    """The spec at `path`, checked: one `error:` line naming the file when it is not one."""
-    path = Path(path)
-    try:
-        spec = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise DatasetError(f"Source spec {path}: cannot be read as JSON ({err}); build it again with "
-                           "scripts/build_source.py.") from None
-    if not isinstance(spec, dict) or spec.get("kind") != "subset" or spec.get("format") != SPEC_FORMAT:
-        raise DatasetError(f"Source spec {path}: not a source spec of format {SPEC_FORMAT} (a JSON file written by "
-                           "scripts/build_source.py); build it again.")
-    members = spec.get("members")
-    if not isinstance(members, list) or not members or not all(
-            isinstance(m, dict) and isinstance(m.get("dataset"), str) and isinstance(m.get("classes"), list)
-            and isinstance(m.get("fingerprint"), str) for m in members):
-        raise DatasetError(f"Source spec {path}: `members` must list {{dataset, fingerprint, classes}}; build it "
-                           "again with scripts/build_source.py.")
-    if spec.get("identity") != spec_identity(members):
-        raise DatasetError(f"Source spec {path}: its identity does not match its classes (the file was edited); "
-                           "build it again with scripts/build_source.py.")
-    return spec
 
 
 # ----------------------------------------------------------------------------------------------- building one
@@ -137,8 +96,8 @@ def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", 
     datasets other than the target as the reference), or drawn at random with `seed` (rule `random`, the
     control). Pool datasets identical to the target are left out. Reads the recommender's cached ImageNet features
     (train split) of the target, the pool and the reference."""
-    from .api import canonical_ref, dataset_domain, open_dataset
-    from .datasets import catalog_sources, same_dataset
+    from recommender.api import canonical_ref, dataset_domain, open_dataset
+    from recommender.data.datasets import catalog_sources, same_dataset
 
     if rule not in RULES:
         raise DatasetError(f"rule={rule!r} is not a rule; use one of {RULES}.")
@@ -205,14 +164,14 @@ def _pool_names(nullable: bool):
 
 def rules():
     """The pool options of every command (`pool`, `pool_classes`), read by `recommender.checks.check_config`."""
-    from .checks import Rule, integer
+    from recommender.checks import Rule, integer
 
     return (Rule("pool", _pool_names(nullable=True), optional=True), Rule("pool_classes", integer(2), optional=True))
 
 
 def build_rules():
     """scripts/build_source.py's own options."""
-    from .checks import Rule, choice, integer
+    from recommender.checks import Rule, choice, integer
 
     return (Rule("pool", _pool_names(nullable=False)), Rule("rule", choice(RULES)), Rule("build_seed", integer(0)),
             Rule("name", lambda v: None if v is None or (isinstance(v, str) and v and "/" not in v)
@@ -220,7 +179,7 @@ def build_rules():
 
 
 def evidence_name(spec: dict) -> str | None:
-    """How the pool evidence (docs/pool/pool_evidence.json) calls sources built like this one: by the pool's
+    """How the pool evidence (conf/evidence/pool.json) calls sources built like this one: by the pool's
     content, the rule and the size, so the study's measurements apply to any target's build of the same kind."""
     rule = spec["about"].get("rule")
     if rule not in ("emd", "emd_relative") or len(spec["members"]) != 1:

@@ -6,9 +6,9 @@ from typing import Callable
 
 import numpy as np
 
-from .distances import DistanceResult
-from .distances.transport import similarity
-from .domains import Domain
+from recommender.distances import DistanceResult
+from recommender.distances.transport import similarity
+from recommender.domains import Domain
 
 Distance = Callable[[Domain, Domain], DistanceResult]
 IMAGENET = "imagenet"  # the row of the ImageNet network itself, at gain 0
@@ -136,7 +136,7 @@ class Ranking:
     def _repr_html_(self) -> str:
         import html
 
-        from .report import table_rows
+        from recommender.explain.report import table_rows
 
         header, body = table_rows(self)
         cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)

@@ -8,10 +8,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from finetune.active import run_active_learning
-from finetune.active_report import console_summary, write_active_learning
+from finetune.active.loop import run_active_learning
+from finetune.active.report import console_summary, write_active_learning
 from finetune.checks import ACTIVE_LEARNING_RULES, FINETUNE_RULES
-from recommender.logs import say
+from recommender.common.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 

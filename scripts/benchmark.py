@@ -8,10 +8,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from finetune.benchmark import run_benchmark
-from finetune.benchmark_report import console_summary, write_benchmark
+from finetune.benchmark.run import run_benchmark
+from finetune.benchmark.report import console_summary, write_benchmark
 from finetune.checks import BENCHMARK_RULES, FINETUNE_RULES, headline_is_measured
-from recommender.logs import say
+from recommender.common.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 

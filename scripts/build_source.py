@@ -9,9 +9,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender.checks import check_config, preflight, user_errors
-from recommender.logs import say
+from recommender.common.logs import say
 from recommender.pool import build_rules, build_source
-from recommender.pool_report import write_source_report
+from recommender.explain.built_source import write_source_report
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="build_source")

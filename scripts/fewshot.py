@@ -9,8 +9,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from finetune.fewshot_compare import compare, format_table
-from recommender.logs import say
+from finetune.fewshot.compare import compare, format_table
+from recommender.common.logs import say
 from recommender.checks import Rule, check_config, integer, user_errors, preflight
 
 

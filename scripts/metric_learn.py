@@ -10,8 +10,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from finetune.metric_run import learn_embedding
-from recommender.logs import say
+from finetune.metric.run import learn_embedding
+from recommender.common.logs import say
 from recommender.checks import Rule, check_config, choice, integer, number, user_errors, preflight
 
 

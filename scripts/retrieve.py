@@ -10,10 +10,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recommender import make_extractor
-from recommender.datasets import catalog_sources
-from recommender.logs import say
+from recommender.data.datasets import catalog_sources
+from recommender.common.logs import say
 from recommender.checks import check_config, user_errors, preflight
-from recommender.retrieval import build_index, encode_query, load_embedding, plot_matches
+from recommender.explain.retrieval import build_index, encode_query, load_embedding, plot_matches
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="retrieve")

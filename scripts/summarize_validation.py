@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from finetune.summary import collect, markdown_table
+from finetune.transfer.summary import collect, markdown_table
 
 
 def fail(message: str) -> None:

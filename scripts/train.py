@@ -9,8 +9,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from finetune.checks import FINETUNE_RULES
-from finetune.select import train_from_source
-from recommender.logs import say
+from finetune.transfer.select import train_from_source
+from recommender.common.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 

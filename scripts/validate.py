@@ -8,9 +8,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from finetune.checks import FINETUNE_RULES
-from finetune.report import markdown, write_validation
-from finetune.validate import validate
-from recommender.logs import say
+from finetune.transfer.validation_report import markdown, write_validation
+from finetune.transfer.validate import validate
+from recommender.common.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 

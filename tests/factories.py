@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.transfer import TransferResult
+from finetune.transfer.stages import TransferResult
 from recommender.domains import Domain
-from recommender.features import FeatureSet
+from recommender.features.extractor import FeatureSet
 from recommender.ranking import SourceResult
 
 

@@ -88,7 +88,7 @@ def _configure(cfg: Mapping) -> DistanceSpec:
                             _label(cfg, f"OTDD ({solver}, {int(cfg.get('samples', 1000))} images per dataset)"))
     if name in ("model_score", "prior_score"):
         raise ValueError(f"distance={name} needs each source's trained network, which the fine-tuning package "
-                         "provides: call finetune.model_distance.register() first (scripts/recommend.py does).")
+                         "provides: call finetune.transfer.model_distance.register() first (scripts/recommend.py does).")
     raise ValueError(f"distance={name!r} is not a distance; use one of {list(NAMES)}.")
 
 
@@ -108,7 +108,7 @@ def _from_target(target: str, cfg: Mapping) -> DistanceSpec:
     return spec
 
 
-# prior_mix: recommender/evidence.py; model_score and prior_score: finetune/model_distance.py, through
+# prior_mix: recommender/evidence.py; model_score and prior_score: finetune/transfer/model_distance.py, through
 # register_distance
 NAMES = ("class_mean_emd", "gaussian_emd", "otdd", "prior_mix", "model_score", "prior_score")
 

@@ -6,9 +6,9 @@ import pytest
 
 from conftest import SHARED_DATASETS, needs_shared, write_image
 from recommender import dataset_features, recommend
-from recommender.features import FeatureError
+from recommender.features.extractor import FeatureError
 
-beam_features = pytest.importorskip("recommender.beam_features", reason="apache-beam is not installed")
+beam_features = pytest.importorskip("recommender.features.beam", reason="apache-beam is not installed")
 
 TWO_WORKERS = {mode: ("features.beam_options.direct_num_workers=2", f"features.beam_options.direct_running_mode={mode}")
                for mode in ("multi_processing", "multi_threading")}

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import make_folder_dataset
 from recommender import recommend
-from recommender.report import write_reports
+from recommender.explain.report import write_reports
 
 OPTIONS = [
     ["distance=class_mean_emd"],
@@ -89,9 +89,9 @@ def test_the_explained_report_draws_a_normalised_distance_in_the_backbone_space(
 
 
 def test_distance_logme_ranks_by_each_trained_source_networks_logme(tmp_path, cfg_factory):
-    from finetune.benchmark import adapted_split
-    from finetune.model_distance import register, stage1_config
-    from finetune.transfer import train_source
+    from finetune.transfer.adapted import adapted_split
+    from finetune.transfer.model_distance import register, stage1_config
+    from finetune.transfer.stages import train_source
     from finetune.transferability import REGISTRY
     from recommender import open_dataset
 
@@ -122,7 +122,7 @@ def test_distance_logme_ranks_by_each_trained_source_networks_logme(tmp_path, cf
 def test_model_score_without_the_fine_tuning_package_says_what_to_do():
     from recommender.distances import configure
 
-    with pytest.raises(ValueError, match="finetune.model_distance.register"):
+    with pytest.raises(ValueError, match="finetune.transfer.model_distance.register"):
         configure({"name": "model_score", "score": "logme"})
 
 

@@ -7,13 +7,13 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from recommender import dataset_features, load_config, make_extractor, recommend
-from recommender.errors import RecommenderError
-from recommender.explain import (descriptor_quality, domain_map_points, embeddings_2d, nearest,
+from recommender.common.errors import RecommenderError
+from recommender.explain.figures import (descriptor_quality, domain_map_points, embeddings_2d, nearest,
                                  sample_per_class)
-from recommender.html import markdown_to_html
-from recommender.plotting import cached_figure
-from recommender.report import write_reports
-from recommender.retrieval import build_index, encode_query
+from recommender.common.html import markdown_to_html
+from recommender.common.plotting import cached_figure
+from recommender.explain.report import write_reports
+from recommender.explain.retrieval import build_index, encode_query
 
 from conftest import SHARED_DATASETS, make_folder_dataset, needs_shared, write_image
 
@@ -132,8 +132,8 @@ def test_explained_report_on_a_small_real_run(tmp_path, test_overrides, monkeypa
     def no_drawing(*args, **kwargs):
         raise AssertionError("a cached figure was drawn again")
 
-    monkeypatch.setattr("recommender.explain.plot_domain_map", no_drawing)
-    monkeypatch.setattr("recommender.explain.plot_transport_plan", no_drawing)
+    monkeypatch.setattr("recommender.explain.figures.plot_domain_map", no_drawing)
+    monkeypatch.setattr("recommender.explain.figures.plot_transport_plan", no_drawing)
     again = write_reports(ranking, tmp_path / "again", cfg.report)
     for name in ("domain_map.png", "distances.png", *(f"plan_{n}.png" for n in top2)):
         assert again[name].read_bytes() == paths[name].read_bytes(), name

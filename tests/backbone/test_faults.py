@@ -62,7 +62,7 @@ def test_a_run_that_cannot_write_its_reports_says_so_in_one_line(fault, options,
     # No mount here: the same failure injected where every figure is written.
     from recommender import load_config, recommend
     from recommender.checks import user_errors
-    from recommender.report import write_reports
+    from recommender.explain.report import write_reports
 
     def failing_savefig(self, fname, *args, **kwargs):
         Path(fname).write_bytes(b"\x89PNG half")  # what a full disk leaves: a partial file

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from recommender import dataset_features, dataset_features_together, make_extractor, open_dataset
-from recommender.backbone import BackboneError, BackboneSpec, resolve_weights, weights_filename
-from recommender.images import UnreadableImageError
+from recommender.features.backbone import BackboneError, BackboneSpec, resolve_weights, weights_filename
+from recommender.data.images import UnreadableImageError
 
 from conftest import SHARED_WEIGHTS, make_folder_dataset, write_image
 
@@ -132,7 +132,7 @@ def test_features_extracted_together_equal_each_extractor_alone_in_one_pass(colo
                                                                             monkeypatch):
     """The pooled features and two cuts' activations from one pass (what the benchmark does) are, bit for bit,
     what each extractor writes alone, in the same cache entries; each image is decoded once, not three times."""
-    import recommender.features as features
+    import recommender.features.extractor as features
 
     alone_cfg = cfg_factory("target=plants")
     together_cfg = cfg_factory("target=plants", f"features.cache_dir={Path(alone_cfg.features.cache_dir)}-together")

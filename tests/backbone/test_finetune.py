@@ -7,12 +7,12 @@ import pytest
 from scipy import stats
 
 from finetune import check_splittable, ranking_scores, train_source, train_target
-from finetune.model import build_network, trainable_tail, with_new_classifier
-from finetune.select import choose_source, train_from_source
-from finetune.transfer import load_checkpoint
+from finetune.transfer.model import build_network, trainable_tail, with_new_classifier
+from finetune.transfer.select import choose_source, train_from_source
+from finetune.transfer.stages import load_checkpoint
 from recommender import backbone_spec, load_config, open_dataset, recommend
-from recommender.backbone import resolve_weights
-from recommender.datasets import DatasetError
+from recommender.features.backbone import resolve_weights
+from recommender.data.datasets import DatasetError
 
 from conftest import SHARED_DATASETS, make_folder_dataset, needs_shared
 
@@ -74,7 +74,7 @@ def test_checkpoint_round_trip_predicts_the_same(tiny, tmp_path):
 
 
 def test_benchmark_tail_outputs_equal_keras_predict_bit_for_bit(tiny):
-    from finetune.benchmark import TAIL_BATCH, _run_tail, tail_of
+    from finetune.transfer.adapted import TAIL_BATCH, _run_tail, tail_of
 
     source, _, overrides = tiny
     checkpoint = train_source(str(source), load_config(overrides, "validate"), seed=0)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import make_folder_dataset
 from recommender import candidate_datasets, recommend, same_dataset
-from recommender.datasets import DatasetSpec, catalog_sources, unique_names
+from recommender.data.datasets import DatasetSpec, catalog_sources, unique_names
 
 RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 40)
 

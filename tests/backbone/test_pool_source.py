@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from recommender import load_config, open_dataset, recommend
-from recommender.pool import build_source, write_spec
+from recommender.data.subset import write_spec
+from recommender.pool import build_source
 
 from conftest import make_folder_dataset
 
@@ -44,8 +45,8 @@ def test_the_closest_pool_classes_are_the_red_ones(pool_and_target, tmp_path):
 
 
 def test_a_built_source_runs_through_recommend_train_and_the_benchmark(pool_and_target, tmp_path):
-    from finetune.benchmark import run_benchmark
-    from finetune.select import train_from_source
+    from finetune.benchmark.run import run_benchmark
+    from finetune.transfer.select import train_from_source
 
     pool, target, other, overrides = pool_and_target
     cfg = load_config(overrides)
@@ -56,7 +57,7 @@ def test_a_built_source_runs_through_recommend_train_and_the_benchmark(pool_and_
     ranking = recommend(cfg=load_config([*overrides, f"sources=[{path},{other}]"]))
     assert {s.name for s in ranking.sources} == {"built", "other"}
     assert next(s for s in ranking.sources if s.name == "built").ref == str(path)
-    from recommender.report import write_reports
+    from recommender.explain.report import write_reports
 
     paths = write_reports(ranking, tmp_path / "report", {"explain": False})
     report = paths["report.md"].read_text()
@@ -84,7 +85,7 @@ def test_a_built_source_runs_through_recommend_train_and_the_benchmark(pool_and_
 
 
 def test_recommend_with_a_pool_ranks_the_source_built_for_the_target(pool_and_target):
-    from recommender.pool import read_spec
+    from recommender.data.subset import read_spec
 
     pool, target, other, overrides = pool_and_target
     cfg = load_config([*overrides, f"sources=[{other}]", f"pool=[{pool}]", "pool_classes=2"])
@@ -104,7 +105,7 @@ def test_the_build_source_command_writes_the_spec_and_its_report(pool_and_target
     import sys
     from pathlib import Path
 
-    from recommender.pool import read_spec
+    from recommender.data.subset import read_spec
 
     pool, target, _, overrides = pool_and_target
     root = Path(__file__).resolve().parents[2]

@@ -40,8 +40,8 @@ def setting(tmp_path):
 
 
 def test_networks_are_trained_once_and_the_mix_applies_the_evidence(setting, cfg_factory, monkeypatch):
-    import finetune.transfer as transfer
-    from finetune.model_distance import register
+    import finetune.transfer.stages as transfer
+    from finetune.transfer.model_distance import register
 
     trained = []
     original = transfer._train_phases
@@ -75,7 +75,7 @@ def test_networks_are_trained_once_and_the_mix_applies_the_evidence(setting, cfg
         assert ranking.evidence["validated"]["score"] == "prior_score"
         assert ranking.evidence["validated"]["mean_weighted_tau"] == 0.8
 
-    from recommender.report import markdown_report
+    from recommender.explain.report import markdown_report
 
     report = markdown_report(first)
     assert "its score alone places it" in report and "These did not decide the order" in report
@@ -91,7 +91,7 @@ def test_networks_are_trained_once_and_the_mix_applies_the_evidence(setting, cfg
     assert sum("distance.shortlist=1" in n and "far follow" in n for n in short.notes) == 1
     assert short.evidence["validated"] is None  # the whole ranking's figure does not hold for a shortlist
     assert any("distance.shortlist=1" in s for s in short.evidence["sentences"])
-    from recommender.report import table_rows
+    from recommender.explain.report import table_rows
 
     assert "not trained (outside the shortlist)" in table_rows(short)[1][2]
 
@@ -101,13 +101,13 @@ def test_the_recommenders_networks_are_the_benchmarks(cfg_factory):
     same protocol (finetune.top_blocks=4), read for that source."""
     from hydra import compose, initialize_config_dir
 
-    from finetune.benchmark import protocol_config
-    from finetune.model_distance import stage1_config
-    from finetune.transfer import checkpoint_path, transfer_config
+    from finetune.benchmark.measure import protocol_config
+    from finetune.transfer.model_distance import stage1_config
+    from finetune.transfer.stages import checkpoint_path, transfer_config
     from recommender import open_dataset
-    from recommender.config import PROJECT_ROOT
+    from recommender.config import CONF_DIR
 
-    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         ours = transfer_config(stage1_config(compose("config", ["target=plants", "distance=prior_score"]), 4))
         bench = transfer_config(protocol_config(compose("benchmark"), 4))
         # train.py / validate.py fine-tune top 2 blocks by default; with the ranking's protocol they reuse its file

@@ -7,7 +7,7 @@ import pytest
 from browser import needs_chromium, open_page
 from conftest import make_folder_dataset
 from recommender import recommend
-from recommender.report import write_reports
+from recommender.explain.report import write_reports
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 COMMITTED = [DOCS / "benchmark" / "report.html", DOCS / "benchmark_intel" / "report.html",

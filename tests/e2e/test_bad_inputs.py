@@ -35,7 +35,7 @@ def data(tmp_path_factory):
     d["text"] = root / "query.jpg"
     d["text"].write_text("not an image")
     d["image"] = write_image(root / "query.png", (220, 30, 30))
-    shipped = json.loads((ROOT / "docs" / "benchmark" / "catalog_evidence.json").read_text())
+    shipped = json.loads((ROOT / "conf" / "evidence" / "catalog.json").read_text())
     shipped.pop("prior_score")
     d["old_evidence"] = root / "old_evidence.json"  # an evidence file from before distance=prior_score
     d["old_evidence"].write_text(json.dumps(shipped))

@@ -22,8 +22,9 @@ def _overrides(test_overrides, cache):
 
 @needs_shared
 def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides, shared_cache):
-    from finetune.benchmark import run_benchmark, to_json
-    from finetune.benchmark_report import write_benchmark
+    from finetune.benchmark.run import run_benchmark
+    from finetune.benchmark.serialise import to_json
+    from finetune.benchmark.report import write_benchmark
     from recommender import load_config
 
     cfg = load_config([*_overrides(test_overrides, shared_cache), f"data_root={SHARED_DATASETS}",
@@ -51,7 +52,8 @@ def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides, shared_cach
 
 @needs_shared
 def test_the_finetune_ground_truth_pairs_seeds_like_episodes(test_overrides, shared_cache):
-    from finetune.benchmark import run_benchmark, to_json
+    from finetune.benchmark.run import run_benchmark
+    from finetune.benchmark.serialise import to_json
     from recommender import load_config
 
     cfg = load_config([*_overrides(test_overrides, shared_cache), f"data_root={SHARED_DATASETS}",
@@ -76,7 +78,7 @@ def test_two_worker_processes_give_the_same_networks_and_accuracies(tmp_path, te
 
     import h5py
 
-    from finetune.benchmark import run_benchmark
+    from finetune.benchmark.run import run_benchmark
     from recommender import load_config
 
     def run(jobs):

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @needs_shared
 def test_recommend_ranks_each_catalog_target_as_the_benchmark_scores_the_default(test_overrides, monkeypatch):
-    import finetune.model_distance as model_distance
-    from finetune.benchmark import shipped_prior_score_of
+    import finetune.transfer.model_distance as model_distance
+    from finetune.benchmark.mix import shipped_prior_score_of
     from recommender import load_config, recommend
     from recommender.evidence import load_evidence
 

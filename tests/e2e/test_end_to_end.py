@@ -11,7 +11,7 @@ import pytest
 from recommender import dataset_features, load_config, recommend
 from recommender.domains import build_domain
 from recommender.distances.class_mean_emd import class_mean_emd
-from recommender.report import format_table, write_reports
+from recommender.explain.report import format_table, write_reports
 
 from conftest import SHARED_DATASETS, SHARED_WEIGHTS, needs_shared
 

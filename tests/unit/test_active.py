@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from finetune.active import binary_entropy, campaign, choose, make_task, r_precision
+from finetune.active.loop import binary_entropy, campaign, choose, make_task, r_precision
 from recommender import DatasetError
 
 
@@ -83,7 +83,7 @@ def test_a_campaign_is_deterministic_and_top_score_finds_separable_positives_fas
 
 
 def test_a_small_pool_caps_the_rounds_and_every_strategy_finishes_with_an_image_left():
-    from finetune.active import STRATEGIES, rounds_the_pool_allows
+    from finetune.active.loop import STRATEGIES, rounds_the_pool_allows
 
     rng = np.random.default_rng(2)
     labels = np.repeat([0, 1], [60, 100])

@@ -6,14 +6,14 @@ import pytest
 
 import recommender
 
-from recommender.backbone import BackboneSpec
-from recommender.datasets import DatasetSpec, ImageList
-from recommender.features import Extractor, FeatureError, extract_features
+from recommender.features.backbone import BackboneSpec
+from recommender.data.datasets import DatasetSpec, ImageList
+from recommender.features.extractor import Extractor, FeatureError, extract_features
 
 
 def test_a_missing_beam_extra_names_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "apache_beam", None)  # import apache_beam now raises ImportError
-    monkeypatch.delitem(sys.modules, "recommender.beam_features", raising=False)
+    monkeypatch.delitem(sys.modules, "recommender.features.beam", raising=False)
     monkeypatch.delattr(recommender, "beam_features", raising=False)
     images = ImageList(DatasetSpec("d", path=tmp_path), ["a", "b"], ["x.png", "y.png"], np.array([0, 1]), "fp")
     extractor = Extractor(BackboneSpec("mobilenet_v2", 0.35, 64, None))  # random init: no weights file needed

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from finetune.benchmark import TargetRun, distinguishable, evaluate, mean_ci, ranking_metrics
-from finetune.fewshot import draw_episodes, episode_accuracies, logistic_predict
+from finetune.benchmark.results import TargetRun
+from finetune.evaluation import distinguishable, mean_ci, ranking_metrics
+from finetune.benchmark.evaluate import evaluate
+from finetune.fewshot.episodes import draw_episodes, episode_accuracies, logistic_predict
 
 
 def test_episodes_depend_on_labels_and_seed_only_and_hold_k_per_class():
@@ -42,7 +44,7 @@ def test_logistic_regression_matches_scikit_learn():
 def test_a_network_fitted_in_a_batch_gets_exactly_its_lone_fit():
     # The batched L-BFGS stops evaluating problems that have converged; a problem's result must not depend on
     # which others share its batch (or on when they stop), so that accuracies are those of separate fits.
-    from finetune.fewshot import logistic_probabilities
+    from finetune.fewshot.episodes import logistic_probabilities
 
     rng = np.random.default_rng(4)
     labels = np.repeat([0, 1, 2], 6)
@@ -124,18 +126,18 @@ def test_evaluate_recomputes_from_its_own_numbers_and_leaves_out_indistinct_targ
 
 
 def test_vectorised_kendall_and_pearson_match_scipy():
-    from finetune.benchmark import _kendall_tau_b, _pearson
+    from finetune.evaluation import kendall_tau_b, pearson
 
     rng = np.random.default_rng(3)
     score = np.round(rng.normal(size=9), 1)  # some ties
     accuracies = np.round(rng.uniform(0.5, 0.9, (20, 9)), 2)
-    for row, tau, r in zip(accuracies, _kendall_tau_b(score, accuracies), _pearson(score, accuracies)):
+    for row, tau, r in zip(accuracies, kendall_tau_b(score, accuracies), pearson(score, accuracies)):
         assert tau == pytest.approx(stats.kendalltau(score, row).statistic)
         assert r == pytest.approx(stats.pearsonr(score, row).statistic)
 
 
 def test_the_source_prior_never_looks_at_the_target_it_scores():
-    from finetune.benchmark import PRIOR, source_prior, with_prior
+    from finetune.benchmark.mix import PRIOR, source_prior, with_prior
 
     runs = [_toy_run("a", [0.01, 0.03, 0.02], [1, 3, 2]), _toy_run("bb", [0.02, 0.04, 0.00], [1, 2, 3]),
             _toy_run("ccc", [0.05, 0.01, 0.03], [3, 1, 2])]
@@ -151,7 +153,7 @@ def test_the_source_prior_never_looks_at_the_target_it_scores():
 
 
 def test_the_prototype_episode_classifier_matches_the_single_network_one():
-    from finetune.deepemd import prototype_predict
+    from finetune.fewshot.deepemd import prototype_predict
 
     rng = np.random.default_rng(4)
     labels = np.repeat([0, 1, 2], 10)
@@ -166,7 +168,7 @@ def test_the_prototype_episode_classifier_matches_the_single_network_one():
 
 
 def test_scores_are_compared_with_emd_paired_over_targets():
-    from finetune.benchmark_report import against_emd
+    from finetune.benchmark.report import against_emd
 
     taus = {"class_mean_emd": [0.1, 0.2, 0.3, 0.4], "better": [0.3, 0.5, 0.4, 0.6]}
     head = {"summary": {n: {"mean_weighted_tau": float(np.mean(v))} for n, v in taus.items()},
@@ -179,7 +181,7 @@ def test_scores_are_compared_with_emd_paired_over_targets():
 
 
 def test_the_prior_mix_never_looks_at_the_target_it_scores():
-    from finetune.benchmark import MIX, with_mix
+    from finetune.benchmark.mix import MIX, with_mix
 
     runs = [_toy_run("a", [0.01, 0.03, 0.02], [1, 3, 2]), _toy_run("bb", [0.02, 0.04, 0.00], [1, 2, 3]),
             _toy_run("ccc", [0.05, 0.01, 0.03], [3, 1, 2]), _toy_run("dddd", [0.0, 0.02, 0.01], [1, 3, 2])]
@@ -193,7 +195,7 @@ def test_the_prior_mix_never_looks_at_the_target_it_scores():
 
 
 def test_linear_cka_by_hand_and_its_invariances():
-    from finetune.benchmark import linear_cka
+    from finetune.benchmark.diagnostics import linear_cka
 
     # One feature: CKA is the squared Pearson correlation. x = 1, 2, 3 and y = 1, 4, 9, centred: (-1, 0, 1) and
     # (-11, -2, 13) / 3, so (sum xy)^2 / (sum x^2 sum y^2) = 64 / (2 * 294 / 9) = 576 / 588.
@@ -209,7 +211,7 @@ def test_weighted_tau_rows_is_scipys_weighted_tau_for_every_row():
 
     from scipy import stats
 
-    from finetune.scores import weighted_tau_rows
+    from finetune.evaluation import weighted_tau_rows
 
     # By hand: x = (3, 2, 1), y = (3, 1, 2). Ranks by (x, y) give weights (1, 1/2, 1/3): pair weights 3/2, 4/3
     # (concordant) and 5/6 (discordant), so tau = (3/2 + 4/3 - 5/6) / (3/2 + 4/3 + 5/6) = 6/11; ranks by

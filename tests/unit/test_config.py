@@ -81,7 +81,7 @@ def test_environment_variables_set_roots(monkeypatch, tmp_path):
 
 
 def test_distance_logme_keeps_single_finetune_keys_and_fills_the_rest_from_the_defaults(tmp_path):
-    from finetune.model_distance import stage1_config
+    from finetune.transfer.model_distance import stage1_config
 
     cfg = load_config(["target=plants", "distance=logme", f"+finetune.checkpoint_dir={tmp_path}"])
     stage1 = stage1_config(cfg, 4)

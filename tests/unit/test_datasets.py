@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from recommender.datasets import (DatasetError, cap_per_class, default_data_root, list_images, resolve_dataset,
+from recommender.data.datasets import (DatasetError, cap_per_class, default_data_root, list_images, resolve_dataset,
                                   split_indices)
 
 from conftest import make_folder_dataset, write_image
@@ -126,7 +126,7 @@ def test_a_file_name_that_is_not_utf8_is_listed_and_fingerprinted(colour_dataset
     import os
     import shutil
 
-    from recommender.datasets import DatasetSpec, list_images
+    from recommender.data.datasets import DatasetSpec, list_images
 
     before = list_images(DatasetSpec("colours", path=colour_dataset)).fingerprint
     odd = os.fsencode(str(colour_dataset / "red")) + b"/odd\xffname.png"

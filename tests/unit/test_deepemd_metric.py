@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finetune.deepemd import cosine_cost, cross_reference_weights, deepemd_predict, emd_cost, prototype_predict
-from finetune.metric import pairwise_distances, semi_hard_negatives, triplet_loss_reference, triplet_semi_hard_loss
+from finetune.fewshot.deepemd import cosine_cost, cross_reference_weights, deepemd_predict, emd_cost, prototype_predict
+from finetune.metric.learn import pairwise_distances, semi_hard_negatives, triplet_loss_reference, triplet_semi_hard_loss
 
 
 def test_emd_cost_is_zero_for_a_permutation_of_the_local_features():

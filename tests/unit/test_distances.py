@@ -6,7 +6,7 @@ from scipy.linalg import sqrtm
 from factories import domain, image_domain
 from recommender.distances import configure
 from recommender.distances.class_mean_emd import class_mean_emd
-from recommender.distances.gaussian import bures_squared, wasserstein_squared
+from recommender.distances.gaussian import bures_squared
 from recommender.distances.gaussian_emd import gaussian_emd
 from recommender.distances.otdd import otdd
 from recommender.distances.transport import sinkhorn, solve
@@ -213,4 +213,4 @@ def test_distances_another_package_provides_are_found_by_name_without_importing_
             "print(provided('no_such_distance'))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["finetune.model_distance", "prior_score_distance", "None"]
+    assert done.stdout.split() == ["finetune.transfer.model_distance", "prior_score_distance", "None"]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recommender.images import UnreadableImageError, load_rgb, resize_array
+from recommender.data.images import UnreadableImageError, load_rgb, resize_array
 
 from conftest import write_image
 

@@ -1,10 +1,10 @@
-"""The catalog prior + distance mix (finetune/mix.py) and its use at recommend time (recommender/evidence.py)."""
+"""The catalog prior + distance mix (finetune/benchmark/mix.py) and its use at recommend time (recommender/evidence.py)."""
 import math
 
 import numpy as np
 import pytest
 
-from finetune.mix import fit, gains, loto_scores, mixed_score, prior
+from finetune.benchmark.mix import fit, gains, loto_scores, mixed_score, prior
 
 
 def test_gains_and_the_leave_one_target_out_prior_by_hand():
@@ -68,7 +68,7 @@ def test_a_catalog_target_gets_the_fold_that_left_it_out():
 def test_source_imagenet_trains_from_imagenet_without_asking_the_recommender():
     from omegaconf import OmegaConf
 
-    from finetune.select import choose_source
+    from finetune.transfer.select import choose_source
 
     source, reason = choose_source(OmegaConf.create({"target": "anything", "source": "imagenet", "report": {}}))
     assert source is None and reason["source"] == "imagenet" and reason["how"] == "forced by source=imagenet"

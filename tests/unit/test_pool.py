@@ -7,9 +7,9 @@ import numpy as np
 import ot
 import pytest
 
-from recommender.datasets import DatasetError, DatasetSpec, list_images, resolve_dataset
-from recommender.pool import (class_distances, closest, drawn, make_spec, read_spec, similarity, spec_identity,
-                              write_spec)
+from recommender.data.datasets import DatasetError, DatasetSpec, list_images, resolve_dataset
+from recommender.data.subset import make_spec, read_spec, spec_identity, write_spec
+from recommender.pool import class_distances, closest, drawn, similarity
 
 from conftest import make_folder_dataset
 
@@ -137,15 +137,16 @@ def test_relative_distance_by_hand_demotes_a_hub():
 
 
 def test_the_shipped_pool_evidence_is_the_studys_measurement():
-    """docs/pool/pool_evidence.json (what `recommend pool=[...]` reads) holds, for each catalog target, the mean
+    """conf/evidence/pool.json (what `recommend pool=[...]` reads) holds, for each catalog target, the mean
     over the study's paired episodes of the built source's accuracy minus ImageNet's, under the name of the build
     recorded in the committed spec."""
     from pathlib import Path
 
+    from recommender.evidence import SHIPPED_POOL
     from recommender.pool import evidence_name
 
     docs = Path(__file__).resolve().parents[2] / "docs" / "pool"
-    evidence = json.loads((docs / "pool_evidence.json").read_text())
+    evidence = json.loads(SHIPPED_POOL.read_text())
     runs = json.loads((docs / "runs.json").read_text())
     assert set(evidence["gains"]) == set(runs["runs"]) and evidence["protocol"] == runs["protocol"] == "top4/k20"
     for target, run in runs["runs"].items():

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from conftest import make_folder_dataset
-from recommender.cache import read_json, read_npz, valid_png, write_json, write_npz
-from recommender.datasets import DatasetError, DatasetSpec, list_images
-from recommender.files import atomic_output, clean_stale_temporaries, temporary_prefix
-from recommender.images import UnreadableImageError, load_rgb
+from recommender.common.cache import read_json, read_npz, valid_png, write_json, write_npz
+from recommender.data.datasets import DatasetError, DatasetSpec, list_images
+from recommender.common.files import atomic_output, clean_stale_temporaries, temporary_prefix
+from recommender.data.images import UnreadableImageError, load_rgb
 
 
 def test_a_decompression_bomb_is_an_unreadable_image_not_a_crash(tmp_path):
@@ -101,7 +101,7 @@ def test_atomic_output_names_its_temporary_with_the_pid(tmp_path):
 def test_a_truncated_or_foreign_checkpoint_is_not_trusted(tmp_path):
     import zipfile
 
-    from finetune.transfer import checkpoint_problem
+    from finetune.transfer.stages import checkpoint_problem
 
     good = tmp_path / "good.keras"
     with zipfile.ZipFile(good, "w") as archive:
@@ -121,7 +121,7 @@ def test_a_truncated_or_foreign_checkpoint_is_not_trusted(tmp_path):
 def test_links_out_of_the_dataset_are_not_followed_and_a_class_linked_twice_counts_once(tmp_path, caplog):
     import os
 
-    from recommender.datasets import DatasetSpec, list_images
+    from recommender.data.datasets import DatasetSpec, list_images
 
     root = make_folder_dataset(tmp_path / "data", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
     outside = make_folder_dataset(tmp_path / "elsewhere", {"secret": (1, 2, 3)}, per_class=2)
@@ -135,7 +135,7 @@ def test_links_out_of_the_dataset_are_not_followed_and_a_class_linked_twice_coun
 
 
 def test_a_feature_cache_kept_inside_the_dataset_is_not_read_as_images(tmp_path):
-    from recommender.datasets import DatasetSpec, list_images
+    from recommender.data.datasets import DatasetSpec, list_images
 
     root = make_folder_dataset(tmp_path / "data", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
     cache = root / "cache"
@@ -148,7 +148,7 @@ def test_a_feature_cache_kept_inside_the_dataset_is_not_read_as_images(tmp_path)
 def test_two_classes_holding_the_same_images_are_named_in_a_warning(tmp_path, caplog):
     import shutil
 
-    from recommender.datasets import DatasetSpec, list_images
+    from recommender.data.datasets import DatasetSpec, list_images
 
     root = make_folder_dataset(tmp_path / "data", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
     shutil.copytree(root / "red", root / "red_copy")
@@ -160,7 +160,7 @@ def test_a_plan_with_thousands_of_classes_is_drawn_at_a_bounded_size(tmp_path):
     from PIL import Image
 
     from factories import domain, source_result
-    from recommender.explain import MAX_PLAN_CLASSES, _heaviest, plot_transport_plan
+    from recommender.explain.figures import MAX_PLAN_CLASSES, _heaviest, plot_transport_plan
 
     assert _heaviest(np.array([0.1, 0.5, 0.2, 0.5]), 2).tolist() == [1, 3]  # largest two, in their own order
     n_source, n_target = 30, 3000

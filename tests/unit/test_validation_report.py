@@ -3,10 +3,10 @@ import json
 
 import numpy as np
 
-from finetune.report import write_validation
-from finetune.scores import ranking_scores
-from finetune.summary import collect, markdown_table
-from finetune.validate import BASELINE, Validation
+from finetune.transfer.validation_report import write_validation
+from finetune.evaluation import ranking_scores
+from finetune.transfer.summary import collect, markdown_table
+from finetune.transfer.validate import BASELINE, Validation
 from factories import domain, source_result, transfer_result
 from recommender.ranking import Ranking
 

@@ -9,7 +9,7 @@ import pytest
 
 from recommender.evidence import decide, source_gains, verdict
 from recommender.ranking import Ranking
-from recommender.report import format_table, markdown_report, table_rows
+from recommender.explain.report import format_table, markdown_report, table_rows
 
 from factories import domain, source_result
 
@@ -119,7 +119,7 @@ def test_a_ranking_has_a_short_repr_and_a_notebook_table():
 
 
 def test_class_names_cannot_break_the_markdown_table():
-    from recommender.report import md_cell
+    from recommender.explain.report import md_cell
 
     assert md_cell("a|b\nc<script>") == "a\\|b c&lt;script&gt;"
 

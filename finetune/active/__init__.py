@@ -1,0 +1,1 @@
+"""Active learning from a transferred network: strategies, campaigns, the report."""

@@ -1,0 +1,1 @@
+"""Metric learning: a triplet-loss embedding head on a transferred network's features."""

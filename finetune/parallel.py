@@ -1,0 +1,52 @@
+"""Worker processes shared by the benchmark and the prior_score distance: each worker runs TensorFlow
+single-threaded, results come back in the order asked.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from recommender.common.logs import Steps
+log = logging.getLogger(__name__)
+
+def _init_worker() -> None:
+    # Spawned workers start with logging unconfigured: send their INFO lines (stage-1 epochs) to stderr.
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+
+
+@contextlib.contextmanager
+def worker_pool(jobs: int):
+    """`jobs` worker processes (None for one: everything runs here). Spawned, not forked: this process has
+    TensorFlow's threads running. Each worker computes exactly what this process would (the same TensorFlow
+    and BLAS thread settings), so results do not depend on `jobs`; only the wall time does."""
+    if jobs <= 1:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
+        yield pool
+
+
+def in_parallel(pool, function, calls: list[tuple], steps: Steps, names: list[str]) -> list:
+    """[function(*args) for args in calls], in the pool's workers when there is one; results in call order.
+    Each finished call is one step of `steps` (a log line, and the progress bar), named by `names`."""
+    if pool is None:
+        out = []
+        for args, name in zip(calls, names):
+            out.append(function(*args))
+            steps.step(name)
+        return out
+    from concurrent.futures import as_completed
+
+    futures = {pool.submit(function, *args): i for i, args in enumerate(calls)}
+    out = [None] * len(calls)
+    try:
+        for future in as_completed(futures):
+            out[futures[future]] = future.result()
+            steps.step(names[futures[future]])
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return out

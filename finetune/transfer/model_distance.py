@@ -1,0 +1,218 @@
+"""`distance=logme` (or any score of finetune/transferability) for `recommend`: rank sources by a model-based
+transferability score, for users who accept training every source first.
+
+Each source's stage-1 network (the benchmark's protocol: `distance.top_blocks` top blocks trained on the source,
+`finetune.*` for the rest) is trained on first use and reused from `finetune.checkpoint_dir` afterwards; the
+target's train+val images go through it (its frozen bottom once, cached), and the score reads the adapted pooled
+features (or the source-class probabilities, for LEEP and NCE) with the target's labels. The distance is
+-score, so the ranking's "lower is better" holds; the score itself is kept in the result's parts.
+
+The recommender does not import this package: it finds `prior_score_distance` and `model_score_distance` by
+name through the entry points pyproject.toml declares (group "recommender.distances"); `register()` adds them
+to its registry by hand, for a process that runs from a checkout that is not installed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from recommender.common.paths import CONF_DIR
+from recommender import open_dataset
+from recommender.data.datasets import DatasetError
+from recommender.distances import DistanceResult, DistanceSpec, configure, register_distance
+from recommender.evidence import EvidenceError, catalog_name, load_evidence, loto_prior, prior_score
+
+from finetune.transferability import REGISTRY
+
+log = logging.getLogger(__name__)
+NAME = "model_score"
+FINETUNE_DEFAULTS = CONF_DIR / "finetune" / "default.yaml"
+
+
+def stage1_config(cfg: DictConfig, top_blocks: int) -> DictConfig:
+    """The recommender's configuration with the stage-1 protocol the benchmark validated (finetune defaults,
+    `top_blocks` top blocks trained); finetune options the configuration carries (a whole group, or single keys
+    such as +finetune.checkpoint_dir=...) override those defaults."""
+    c = cfg.copy()
+    OmegaConf.set_struct(c, False)
+    c.finetune = OmegaConf.merge(OmegaConf.load(FINETUNE_DEFAULTS), c.get("finetune") or {})
+    c.finetune.strategy = "top_blocks"
+    c.finetune.top_blocks = int(top_blocks)
+    return c
+
+
+def trained_networks(source_images, stage1: DictConfig, seed: int, jobs: int) -> dict[str, Path]:
+    """Each source's stage-1 network (display name -> checkpoint): trained once, on first use, and cached by
+    content in finetune.checkpoint_dir, where benchmark.py, validate.py and train.py find the same files. A new
+    target then costs forward passes only. Networks still to train go `jobs` at a time in worker processes (the
+    benchmark's pool: the same numbers whatever `jobs`), with a progress line per network and the time left."""
+    from recommender.common.logs import Steps
+
+    from finetune.parallel import in_parallel, worker_pool
+    from finetune.transfer.stages import checkpoint_path, train_source, transfer_config
+
+    config = transfer_config(stage1)
+    paths = {images.name: checkpoint_path(images, config, seed) for images in source_images}
+    missing = [images for images in source_images if not paths[images.name].is_file()]
+    if missing:
+        log.info("stage-1 networks: %d of %d sources to train once (about a minute each on a 2-core CPU), then "
+                 "cached in %s for every later target", len(missing), len(source_images),
+                 stage1.finetune.checkpoint_dir)
+        with worker_pool(min(int(jobs), len(missing))) as pool:
+            done = in_parallel(pool, train_source, [(images, stage1, seed) for images in missing],
+                                Steps("stage-1 networks", len(missing), log), [i.name for i in missing])
+        paths.update({images.name: path for images, path in zip(missing, done)})
+    trained = {images.name for images in missing}
+    # A cached file is checked (and trained again if damaged) by train_source itself.
+    return {images.name: paths[images.name] if images.name in trained else train_source(images, stage1, seed)
+            for images in source_images}
+
+
+SCORE_FORMAT = 1
+
+
+def cached_score(checkpoint: Path, target, stage1: DictConfig, score_name: str, compute) -> float:
+    """A transferability score of one stage-1 network on the target's train+val images, kept beside the network:
+    a pure function of the checkpoint (named by its content and protocol), the target's content and split, and
+    the score. A warm run reads it without loading Keras, the network or the target's activations."""
+    from recommender import split_indices_of
+    from recommender.common.cache import read_json, write_json
+
+    indices = [split_indices_of(target, stage1, s, stage1.features.max_images_per_class) for s in ("train", "val")]
+    payload = {"format": SCORE_FORMAT, "score": score_name, "checkpoint": Path(checkpoint).name,
+               "target": target.fingerprint, "image_size": int(stage1.finetune.image_size),
+               "split": [hashlib.sha256(np.asarray(i).tobytes()).hexdigest() for i in indices]}
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+    path = Path(checkpoint).parent / f"score-{key}.json"
+    stored = read_json(path)
+    if isinstance(stored, dict) and stored.get("payload") == payload and isinstance(stored.get("value"), float):
+        return stored["value"]
+    value = float(compute())
+    write_json(path, {"payload": payload, "value": value})
+    return value
+
+
+def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
+    from finetune.transfer.adapted import adapted_split
+    from finetune.transfer.stages import train_source
+
+    score_name = str(distance_cfg.get("score", "logme"))
+    if score_name not in REGISTRY:
+        raise DatasetError(f"distance.score={score_name!r} is not a transferability score; use one of "
+                           f"{sorted(REGISTRY)}.")
+    score = REGISTRY[score_name]
+    top_blocks, seed = int(distance_cfg.get("top_blocks", 4)), int(distance_cfg.get("stage1_seed", 0))
+    stage1 = stage1_config(cfg, top_blocks)
+    refs = {images.name: images for images in source_images}
+    target = open_dataset(target_images, stage1)
+
+    def function(source, target_domain) -> DistanceResult:
+        images = refs[source.name]
+        checkpoint = train_source(images, stage1, seed)
+
+        def compute() -> float:
+            pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
+            return float(score.function(pool.predictions if score.needs == "predictions" else pool.features,
+                                        pool.labels))
+        value = cached_score(checkpoint, target, stage1, score_name, compute)
+        log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, source.name, target.name, value)
+        return DistanceResult(value=-value, parts={score_name: value})
+
+    # The dataset-to-dataset table (figures) would need every dataset's network on every other: it uses the
+    # model-free class-mean EMD instead, and the report names it.
+    table = configure({"name": "class_mean_emd", "ground_metric": "euclidean"})
+    return DistanceSpec(NAME, function, table.represent,
+                        f"-{score_name} ({score.reference}) of each source's stage-1 network (top {top_blocks} "
+                        "blocks trained on the source) on the target's train+val images",
+                        pairwise=table.function, table_key={"pairwise": "class_mean_emd"}, kind="model",
+                        table_label=table.label)
+
+
+def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
+    """`distance=prior_score`: the catalog prior plus the LogME of each source's stage-1 network on the target,
+    z-scored over the sources (recommender.evidence.prior_score), with the weight the evidence fitted by nested
+    leave-one-target-out: a catalog target gets the weight and prior that leave it out, any other target the
+    weight fitted on every catalog target. Every source's network is trained once (`trained_networks`)."""
+    evidence = load_evidence(distance_cfg.get("evidence"), required=True)
+    section = evidence.get("prior_score")
+    if not section:
+        raise EvidenceError(f"distance=prior_score: the evidence file {distance_cfg.get('evidence') or 'shipped'} has "
+                            "no prior_score section; run scripts/studies/study_rankers.py on the benchmark.json beside it.")
+    score_name, top_blocks = str(section["score"]), int(section["top_blocks"])
+    score = REGISTRY[score_name]
+    seed = int(distance_cfg.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
+    stage1 = stage1_config(cfg, top_blocks)
+    target = open_dataset(target_images, stage1)
+    target_catalog = catalog_name(target_images, cfg)
+    catalog_of = {images.name: catalog_name(images, cfg) for images in source_images}
+    w = float(section["folds"].get(target_catalog) if target_catalog in section["folds"] else section["all_targets"])
+    prior_of = loto_prior(evidence["gains"], {target_catalog})
+    values: dict[str, DistanceResult] = {}
+
+    names = [images.name for images in source_images]
+    by_catalog = {n: prior_of[catalog_of[n]] for n in names if catalog_of[n] in prior_of}
+    k = distance_cfg.get("shortlist")
+    by_prior = sorted(by_catalog, key=lambda n: (-by_catalog[n], n))
+    # A shortlist: the prior's first k sources, and every source it never measured (nothing else can place them).
+    rest = [] if k is None else by_prior[int(k):]
+    shortlist = [n for n in names if n not in rest]
+    # Every source to train must split for training, checked before any work (not minutes into it).
+    from finetune.transfer.stages import check_splittable, transfer_config
+
+    for images in source_images:
+        if images.name in shortlist:
+            try:
+                check_splittable(images, transfer_config(stage1))
+            except DatasetError as err:
+                raise DatasetError(f"distance=prior_score trains a network on every source, and {err} Or rank "
+                                   "without training: distance=prior_mix.") from None
+    notes = () if not rest else (
+        f"Shortlist (distance.shortlist={k}): only {', '.join(shortlist)} were trained and ranked by the combined "
+        f"score; {', '.join(rest)} follow in the catalog prior's order, untrained (docs/rankers.md shows what a "
+        "shortlist of each size costs in ranking quality).",)
+
+    def compute_all() -> None:
+        from finetune.transfer.adapted import adapted_split
+
+        chosen = [images for images in source_images if images.name in shortlist]
+        networks = trained_networks(chosen, stage1, seed, int(distance_cfg.get("jobs", 1)))
+        measured = {}
+        for images in chosen:
+            def compute(checkpoint=networks[images.name]) -> float:
+                pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
+                return float(score.function(pool.predictions if score.needs == "predictions" else pool.features,
+                                            pool.labels))
+            measured[images.name] = cached_score(networks[images.name], target, stage1, score_name, compute)
+            log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, images.name, target.name,
+                     measured[images.name])
+        combined = prior_score({n: g for n, g in by_catalog.items() if n in shortlist}, shortlist,
+                               [measured[n] for n in shortlist], w)
+        for name, value in zip(shortlist, combined):
+            gain = by_catalog.get(name)
+            values[name] = DistanceResult(value=-float(value), notes=notes, parts={
+                score_name: measured[name], "prior_gain_points": None if gain is None else 100 * gain})
+        for i, name in enumerate(rest):  # below every shortlisted source, in the prior's order
+            values[name] = DistanceResult(value=-(float(np.min(combined)) - 1 - i), parts={
+                "shortlisted": False, "prior_gain_points": 100 * by_catalog[name]})
+
+    def function(source, target_domain) -> DistanceResult:
+        if not values:
+            compute_all()
+        return values[source.name]
+
+    table = configure({"name": "class_mean_emd", "ground_metric": "euclidean"})
+    label = (f"catalog prior + {w:g} × {score_name} ({score.reference}) of each source's stage-1 network (top "
+             f"{top_blocks} blocks trained on the source) on the target's train+val images, both z-scored over "
+             "the sources; the weight fitted leave-one-target-out by the catalog benchmark")
+    return DistanceSpec("prior_score", function, table.represent, label, pairwise=table.function,
+                        table_key={"pairwise": "class_mean_emd"}, kind="prior_model", table_label=table.label)
+
+
+def register() -> None:
+    register_distance(NAME, model_score_distance)
+    register_distance("prior_score", prior_score_distance)

@@ -1,0 +1,1 @@
+"""Shared plumbing of the recommender: errors, atomic files, caches, HTML, plotting, logging."""

@@ -1,0 +1,1 @@
+"""What the recommender shows: the report (Markdown and HTML), its figures, retrieval, built-source pages."""

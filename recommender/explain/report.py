@@ -1,0 +1,413 @@
+"""Turn a Ranking into what a person reads: a console table, JSON/CSV files, a heatmap and report.md."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from recommender.config import CONF_DIR
+from recommender.common.files import write_text_atomic
+from recommender.common.html import markdown_to_html
+from recommender.common.plotting import cached_figure, figure, save_png
+from recommender.ranking import IMAGENET, Ranking
+
+log = logging.getLogger(__name__)
+
+
+
+def _gain_cell(gain: dict | None) -> str:
+    if gain is None:
+        return "not measured"
+    if not math.isfinite(gain["half"]):
+        return f"{gain['mean']:+.1f} (1 target)"
+    return f"{gain['mean']:+.1f} ± {gain['half']:.1f}"
+
+
+GAIN_COLUMN = "gain over ImageNet, points (95% CI)"
+
+
+def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The report's table: the columns that decided the order first, every value in the unit its header names
+    (gains in accuracy points), and the ImageNet network as the last row, at gain 0."""
+    kind = ranking.kind
+    score_name = next(iter(ranking.sources[0].parts), "score") if kind == "model" else "score"
+    columns: list[tuple[str, Callable]] = []
+    if kind == "model":
+        columns.append((score_name, lambda s: f"{s.score:.4f}"))
+    if kind in ("mix", "prior_model"):
+        columns.append(("combined score", lambda s: "not trained (outside the shortlist)"
+                        if s.parts.get("shortlisted") is False else f"{s.score:.3f}"))
+    columns.append((GAIN_COLUMN, lambda s: _gain_cell(s.gain)))
+    # The prior mixed with a trained network's score (prior_score) shows that score, not a distance.
+    network_score = kind == "prior_model" and next(
+        (k for s in ranking.sources for k in s.parts if k not in ("prior_gain_points", "shortlisted")), None)
+    if network_score:
+        columns.append((network_score, lambda s: "—" if network_score not in s.parts
+                        else f"{s.parts[network_score]:.4f}"))
+    elif kind != "model":
+        columns.append(("distance (tie-break)" if kind == "prior" else "distance",
+                        lambda s: "—" if s.distance is None else f"{s.distance:.3f}"))
+    if kind == "distance":
+        columns.append(("similarity", lambda s: f"{s.similarity:.4f}"))
+    header = ("rank", "source", *(c for c, _ in columns), "classes", "images", "skipped")
+    body = [(str(s.rank), s.name, *(f(s) for _, f in columns), str(s.n_classes), str(s.n_images), str(s.n_skipped))
+            for s in ranking.sources]
+    imagenet = ["—", f"{IMAGENET} (no source)"] + ["" for _ in columns] + ["", "", ""]
+    imagenet[2 + [c for c, _ in columns].index(GAIN_COLUMN)] = "+0.0 (reference)"
+    return header, [*body, tuple(imagenet)]
+
+
+def decided_by(ranking: Ranking) -> str:
+    """What decided the order, in plain words."""
+    catalog_targets = "the other catalog targets" if ranking.evidence.get("target_in_catalog") else "the catalog targets"
+    if ranking.kind == "prior":
+        return (f"What decided the order: each source's measured transfer on {catalog_targets} (the catalog "
+                "prior), which is the same for every target; a distance to this target only breaks ties and places "
+                "sources the catalog never measured.")
+    if ranking.kind == "mix":
+        return f"What decided the order: {ranking.distance_label}."
+    if ranking.kind == "model":
+        return (f"What decided the order: {ranking.distance_label}. The gains beside it were measured on "
+                f"{catalog_targets}, not on this one.")
+    if ranking.kind == "prior_model":
+        return (f"What decided the order: {ranking.distance_label}. The gains beside it, measured on "
+                f"{catalog_targets}, are the prior's part.")
+    return (f"What decided the order: the {ranking.distance_label} between the target and each source (smaller "
+            f"is closer). The gains beside it were measured on {catalog_targets}; they did not decide the order.")
+
+
+def format_table(ranking: Ranking) -> str:
+    """The console output: the verdict first, then what decided the order, the table and the evidence."""
+    header, body = table_rows(ranking)
+    rows = [header] + body
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(w) if i != 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    t = ranking.target
+    head = [ranking.headline, decided_by(ranking), "",
+            f"Target: {t.name} ({len(t.class_names)} classes, {t.n_images} images, {t.n_skipped} skipped)"]
+    lines += [f"evidence: {sentence}" for sentence in ranking.evidence.get("sentences", [])]
+    quality = [f"{name} {q['knn_accuracy']:.2f}" for name, q in ranking.descriptor_quality.items()]
+    if quality:
+        lines.append(f"descriptor quality (k-NN accuracy on each test split): {', '.join(quality)}")
+    return "\n".join([*head, *lines, *(f"note: {n}" for n in ranking.notes)])
+
+
+def markdown_table(ranking: Ranking) -> str:
+    header, body = table_rows(ranking)
+    body = [tuple(md_cell(c) for c in row) for row in body]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def default_options() -> dict:
+    """The report options of conf/report/default.yaml, what the scripts use: one place for the defaults."""
+    from omegaconf import OmegaConf
+
+    return dict(OmegaConf.load(CONF_DIR / "report" / "default.yaml"))
+
+
+def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None = None) -> dict[str, Path]:
+    """Write ranking.json, ranking.csv, distances.csv, distances.png and report.md into `out_dir`; with
+    `explain`, also the transport-plan, nearest-image and domain-map figures and a self-contained report.html."""
+    opts = {**default_options(), **dict(options or {})}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / name for name in
+             ("ranking.json", "ranking.csv", "distances.csv", "distances.png", "report.md")}
+    write_text_atomic(paths["ranking.json"], json.dumps(_finite(ranking.to_dict()), indent=2, default=_json_default,
+                                                        allow_nan=False))
+    records = ranking.to_records()
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(records[0]))
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in records)
+    write_text_atomic(paths["ranking.csv"], text.getvalue())
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["dataset", *ranking.distance_names])
+    for name, row in zip(ranking.distance_names, ranking.distances):
+        writer.writerow([name, *(f"{v:.6f}" for v in row)])
+    write_text_atomic(paths["distances.csv"], text.getvalue())
+    paths["gains.png"] = out / "gains.png"
+    cached_figure(_figure_cache(ranking), paths["gains.png"],
+                  ("gains", [(s.name, s.gain) for s in ranking.sources]),
+                  lambda path: plot_gains(ranking, path), version=FIGURE_VERSIONS["gains"])
+    cached_figure(_figure_cache(ranking), paths["distances.png"],
+                  ("distances", ranking.target.name, ranking.table_label, ranking.distance_names, ranking.distances),
+                  lambda path: plot_distance_heatmap(ranking, path), version=FIGURE_VERSIONS["distances"])
+    figures = {"gains.png": paths["gains.png"], **(explain_figures(ranking, out, opts) if opts["explain"] else {})}
+    built = built_sources(ranking, out)
+    figures.update({name: path for name, (_, path) in built.items()})
+    paths.update(figures)
+    markdown = markdown_report(ranking, opts["top_flows"], figures, {n: spec for n, (spec, _) in built.items()})
+    write_text_atomic(paths["report.md"], markdown)
+    if opts["explain"]:
+        paths["report.html"] = out / "report.html"
+        write_text_atomic(paths["report.html"], markdown_to_html(markdown, out, f"Sources for {ranking.target.name}"))
+    return paths
+
+
+# Bump a figure's version when you change how it is drawn: cached copies drawn by the old code are then not reused.
+FIGURE_VERSIONS = {"distances": 2, "plan": 3, "neighbours": 2, "domain_map": 2, "gains": 1}
+
+
+def _announced(what: str, draw: Callable[[Path], object]) -> Callable[[Path], object]:
+    """`draw`, saying first what it draws: a figure that is not cached can take a minute (t-SNE, UMAP)."""
+    def announced(path: Path):
+        log.info("drawing %s", what)
+        return draw(path)
+    return announced
+
+
+def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Path]:
+    """The figures that show why the top sources are close: plans, nearest images, a 2-D domain map."""
+    import importlib.util
+
+    from recommender.explain.figures import figures as explain
+
+    top = ranking.sources[: int(opts["top_k"])]
+    cache = _figure_cache(ranking)
+    figures = {}
+    for s in (s for s in top if s.plan is not None):
+        figures[f"plan_{s.name}.png"] = out / f"plan_{_safe(s.name)}.png"
+        cached_figure(cache, figures[f"plan_{s.name}.png"], ("plan", s, ranking.target),
+                      _announced(f"the transport plan of {s.name}",
+                                 lambda path, s=s: explain.plot_transport_plan(s, ranking.target, path)),
+                      version=FIGURE_VERSIONS["plan"])
+    if ranking.feature_sets:
+        target_fs = ranking.feature_sets[ranking.target.name]
+        sources_fs = [ranking.feature_sets[s.name] for s in top]
+        per_class = max(1, min(int(opts["samples_per_class"]), 12 // len(target_fs.class_names)))
+        k, seed = int(opts["neighbours"]), int(opts["seed"])
+        figures["neighbours.png"] = out / "neighbours.png"
+        cached_figure(cache, figures["neighbours.png"], ("neighbours", target_fs, sources_fs, per_class, k, seed),
+                      _announced("the nearest source images",
+                                 lambda path: explain.plot_neighbours(target_fs, sources_fs, per_class, k, seed, path,
+                                                                      cache_dir=target_fs.path.parent)),
+                      version=FIGURE_VERSIONS["neighbours"])
+        names = [ranking.target.name, *(s.name for s in top)]
+        map_sets, map_domains = [ranking.feature_sets[n] for n in names], [ranking.domains[n] for n in names]
+        per_dataset = int(opts["map_points_per_dataset"])
+        figures["domain_map.png"] = out / "domain_map.png"
+        cached_figure(cache, figures["domain_map.png"],
+                      ("domain map", map_sets, map_domains, per_dataset, seed, importlib.util.find_spec("umap") is not None),
+                      _announced(f"the domain map ({len(names)} datasets, {per_dataset} images each: PCA, t-SNE "
+                                 "and UMAP, up to a minute)",
+                                 lambda path: explain.plot_domain_map(map_sets, map_domains, per_dataset, seed, path,
+                                                                      cache_dir=target_fs.path.parent)),
+                      version=FIGURE_VERSIONS["domain_map"])
+    return figures
+
+
+def _figure_cache(ranking: Ranking) -> Path | None:
+    """Drawn figures are cached beside the features they show (none when the ranking carries no features)."""
+    target_fs = ranking.feature_sets.get(ranking.target.name)
+    return None if target_fs is None else target_fs.path.parent / "figures"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def md_cell(text: str) -> str:
+    """A table cell that cannot break the Markdown table or inject HTML: | and newlines escaped, < > & as text."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+            .replace("\r", " ").replace("\n", " "))
+
+
+METHOD = {
+    "prior": ("Each catalog source is ranked by its measured transfer: the mean gain in few-shot accuracy of its "
+              "stage-1 network over the ImageNet network on the catalog targets other than this one (the committed "
+              "benchmark's headline protocol). That prior is the same for every target; {base} between the target "
+              "and each source breaks ties and places sources the catalog never measured. The weight of the "
+              "distance was chosen by nested leave-one-target-out over the catalog."),
+    "mix": ("Each source gets the score prior / sd_prior + c × (−distance) / sd_distance: its measured transfer on "
+            "the other catalog targets and {base} to this target, with c chosen by nested leave-one-target-out "
+            "over the catalog. Higher scores rank first."),
+    "prior_model": ("The score of each source: {base}. The prior is the source's measured transfer on the other "
+                    "catalog targets; the network's score is computed on this target's own images. A source the "
+                    "catalog never measured gets the mean prior of the others, so its score alone places it. "
+                    "Higher scores rank first."),
+    "distance": ("Every image's ImageNet MobileNetV2 features are pooled into class means; the distance between "
+                 "the target and each source is {base}, solved exactly; sources are ranked by distance, smallest "
+                 "first; similarity = exp(−gamma × distance)."),
+    "model": ("Each source's stage-1 network (its top blocks trained on the source) embeds the target's train+val "
+              "images; {base} scores how well those features predict the target's labels. Higher scores rank "
+              "first."),
+}
+
+
+def built_sources(ranking: Ranking, out: Path) -> dict[str, tuple[dict, Path]]:
+    """Figure name -> (spec, grid) of each candidate that is a source built from a pool (scripts/build_source.py)."""
+    from recommender.data.subset import read_spec
+    from recommender.explain.built_source import images_by_class, plot_classes
+
+    found = {}
+    for s in ranking.sources:
+        if s.ref is None or not str(s.ref).endswith(".json") or s.name not in ranking.feature_sets:
+            continue
+        spec = read_spec(s.ref)
+        fs = ranking.feature_sets[s.name]
+        by_class = images_by_class(spec, [[r for r, lab in zip(fs.refs, fs.labels) if lab == i]
+                                          for i in range(len(fs.class_names))])
+        path = out / f"classes_{_safe(s.name)}.png"
+        plot_classes(spec, by_class, path)
+        found[path.name] = (spec, path)
+    return found
+
+
+def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, Path] | None = None,
+                    built: Mapping[str, dict] | None = None) -> str:
+    figures = figures or {}
+    cfg = ranking.config
+    backbone = cfg.get("backbone", {})
+    t = ranking.target
+    parts = [
+        f"# Pretraining sources for `{md_cell(t.name)}`",
+        "",
+        f"**{md_cell(ranking.headline)}**",
+        "",
+        md_cell(decided_by(ranking)),
+        "",
+        f"Target: {len(t.class_names)} classes, {t.n_images} images ({t.n_skipped} unreadable, skipped).",
+        "",
+        markdown_table(ranking),
+        "",
+    ]
+    if "gains.png" in figures:
+        parts += ["![each source's gain over ImageNet](gains.png)", ""]
+    if ranking.evidence.get("sentences"):
+        parts += ["## How far to trust this", "",
+                  *(f"- {md_cell(sentence)}" for sentence in ranking.evidence["sentences"]), ""]
+    if ranking.notes:
+        parts += ["## Notes", "", *(f"- {md_cell(n)}" for n in ranking.notes), ""]
+    if built:
+        from recommender.explain.built_source import report_section
+
+        parts += ["## Sources built from a pool", ""]
+        for figure, spec in built.items():
+            parts += report_section(spec, figure)
+    base = ranking.table_label if ranking.kind in ("prior", "mix") else ranking.distance_label
+    parts += ["## Method", "",
+              f"Features: ImageNet MobileNetV2 (alpha {backbone.get('alpha')}, {backbone.get('image_size')} px, "
+              f"weights {backbone.get('weights')}), each dataset's train split.",
+              METHOD.get(ranking.kind, METHOD["distance"]).format(base=base), ""]
+    if ranking.kind in ("prior", "model", "prior_model"):
+        parts += ["## How the target and the sources look", "",
+                  f"_These did not decide the order._ They show {ranking.table_label} between the datasets"
+                  + (", which orders sources the catalog never measured." if ranking.kind == "prior" else
+                     "; sources the catalog never measured were placed by their network's score, not by it."),
+                  ""]
+    else:
+        parts += ["## Why the first sources are close", "",
+                  f"The {ranking.table_label} that decided the order, seen from several sides.", ""]
+    if ranking.descriptor_quality:
+        parts += ["### Descriptor quality", "",
+                  "How well the backbone features describe each dataset: k-NN classification accuracy and "
+                  "precision@k on its test split, with its train split as the index.", "",
+                  "| dataset | k | k-NN accuracy | precision@k | test images |", "|---|---|---|---|---|"]
+        parts += [f"| {md_cell(name)} | {q['k']} | {q['knn_accuracy']:.3f} | {q['precision_at_k']:.3f} | "
+                  f"{q['n_test']} |" for name, q in ranking.descriptor_quality.items()]
+        parts.append("")
+    parts += ["### Dataset distances", "", "![pairwise distances](distances.png)", "",
+              "See `distances.csv` for the numbers.", ""]
+    if "domain_map.png" in figures:
+        parts += ["### Map of the domains", "",
+                  "Per-image features of the target and the first-ranked sources in 2-D; X marks a class mean.", "",
+                  "![domain map](domain_map.png)", ""]
+    if "neighbours.png" in figures:
+        parts += ["### Nearest source images", "",
+                  "Sample target images (left) and their nearest images in each of the first-ranked sources.", "",
+                  "![nearest images](neighbours.png)", ""]
+    planned = [s for s in ranking.sources if s.plan is not None]
+    if planned:
+        parts += ["### Largest flows of each transport plan", "",
+                  "Mass a source class sends to a target class (weights sum to 1), and the distance it travels.", ""]
+    for s in planned:
+        parts += [f"#### {s.rank}. {md_cell(s.name)} (distance {s.distance:.3f})", ""]
+        if f"plan_{s.name}.png" in figures:
+            parts += [f"![transport plan {md_cell(s.name)}]({figures[f'plan_{s.name}.png'].name})", ""]
+        parts += ["| source class | target class | mass | cost |", "|---|---|---|---|"]
+        parts += [f"| {md_cell(f.source_class)} | {md_cell(f.target_class)} | {f.mass:.3f} | {f.cost:.3f} |"
+                  for f in s.flows(ranking.target.class_names, top_flows)]
+        parts.append("")
+    return "\n".join(parts)
+
+
+MAX_GAIN_ROWS = 30
+
+
+def plot_gains(ranking: Ranking, path: Path) -> None:
+    """Each source's measured gain over ImageNet with its 95% interval, in rank order, and ImageNet at 0."""
+    shown = ranking.sources[:MAX_GAIN_ROWS]
+    names = [s.name for s in shown] + [f"{IMAGENET} (reference)"]
+    fig = figure((7.5, 1.2 + 0.32 * len(names)))
+    ax = fig.add_subplot()
+    ax.axvline(0, color="0.4", lw=1, ls="--")
+    for y, s in enumerate(shown):
+        if s.gain is None:
+            ax.text(0, y, "  not measured", va="center", ha="left", fontsize=8, color="0.4")
+            continue
+        half = s.gain["half"] if math.isfinite(s.gain["half"]) else 0.0
+        beyond = s.gain["mean"] - half > 0
+        ax.errorbar(s.gain["mean"], y, xerr=half, fmt="o", color="tab:green" if beyond else "tab:blue", capsize=3)
+    ax.plot(0, len(shown), "D", color="black")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("gain in few-shot accuracy over ImageNet weights, points\n(mean and 95% t-interval over the "
+                  "catalog targets it was measured on)")
+    more = len(ranking.sources) - len(shown)
+    title = "Measured gain of each source over starting from ImageNet, in rank order"
+    ax.set_title(title + (f" (and {more} more)" if more > 0 else ""), fontsize=10)
+    save_png(fig, path, dpi=100)
+
+
+def plot_distance_heatmap(ranking: Ranking, path: Path) -> None:
+    names, table = ranking.distance_names, ranking.distances
+    size = max(4.0, 0.7 * len(names) + 2)
+    fig = figure((size, size * 0.85))
+    ax = fig.add_subplot()
+    ax.imshow(table, cmap="viridis_r")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{table[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if table[i, j] > np.median(table) else "black")
+    import textwrap
+
+    title = f"Pairwise {ranking.table_label or ranking.distance_label} (target: {ranking.target.name})"
+    ax.set_title("\n".join(textwrap.wrap(title, width=int(9 * size))), fontsize=10)
+    save_png(fig, path, dpi=100)
+
+
+def _finite(value):
+    """The same structure with every non-finite float as None: the JSON written is standard (no NaN tokens)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
+        return None
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    return value
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
