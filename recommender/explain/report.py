@@ -172,7 +172,7 @@ def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Pat
     """The figures that show why the top sources are close: plans, nearest images, a 2-D domain map."""
     import importlib.util
 
-    from recommender.explain.figures import figures as explain
+    from recommender.explain import figures as explain
 
     top = ranking.sources[: int(opts["top_k"])]
     cache = _figure_cache(ranking)

@@ -1,7 +1,12 @@
 """Feature extraction on Apache Beam (`features.runner=beam`): the same cache entry as the local path, at any scale.
 
-    batches of (position, image, label) -> ExtractBatch (decode, resize, forward pass; the backbone is built once
-    per worker in `setup`) -> per-class partial statistics -> CombinePerKey(ClassStatisticsFn) -> one writer
+    shard descriptors (number, lo, hi) -> ExtractShard (decode, resize, forward pass; the backbone is built once
+    per worker in `setup`; the shard's features go to a shard file) -> per-class partial statistics and row
+    descriptors -> CombinePerKey(ClassStatisticsFn) -> the one writer (recommender/features/store.py)
+
+The driver holds the selection's listing and the shard descriptors, never a batch or a feature row, so its memory
+does not grow with the rows a source has (docs/pool/scale.md). The shard files live in a temporary folder beside
+the cache entry, which every worker must therefore see (true of the DirectRunner; a shared filesystem otherwise).
 
 The recommender needs per class only a count, the sum of the features and the sum of their squares, plus per-image
 rows for retrieval and the sample-level distances. The combiner adds the sums exactly and keeps at most
@@ -14,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +29,8 @@ import numpy as np
 
 from recommender.features.backbone import BackboneSpec
 from recommender.data.datasets import DatasetSpec
-from recommender.common.cache import write_npz
+from recommender.common.files import temporary_prefix
+from recommender.features.store import raw_rows, write_entry
 from recommender.features.extractor import Extractor, decode_files, tfds_images
 from recommender.data.images import UnreadableImageError
 
@@ -41,7 +49,7 @@ class ClassStatistics:
     count: int
     sums: np.ndarray  # (dim,) float64
     sq_sums: np.ndarray  # (dim,) float64
-    rows: list = field(default_factory=list)  # (priority, position, ref, features float32 (dim,)), by priority
+    rows: list = field(default_factory=list)  # (priority, index, ref, shard, offset), by priority
 
     def merged(self, other: "ClassStatistics", limit: int | None) -> "ClassStatistics":
         rows = sorted(self.rows + other.rows, key=lambda row: (row[0], row[1]))
@@ -72,56 +80,61 @@ class ClassStatisticsFn(beam.CombineFn):
         return accumulator
 
 
-class ExtractBatch(beam.DoFn):
-    """One batch of images -> per-class partial statistics; unreadable images go to the `skipped` output."""
+class ExtractShard(beam.DoFn):
+    """One shard (a run of consecutive positions in the selection) -> per-class partial statistics.
 
-    def __init__(self, dataset: DatasetSpec, n_examples: int, backbone: BackboneSpec, rows_per_class: int | None,
-                 seed: int):
+    The worker decodes and embeds the shard's images, writes their features to its own shard file beside the
+    entry, and yields per-class sums plus one small descriptor per kept row (priority, index, ref, shard,
+    offset); unreadable images go to the `skipped` output. No feature row travels through the pipeline."""
+
+    def __init__(self, dataset: DatasetSpec, n_examples: int, refs: np.ndarray, labels: np.ndarray,
+                 indices: np.ndarray, backbone: BackboneSpec, rows_per_class: int | None, seed: int, shard_dir: str):
         self.dataset, self.n_examples, self.backbone = dataset, n_examples, backbone
-        self.rows_per_class, self.seed = rows_per_class, seed
+        self.refs, self.labels, self.indices = refs, labels, indices  # the selection's listing, shipped once
+        self.rows_per_class, self.seed, self.shard_dir = rows_per_class, seed, shard_dir
         self.extractor = None
 
     def setup(self):
         self.extractor = Extractor(self.backbone)  # once per worker; the model is built on its first batch
 
-    def process(self, batch):
-        positions, refs, labels = batch
+    def process(self, shard):
+        number, lo, hi = shard
+        positions, refs, labels = self.indices[lo:hi], self.refs[lo:hi], self.labels[lo:hi]
         size = int(self.backbone.image_size)
         if self.dataset.kind == "tfds":
             import tensorflow_datasets as tfds
 
             window = (int(positions[0]), int(positions[-1]) + 1)
             images = np.concatenate(list(tfds.as_numpy(
-                tfds_images(self.dataset, self.n_examples, np.asarray(refs), size, window).batch(len(refs)))))
+                tfds_images(self.dataset, self.n_examples, refs.astype(np.int64), size, window).batch(len(refs)))))
             readable = np.ones(len(refs), bool)
         else:
-            images, readable = decode_files(refs, size)
-        for position, ref in zip(np.asarray(positions)[~readable], np.asarray(refs)[~readable]):
+            images, readable = decode_files([str(r) for r in refs], size)
+        for position, ref in zip(positions[~readable], refs[~readable]):
             yield beam.pvalue.TaggedOutput("skipped", (int(position), str(ref)))
         if not readable.any():
             return
-        features = self.extractor(images[readable])
-        positions, refs, labels = (np.asarray(a)[readable] for a in (positions, refs, labels))
+        features = self.extractor(images[readable]).astype("<f4")
+        np.save(Path(self.shard_dir) / f"{number:07d}.npy", features)
+        positions, refs, labels = positions[readable], refs[readable], labels[readable]
         for label in np.unique(labels):
-            mine = labels == label
-            rows = features[mine]
-            wide = rows.astype(np.float64)
-            kept = sorted((row_priority(self.seed, ref), int(position), str(ref), row)
-                          for position, ref, row in zip(positions[mine], refs[mine], rows))
+            mine = np.flatnonzero(labels == label)
+            wide = features[mine].astype(np.float64)
+            kept = sorted((row_priority(self.seed, refs[i]), int(positions[i]), str(refs[i]), int(number), int(i))
+                          for i in mine)
             if self.rows_per_class is not None:
                 kept = kept[: self.rows_per_class]
-            yield int(label), ClassStatistics(int(mine.sum()), wide.sum(axis=0), (wide * wide).sum(axis=0), kept)
+            yield int(label), ClassStatistics(len(mine), wide.sum(axis=0), (wide * wide).sum(axis=0), kept)
 
 
-def _batches(refs: list, labels: np.ndarray, indices: np.ndarray, batch_size: int):
-    for lo in range(0, len(indices), batch_size):
-        chunk = indices[lo : lo + batch_size]
-        yield chunk.tolist(), [refs[i] if isinstance(refs[i], str) else int(refs[i]) for i in chunk], \
-            labels[chunk].tolist()
+def shards(n: int, batch_size: int) -> list[tuple[int, int, int]]:
+    """(number, lo, hi) for each run of `batch_size` consecutive positions of the selection."""
+    return [(number, lo, min(lo + batch_size, n)) for number, lo in enumerate(range(0, n, batch_size))]
 
 
-def _write(all_classes, skipped, path: str, class_names: list[str]) -> None:
-    """The single writer: assembles the entry exactly as the local path lays it out, and renames it into place."""
+def _write(all_classes, skipped, path: str, class_names: list[str], shard_dir: str) -> None:
+    """The single writer: the per-class sums and the kept rows' descriptors are small; the rows themselves are
+    copied from the shard files into the entry in index order (the local path's layout), never all in memory."""
     if not all_classes:
         return  # nothing readable: the driver raises the local path's error
     n_classes = len(class_names)
@@ -131,19 +144,27 @@ def _write(all_classes, skipped, path: str, class_names: list[str]) -> None:
     rows = []
     for label, stats in all_classes:
         counts[label], sums[label], sq_sums[label] = stats.count, stats.sums, stats.sq_sums
-        rows += [(position, ref, label, feature) for _, position, ref, feature in stats.rows]
+        rows += [(position, ref, label, shard, offset) for _, position, ref, shard, offset in stats.rows]
     rows.sort(key=lambda row: row[0])  # index order, as the local path writes them
     skipped = [ref for _, ref in sorted(skipped)]
-    write_npz(Path(path), {
+    small = {
         "class_names": np.asarray(class_names),
         "class_counts": counts,
         "class_sums": sums,
         "class_sq_sums": sq_sums,
-        "refs": np.asarray([ref for _, ref, _, _ in rows]),
-        "labels": np.asarray([label for _, _, label, _ in rows], np.int64),
+        "refs": np.asarray([row[1] for row in rows]),
+        "labels": np.asarray([row[2] for row in rows], np.int64),
         "skipped": np.asarray(skipped) if skipped else np.asarray([], dtype=str),
-        "features": np.stack([feature for *_, feature in rows]).astype("<f4"),
-    })
+    }
+    with raw_rows(Path(path)) as (raw, raw_name):
+        opened = {}
+        for lo in range(0, len(rows), 4096):
+            chunk = rows[lo : lo + 4096]
+            for shard in {row[3] for row in chunk} - set(opened):
+                opened[shard] = np.load(Path(shard_dir) / f"{shard:07d}.npy", mmap_mode="r")
+            raw.write(np.stack([opened[shard][offset] for *_, shard, offset in chunk]).astype("<f4").tobytes())
+        raw.close()
+        write_entry(Path(path), small, raw_name, (len(rows), dim))
 
 
 def extract_with_beam(path: Path, image_list, indices: np.ndarray, backbone: BackboneSpec, batch_size: int,
@@ -152,20 +173,27 @@ def extract_with_beam(path: Path, image_list, indices: np.ndarray, backbone: Bac
     from apache_beam.options.pipeline_options import PipelineOptions
 
     indices = np.asarray(indices)
-    batches = list(_batches(image_list.refs, image_list.labels, indices, int(batch_size)))
-    log.info("Extracting %d images of %s on Beam (%d batches, options %s)", len(indices), image_list.name,
-             len(batches), options)
-    extract = ExtractBatch(image_list.spec, len(image_list.labels), backbone, rows_per_class, seed)
-    with beam.Pipeline(options=PipelineOptions.from_dictionary(options)) as pipeline:
-        parts = (pipeline
-                 | "Batches" >> beam.Create(batches)
-                 | "Extract" >> beam.ParDo(extract).with_outputs("skipped", main="classes"))
-        all_classes = (parts.classes
-                       | "Per class" >> beam.CombinePerKey(ClassStatisticsFn(rows_per_class))
-                       | "Gather classes" >> beam.combiners.ToList())
-        skipped = parts.skipped | "Gather skipped" >> beam.combiners.ToList()
-        _ = all_classes | "Write entry" >> beam.Map(_write, skipped=beam.pvalue.AsSingleton(skipped),
-                                                     path=str(path), class_names=list(image_list.class_names))
+    refs = np.asarray([image_list.refs[i] for i in indices])  # str paths, or int TFDS indices
+    parts_of = shards(len(indices), int(batch_size))
+    log.info("Extracting %d images of %s on Beam (%d shards, options %s)", len(indices), image_list.name,
+             len(parts_of), options)
+    shard_dir = tempfile.mkdtemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".shards")
+    extract = ExtractShard(image_list.spec, len(image_list.labels), refs, np.asarray(image_list.labels)[indices],
+                           indices, backbone, rows_per_class, seed, shard_dir)
+    try:
+        with beam.Pipeline(options=PipelineOptions.from_dictionary(options)) as pipeline:
+            parts = (pipeline
+                     | "Shards" >> beam.Create(parts_of)
+                     | "Extract" >> beam.ParDo(extract).with_outputs("skipped", main="classes"))
+            all_classes = (parts.classes
+                           | "Per class" >> beam.CombinePerKey(ClassStatisticsFn(rows_per_class))
+                           | "Gather classes" >> beam.combiners.ToList())
+            skipped = parts.skipped | "Gather skipped" >> beam.combiners.ToList()
+            _ = all_classes | "Write entry" >> beam.Map(_write, skipped=beam.pvalue.AsSingleton(skipped),
+                                                         path=str(path), class_names=list(image_list.class_names),
+                                                         shard_dir=shard_dir)
+    finally:
+        shutil.rmtree(shard_dir, ignore_errors=True)
     if not path.is_file():
         raise UnreadableImageError(
             f"Dataset {image_list.name!r}: none of its {len(indices)} images could be read "

@@ -27,7 +27,8 @@ import numpy as np
 from recommender.features.backbone import BackboneSpec, build_backbone, identity, preprocess, resolve_weights
 from recommender.data.datasets import ImageList
 from recommender.common.errors import RecommenderError
-from recommender.common.files import atomic_output, clean_stale_temporaries, temporary_prefix
+from recommender.common.files import clean_stale_temporaries, temporary_prefix
+from recommender.features.store import write_entry
 from recommender.data.images import UnreadableImageError, load_rgb, resize_array
 
 log = logging.getLogger(__name__)
@@ -475,7 +476,7 @@ def _extract_to(paths, image_list, indices, extractors, batch_size, progress, la
                 "labels": np.concatenate(kept_labels).astype(np.int64),
                 "skipped": np.concatenate(skipped) if skipped else np.asarray([], dtype=str),
             }
-            _write_npz_atomic(path, small, raw_name, (n_kept, extractor.dim))
+            write_entry(path, small, raw_name, (n_kept, extractor.dim))
     finally:
         for _, raw_name in raws:
             if os.path.exists(raw_name):
@@ -495,18 +496,3 @@ def add_to_class_sums(sums: np.ndarray, sq_sums: np.ndarray, labels: np.ndarray,
     sq_sums += one_hot @ (feats * feats)
 
 
-def _write_npz_atomic(path: Path, arrays: dict, raw_name: str, feature_shape: tuple[int, int]) -> None:
-    """Write an npz whose `features` member is streamed from the raw float32 file, then rename it into place.
-
-    A crash leaves only a temporary file behind, never a half-written cache entry that a later run would trust.
-    """
-    with atomic_output(path, ".npz") as tmp_name:
-        with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for name, array in arrays.items():
-                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
-            header = {"descr": "<f4", "fortran_order": False, "shape": feature_shape}
-            with zf.open("features.npy", "w", force_zip64=True) as member, open(raw_name, "rb") as raw:
-                np.lib.format.write_array_header_2_0(member, header)
-                while chunk := raw.read(1 << 20):
-                    member.write(chunk)
