@@ -1,10 +1,11 @@
 """The fine-tuning and benchmark rows of the configuration check (see recommender/checks.py)."""
 from __future__ import annotations
 
-from recommender.checks import Rule, boolean, choice, integer, integer_list, number, writable_folder
+from recommender.common.checks import Rule, boolean, choice, integer, integer_list, number, writable_folder
 
 from finetune.transfer.model import N_BLOCKS, STRATEGIES
 from finetune.transferability import REGISTRY
+from finetune.benchmark.ground_truth import GROUND_TRUTHS
 
 
 def _score_names(value):
@@ -44,7 +45,7 @@ BENCHMARK_RULES = (
         isinstance(x, str) and x for x in v)) else "must be `all` or a non-empty list of names or folder paths"),
     Rule("benchmark.sources", lambda v: None if v == "all" or (isinstance(v, list) and len(v) >= 2 and all(
         isinstance(x, str) and x for x in v)) else "must be `all` or a list of at least two names or folder paths"),
-    Rule("benchmark.ground_truth", choice(("fewshot", "finetune"))),
+    Rule("benchmark.ground_truth", choice(GROUND_TRUTHS)),
     Rule("benchmark.fewshot.k", integer_list(1)),
     Rule("benchmark.fewshot.episodes", integer(2)),
     Rule("benchmark.fewshot.seed", integer()),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+
 from recommender.common.logs import Steps
-log = logging.getLogger(__name__)
+
 
 def _init_worker() -> None:
     # Spawned workers start with logging unconfigured: send their INFO lines (stage-1 epochs) to stderr.

@@ -8,95 +8,34 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recommender.features.backbone import KERAS_ALPHAS
-from recommender.distances import NAMES as DISTANCES
-from recommender.distances.class_mean_emd import GROUND_METRICS
-from recommender.distances.otdd import SOLVERS
-from recommender.domains import COVARIANCES, NORMALISATIONS
+from recommender.distances import EVIDENCE_DISTANCES, provided
 from recommender.features.extractor import RUNNERS
 from recommender.pool import rules as pool_rules
+from recommender.common.checks import (ConfigError, Rule, _number, boolean, choice, integer, number, writable_folder)
 from recommender.common.errors import RecommenderError
 
 
-class ConfigError(RecommenderError, ValueError):
-    """An option has a value the project cannot use; the message names the option and the fix."""
 
 
-@dataclass(frozen=True)
-class Rule:
-    key: str  # dotted path in the configuration
-    check: Callable[[Any], str | None]  # None when fine, else what is wrong and how to fix it
-    optional: bool = False  # absent from this script's configuration: nothing to check
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def integer(minimum: int | None = None, maximum: int | None = None, nullable: bool = False):
-    def check(value):
-        if value is None and nullable:
-            return None
-        if not (_number(value) and float(value).is_integer()):
-            return f"must be a whole number{' or null' if nullable else ''}"
-        if minimum is not None and value < minimum:
-            return f"must be at least {minimum}"
-        if maximum is not None and value > maximum:
-            return f"must be at most {maximum}"
-        return None
-    return check
 
 
-def number(minimum: float | None = None, maximum: float | None = None, above: float | None = None,
-           below: float | None = None):
-    def check(value):
-        if not _number(value):
-            return "must be a number"
-        if minimum is not None and value < minimum:
-            return f"must be at least {minimum}"
-        if above is not None and value <= above:
-            return f"must be greater than {above}"
-        if maximum is not None and value > maximum:
-            return f"must be at most {maximum}"
-        if below is not None and value >= below:
-            return f"must be less than {below}"
-        return None
-    return check
 
 
-def choice(allowed: Sequence, numeric: bool = False):
-    def check(value):
-        if numeric:
-            ok = _number(value) and float(value) in [float(a) for a in allowed]
-        else:
-            ok = isinstance(value, str) and value in allowed
-        return None if ok else f"must be one of {', '.join(str(a) for a in allowed)}"
-    return check
 
 
-def boolean(value):
-    return None if isinstance(value, bool) else "must be true or false"
 
 
-def integer_list(minimum: int = 1, allow_empty: bool = False):
-    def check(value):
-        if not isinstance(value, (list, tuple, ListConfig)) or (not allow_empty and len(value) == 0):
-            return f"must be a {'' if allow_empty else 'non-empty '}list of whole numbers, e.g. [5,20]"
-        for item in value:
-            problem = integer(minimum)(item)
-            if problem:
-                return f"holds {item!r}, which {problem}"
-        return None
-    return check
 
 
 def names(value):
@@ -108,17 +47,6 @@ def names(value):
     return "must be `all` or a non-empty list of catalog names or folder paths, e.g. [flowers,/data/leaves]"
 
 
-def writable_folder(value):
-    if not isinstance(value, str) or not value:
-        return "must be a folder path"
-    path = Path(value).expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        return f"is not a folder this run can write to ({err.strerror or err}); choose a writable folder"
-    return None
 
 
 def split_fractions(value):
@@ -155,19 +83,7 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("domain.min_images_per_class", integer(1)),
     Rule("distance.name", lambda v: None if isinstance(v, str) and v else "must name a distance"),
     Rule("distance.gamma", number(minimum=0)),
-    Rule("distance.ground_metric", choice(GROUND_METRICS), optional=True),
-    Rule("distance.normalise", choice(NORMALISATIONS), optional=True),
-    Rule("distance.whiten_dim", integer(1), optional=True),
-    Rule("distance.covariance", choice(COVARIANCES), optional=True),
-    Rule("distance.covariance_dim", integer(1), optional=True),
-    Rule("distance.samples", integer(2), optional=True),
-    Rule("distance.solver", choice(SOLVERS), optional=True),
-    Rule("distance.sinkhorn_reg", number(above=0), optional=True),
-    # distance=logme: at most finetune.transfer.model.N_BLOCKS - 1 top blocks (one always stays frozen), as finetune.top_blocks
-    Rule("distance.top_blocks", integer(1, 15), optional=True),
-    Rule("distance.stage1_seed", integer(0), optional=True),
-    Rule("distance.jobs", integer(1, 64), optional=True),  # prior_score: networks trained at a time
-    Rule("distance.shortlist", integer(1, nullable=True), optional=True),  # prior_score: sources trained
+    # The selected distance's own options: the rules its module declares (distance_rules).
     Rule("distance.evidence", lambda v: None if v is None or (isinstance(v, str) and v)
          else "must be the path of a catalog_evidence.json or null", optional=True),
     *pool_rules(),
@@ -212,7 +128,7 @@ def check_config(cfg: DictConfig, extra_rules: Iterable[Rule] = (), required: Se
             raise ConfigError(f"{key} cannot be resolved ({err}); pass {key}={example}.") from None
         if value in ("???", None, ""):
             raise ConfigError(f"{key} is not set: pass {key}={example}.")
-    for rule in (*RECOMMENDER_RULES, *extra_rules):
+    for rule in (*RECOMMENDER_RULES, *distance_rules(cfg), *extra_rules):
         try:
             value = _lookup(cfg, rule.key)
         except KeyError:
@@ -233,12 +149,44 @@ def check_config(cfg: DictConfig, extra_rules: Iterable[Rule] = (), required: Se
     _check_weights(cfg)
 
 
-def _distance_known(cfg: DictConfig) -> str | None:
-    """distance.name is a built-in distance, unless the option's YAML names its own factory (`_target_`)."""
-    distance = cfg.get("distance")
-    if distance is None or distance.get("_target_") or distance.get("name") in DISTANCES:
+def _factory_module(target: str):
+    from importlib import import_module
+
+    try:
+        return import_module(target.rpartition(".")[0])
+    except (ImportError, ValueError):
         return None
-    return f"distance.name={distance.get('name')!r} must be one of {', '.join(DISTANCES)} (or name a factory with _target_)."
+
+
+def distance_rules(cfg: DictConfig) -> tuple[Rule, ...]:
+    """The selected distance's own rules, declared next to its code: the RULES of its factory's module (the
+    option's `_target_`), or the `rules` of the factory another package provides (model_score, prior_score)."""
+    distance = cfg.get("distance")
+    if distance is None:
+        return ()
+    if distance.get("_target_"):
+        return tuple(getattr(_factory_module(str(distance["_target_"])), "RULES", ()))
+    factory = provided(str(distance.get("name")))
+    return tuple(getattr(factory, "rules", ())) if factory else ()
+
+
+def _distance_known(cfg: DictConfig) -> str | None:
+    """The option names a factory that imports (`_target_`), the evidence's own mix, or a provided distance."""
+    distance = cfg.get("distance")
+    if distance is None:
+        return None
+    target, name = distance.get("_target_"), str(distance.get("name"))
+    if target:
+        return None if _factory_module(str(target)) else (
+            f"distance._target_={target!r} cannot be imported; name a function package.module.factory that "
+            "Python can import (docs/method.md).")
+    if name in EVIDENCE_DISTANCES or provided(name):
+        return None
+    from recommender.common.paths import CONF_DIR
+
+    options = sorted(p.stem for p in (CONF_DIR / "distance").glob("*.yaml"))
+    return (f"distance.name={name!r} is not a distance: choose an option of the group, distance=one of "
+            f"{', '.join(options)} (or name a factory with _target_).")
 
 
 def _beam_runner_exists(cfg: DictConfig) -> str | None:

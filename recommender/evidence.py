@@ -252,7 +252,7 @@ def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True,
     if distance_cfg.get("name") == "model_score":  # measured under the benchmark's own stage-1 protocol only
         same_protocol = str(evidence.get("protocol", "")).startswith(f"top{int(distance_cfg.get('top_blocks', 4))}/")
         return str(distance_cfg.get("score")) if same_protocol else None
-    ignored = ("gamma", "evidence", "image_size")
+    ignored = ("gamma", "evidence", "image_size", "_target_")
     wanted = {k: v for k, v in distance_cfg.items() if k not in ignored}
     size = int(evidence.get("image_size", 0)) if image_size is None else int(image_size)
     # Newer evidence lists every validated distance with its image size; older files, the mix's candidates only,

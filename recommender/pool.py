@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recommender.common.checks import Rule, choice, integer
 from recommender.data.datasets import DatasetError
 from recommender.data.subset import make_spec, write_spec
 
@@ -164,14 +165,12 @@ def _pool_names(nullable: bool):
 
 def rules():
     """The pool options of every command (`pool`, `pool_classes`), read by `recommender.checks.check_config`."""
-    from recommender.checks import Rule, integer
 
     return (Rule("pool", _pool_names(nullable=True), optional=True), Rule("pool_classes", integer(2), optional=True))
 
 
 def build_rules():
     """scripts/build_source.py's own options."""
-    from recommender.checks import Rule, choice, integer
 
     return (Rule("pool", _pool_names(nullable=False)), Rule("rule", choice(RULES)), Rule("build_seed", integer(0)),
             Rule("name", lambda v: None if v is None or (isinstance(v, str) and v and "/" not in v)

@@ -11,7 +11,8 @@ from omegaconf import DictConfig
 
 from finetune.fewshot.compare import compare, format_table
 from recommender.common.logs import say
-from recommender.checks import Rule, check_config, integer, user_errors, preflight
+from recommender.checks import check_config, preflight, user_errors
+from recommender.common.checks import Rule, integer
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="fewshot")

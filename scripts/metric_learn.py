@@ -12,7 +12,8 @@ from omegaconf import DictConfig
 
 from finetune.metric.run import learn_embedding
 from recommender.common.logs import say
-from recommender.checks import Rule, check_config, choice, integer, number, user_errors, preflight
+from recommender.checks import check_config, preflight, user_errors
+from recommender.common.checks import Rule, choice, integer, number
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="metric_learn")

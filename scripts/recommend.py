@@ -6,7 +6,7 @@
     python scripts/recommend.py target=plants distance=prior_mix    # the quick ranking: no network
     python scripts/recommend.py target=plants distance=logme        # trains every source first (minutes each)
 """
-from recommender.cli import recommend
+from recommender.commands.recommend import main
 
 if __name__ == "__main__":
-    recommend()
+    main()

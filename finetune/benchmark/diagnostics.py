@@ -3,13 +3,14 @@ features (linear CKA, Kornblith et al. 2019).
 """
 from __future__ import annotations
 
-import logging
+
 import numpy as np
 from omegaconf import DictConfig
-from recommender import (open_dataset)
+
 from finetune.benchmark.measure import protocol_config
 from finetune.transfer.adapted import adapted_split, imagenet_split
-log = logging.getLogger(__name__)
+from recommender import open_dataset
+
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     """Linear centred kernel alignment (Kornblith et al., ICML 2019, eq. 5) of two representations of the same

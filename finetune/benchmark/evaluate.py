@@ -3,15 +3,23 @@ with a bootstrap over episodes, and the leave-one-target-out prior and mix rows 
 """
 from __future__ import annotations
 
-import logging
+
 import numpy as np
-from finetune.evaluation import weighted_tau_rows
 from scipy import stats
+
 from finetune.benchmark.mix import model_free_names, with_mix, with_prior
 from finetune.benchmark.results import TargetRun
-from finetune.evaluation import kendall_tau_b, pearson, tau_or_zero, distinguishable, mean_ci, ranking_metrics
+from finetune.evaluation import (
+    distinguishable,
+    kendall_tau_b,
+    mean_ci,
+    pearson,
+    ranking_metrics,
+    tau_or_zero,
+    weighted_tau_rows,
+)
 from finetune.transfer.adapted import BASELINE
-log = logging.getLogger(__name__)
+
 
 def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 1000, seed: int = 0,
              alpha: float = 0.05, candidates=None) -> dict:

@@ -10,18 +10,30 @@ import logging
 import time
 import zlib
 from pathlib import Path
+
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from recommender import (DatasetError, ImageList, backbone_spec, dataset_features, dataset_features_together,
-                         make_extractor, open_dataset, recommend)
-from recommender.data.datasets import catalog_sources
-from recommender.config import CONF_DIR
-from recommender.common.logs import Steps
-from recommender.common.cache import read_json, write_json
-from finetune.fewshot.episodes import draw_episodes, episode_accuracies
-from finetune.transferability import REGISTRY
+
+from finetune.benchmark.ground_truth import few_shot_keys, is_finetune, protocol_keys
 from finetune.benchmark.results import FORMAT, TargetRun
+from finetune.fewshot.episodes import draw_episodes, episode_accuracies
 from finetune.transfer.adapted import Split, adapted_split, cut_name_of, imagenet_split
+from finetune.transferability import REGISTRY
+from recommender import (
+    DatasetError,
+    ImageList,
+    backbone_spec,
+    dataset_features,
+    dataset_features_together,
+    make_extractor,
+    open_dataset,
+    recommend,
+)
+from recommender.common.cache import read_json, write_json
+from recommender.common.logs import Steps
+from recommender.config import CONF_DIR
+from recommender.data.datasets import catalog_sources
+
 log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------- measurement
@@ -202,9 +214,9 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
     if len(base_test.labels) == 0:
         raise DatasetError(f"benchmark: target {target.name!r} has an empty test split; add images.")
     accuracy, scores = {}, {}
-    ks = [str(k) for k in bench.fewshot.k] if bench.ground_truth == "fewshot" else ["finetune"]
+    ks = protocol_keys(bench)
     episodes = {k: draw_episodes(base_pool.labels, int(k), int(bench.fewshot.episodes), int(bench.fewshot.seed))
-                for k in ks if k != "finetune"}
+                for k in few_shot_keys(ks)}
     for b in bench.top_blocks:
         b = int(b)
         cfg_b = protocol_config(cfg, b)
@@ -217,7 +229,7 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
             _check_aligned(target.name, base_test, tests[-1], "test")
         accuracy[b] = {}
         for k in ks:
-            if k == "finetune":
+            if is_finetune(k):
                 accuracy[b][k] = _finetune_accuracies(target_ref, source_refs, sources, cfg_b, checkpoints, b)
             else:
                 accuracy[b][k] = _parallel_accuracies(pools, tests, episodes[k], float(bench.fewshot.c),

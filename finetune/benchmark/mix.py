@@ -18,11 +18,13 @@ import math
 
 import numpy as np
 
-# The catalog prior and the weighted tau have one owner, shared with the recommender.
-from recommender.evidence import loto_prior as prior, weighted_tau as _weighted_tau  # noqa: F401
 from finetune.benchmark.results import NAIVE, TargetRun
 from finetune.transferability import REGISTRY
 from recommender.evidence import fold, loto_prior, prior_score
+
+# The catalog prior and the weighted tau have one owner, shared with the recommender.
+from recommender.evidence import loto_prior as prior  # noqa: F401
+from recommender.evidence import weighted_tau as _weighted_tau
 
 MIX = "prior_mix_loto"
 WEIGHTS = (1e-6, 1 / 64, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
@@ -119,9 +121,7 @@ def with_prior(runs: list[TargetRun], top_blocks: int, k: str) -> list[TargetRun
     out = []
     for run in runs:
         prior = source_prior(runs, top_blocks, k, run.target)
-        scores = {b: dict(sc) for b, sc in run.scores.items()}
-        scores[top_blocks][PRIOR] = np.array([prior.get(s, 0.0) for s in run.sources])
-        out.append(TargetRun(run.target, run.sources, run.accuracy, scores, run.n_pool, run.n_test, run.seconds))
+        out.append(run.with_scores(top_blocks, {PRIOR: np.array([prior.get(s, 0.0) for s in run.sources])}))
     return out
 
 
@@ -146,9 +146,7 @@ def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) ->
     scores, folds = loto_scores(gain, distances)
     out = []
     for run in runs:
-        new = {b: dict(sc) for b, sc in run.scores.items()}
-        new[top_blocks][MIX] = scores[run.target]
-        out.append(TargetRun(run.target, run.sources, run.accuracy, new, run.n_pool, run.n_test, run.seconds))
+        out.append(run.with_scores(top_blocks, {MIX: scores[run.target]}))
     everything = fit(gain, distances)
     # The prior alone (PRIOR) as a runnable ranking: the same LOTO-chosen distance only breaks its ties and
     # places sources the prior never measured.
@@ -166,18 +164,17 @@ def with_shipped_default(runs: list[TargetRun], top_blocks: int, evidence: dict 
     out = []
     for run in runs:
         chosen, prior_of = fold(evidence, run.target if run.target in evidence["gains"] else None)
-        new = {b: dict(sc) for b, sc in run.scores.items()}
-        if chosen["distance"] in new[top_blocks]:
+        measured, added = run.scores[top_blocks], {}
+        if chosen["distance"] in measured:
             c = math.inf if chosen["c"] is None else float(chosen["c"])
-            new[top_blocks][DEFAULT] = mixed_score(prior_of, run.sources, new[top_blocks][chosen["distance"]], c,
-                                                   chosen["sd_prior"], chosen["sd_distance"])
+            added[DEFAULT] = mixed_score(prior_of, run.sources, measured[chosen["distance"]], c,
+                                         chosen["sd_prior"], chosen["sd_distance"])
         section = evidence.get("prior_score")
-        if section and section["score"] in new[top_blocks] and int(section["top_blocks"]) == top_blocks:
+        if section and section["score"] in measured and int(section["top_blocks"]) == top_blocks:
             # recommend's default, exactly as it computes it: the fold's weight, the prior that leaves t out
             w = section["folds"].get(run.target, section["all_targets"])
-            new[top_blocks][SHIPPED_PRIOR_SCORE] = prior_score(prior_of, run.sources,
-                                                                new[top_blocks][section["score"]], float(w))
-        out.append(TargetRun(run.target, run.sources, run.accuracy, new, run.n_pool, run.n_test, run.seconds))
+            added[SHIPPED_PRIOR_SCORE] = prior_score(prior_of, run.sources, measured[section["score"]], float(w))
+        out.append(run.with_scores(top_blocks, added))
     return out
 
 

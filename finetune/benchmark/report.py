@@ -16,6 +16,7 @@ from finetune.benchmark.mix import DEFAULT, MIX, PRIOR, SHIPPED_PRIOR_SCORE
 from finetune.benchmark.results import NAIVE, REFERENCE_DISTANCE, Benchmark
 from finetune.benchmark.serialise import evidence_json, to_json
 from finetune.transferability import REGISTRY
+from finetune.benchmark.ground_truth import few_shot_keys, is_finetune
 
 METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")
 
@@ -387,7 +388,7 @@ def plot_accuracy_vs_k(result: Benchmark, path: Path) -> None:
     for i, run in enumerate(runs):
         ax = fig.add_subplot(rows, cols, i + 1)
         for b, style in zip(blocks, ("--", "-", ":", "-.")):
-            ks = [k for k in run.accuracy[b] if k != "finetune"]
+            ks = few_shot_keys(run.accuracy[b])
             if not ks:
                 continue
             x = [int(k) for k in ks]
@@ -452,7 +453,7 @@ def console_summary(result: Benchmark) -> str:
              f"{len(excluded)} left out (sources not distinguishable)")
     if len(excluded) == len(result.runs):
         # Every score's statistics would be NaN: say why there are none instead of printing a table of them.
-        tuned = result.config["benchmark"]["ground_truth"] == "finetune"
+        tuned = is_finetune(result.config["benchmark"]["ground_truth"])
         what, noise, more = (("fine-tuned", "seeds'", "more seeds (finetune.seeds)") if tuned else
                              ("few-shot", "episodes'", "more episodes (benchmark.fewshot.episodes)"))
         return "\n".join([first, f"No score can be evaluated: on every target the sources' {what} accuracies did "

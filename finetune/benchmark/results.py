@@ -2,10 +2,13 @@
 """
 from __future__ import annotations
 
-import logging
+import dataclasses
 from dataclasses import dataclass, field
+
 import numpy as np
-log = logging.getLogger(__name__)
+
+from finetune.benchmark.ground_truth import FINETUNE, is_finetune
+
 
 FORMAT = 1  # bump when what a cached target run holds changes
 NAIVE = ("source_images", "source_classes", "random")
@@ -13,7 +16,7 @@ REFERENCE_DISTANCE = "class_mean_emd"  # the recommender's original ranking, wha
 
 
 def protocol_label(top_blocks: int, k) -> str:
-    return f"top{int(top_blocks)}/{'finetune' if str(k) == 'finetune' else f'k{k}'}"
+    return f"top{int(top_blocks)}/{FINETUNE if is_finetune(k) else f'k{k}'}"
 
 
 @dataclass
@@ -36,6 +39,12 @@ class TargetRun:
                 "seconds": self.seconds,
                 "accuracy": {str(b): {str(k): a.tolist() for k, a in ks.items()} for b, ks in self.accuracy.items()},
                 "scores": {str(b): {s: v.tolist() for s, v in sc.items()} for b, sc in self.scores.items()}}
+
+    def with_scores(self, top_blocks: int, added: dict[str, np.ndarray]) -> "TargetRun":
+        """A copy with `added` scores (name -> one value per source) at `top_blocks`; the measurements shared."""
+        scores = {b: dict(sc) for b, sc in self.scores.items()}
+        scores[top_blocks].update(added)
+        return dataclasses.replace(self, scores=scores)
 
     @classmethod
     def from_json(cls, d: dict) -> "TargetRun":

@@ -14,19 +14,31 @@ from __future__ import annotations
 
 import logging
 import time
+
 from omegaconf import DictConfig, OmegaConf
-from recommender import (DatasetError, open_dataset, same_dataset)
-from recommender.api import canonical_ref
-from recommender.evidence import load_evidence
-from recommender.common.logs import Steps
-from finetune.fewshot.episodes import pool_labels, refuse_k_beyond_the_pool
+
 from finetune.benchmark.diagnostics import feature_change, stage1_accuracy
 from finetune.benchmark.evaluate import evaluate, order_agreement
-from finetune.benchmark.measure import dataset_refs, extract_shared, measure_target, mix_candidates, protocol_config, target_cache_path
+from finetune.benchmark.ground_truth import headline_key, protocol_keys
+from finetune.benchmark.measure import (
+    dataset_refs,
+    extract_shared,
+    measure_target,
+    mix_candidates,
+    protocol_config,
+    target_cache_path,
+)
 from finetune.benchmark.mix import with_shipped_default
 from finetune.benchmark.results import Benchmark, protocol_label
+from finetune.fewshot.episodes import pool_labels, refuse_k_beyond_the_pool
 from finetune.parallel import in_parallel, worker_pool
+from recommender import DatasetError, open_dataset, same_dataset
+from recommender.api import canonical_ref
+from recommender.common.logs import Steps
+from recommender.evidence import load_evidence
+
 log = logging.getLogger(__name__)
+
 
 def plan(cfg: DictConfig) -> list[tuple[str, list[str]]]:
     """(target, its sources) pairs: every target against every source that is not the target itself."""
@@ -102,7 +114,7 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
     runs = [run for run, _ in measured]
     timings["targets"] = {run.target: seconds for run, seconds in measured}
     timings["targets_seconds"] = time.perf_counter() - t0
-    ks = [str(k) for k in bench.fewshot.k] if bench.ground_truth == "fewshot" else ["finetune"]
+    ks = protocol_keys(bench)
     runs = with_shipped_default(runs, int(bench.headline.top_blocks), load_evidence(bench.get("evidence")))
     candidates = mix_candidates(cfg)
     protocols, measured = {}, {}
@@ -111,7 +123,7 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
             measured[protocol_label(b, k)] = (int(b), k)
             protocols[protocol_label(b, k)] = evaluate(runs, int(b), k, int(bench.bootstrap), int(bench.seed),
                                                        candidates=candidates)
-    head_k = str(bench.headline.k) if bench.ground_truth == "fewshot" else "finetune"
+    head_k = headline_key(bench)
     headline = protocol_label(bench.headline.top_blocks, head_k)
     if headline not in protocols:
         raise DatasetError(f"benchmark.headline={dict(bench.headline)} is not among the measured protocols "

@@ -3,18 +3,23 @@ reads through recommender/evidence.py).
 """
 from __future__ import annotations
 
-import logging
 import math
+
 import numpy as np
 from omegaconf import OmegaConf
-from recommender.evidence import prior_score_evidence
-from finetune.benchmark.mix import MIX
+
 from finetune.benchmark.measure import distance_config
-from finetune.benchmark.mix import PRIOR
+from finetune.benchmark.mix import MIX, PRIOR
 from finetune.benchmark.results import Benchmark
 from finetune.transfer.adapted import BASELINE
+from recommender.evidence import prior_score_evidence
 
-log = logging.getLogger(__name__)
+
+
+def options_of(cfg) -> dict:
+    """A distance as the evidence names it: its options, without the factory that builds it (found again by
+    name, recommender.distances.configure)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg.distance, resolve=True).items() if k != "_target_"}
 
 
 def evidence_json(result: Benchmark) -> dict:
@@ -28,7 +33,7 @@ def evidence_json(result: Benchmark) -> dict:
     distances = {}
     for name in head["mix"]["distances"]:
         c = distance_config(cfg, name)
-        distances[name] = OmegaConf.to_container(c.distance, resolve=True)
+        distances[name] = options_of(c)
     mix, summary = head["mix"], head["summary"]
     # The default is earned: the runnable ranking with the best mean weighted tau, each candidate scored on
     # targets it never looked at (the prior + distance mix, the prior alone, or one distance alone).
@@ -64,7 +69,7 @@ def evidence_json(result: Benchmark) -> dict:
             # with the image size it was computed at (recommender/evidence.py matches a run against these).
             "backbone": {k: result.config["backbone"][k] for k in ("name", "alpha", "weights", "image_size")},
             "validated_distances": {
-                str(n): {**OmegaConf.to_container(distance_config(cfg, n).distance, resolve=True),
+                str(n): {**options_of(distance_config(cfg, n)),
                          "image_size": int(distance_config(cfg, n).backbone.image_size)}
                 for n in bench["distances"]}}
 

@@ -5,14 +5,15 @@ top runs once per (checkpoint, split) and is cached beside the checkpoint.
 from __future__ import annotations
 
 import functools
-import logging
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 from omegaconf import DictConfig
-from recommender import (ImageList, backbone_spec, dataset_features)
+
+from recommender import ImageList, backbone_spec, dataset_features
 from recommender.common.cache import read_npz, write_npz
-log = logging.getLogger(__name__)
+
 
 BASELINE = "imagenet"
 
@@ -59,9 +60,8 @@ ADAPTED_ARRAYS = ("features", "labels", "refs", "predictions")
 def cut_name_of(spec, strategy: str, top_blocks: int) -> str | None:
     """The layer whose cached activations feed a stage-1 network's trainable top: a function of the backbone
     and the protocol, so it is found without loading any checkpoint."""
-    from recommender import build_backbone, resolve_weights
-
     from finetune.transfer.model import cut_layer
+    from recommender import build_backbone, resolve_weights
 
     return cut_layer(build_backbone(spec, resolve_weights(spec), pooling=None), strategy, top_blocks)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from recommender.common.checks import Rule, choice, integer
 from recommender.common.paths import CONF_DIR
 from recommender import open_dataset
 from recommender.data.datasets import DatasetError
@@ -216,3 +217,14 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
 def register() -> None:
     register_distance(NAME, model_score_distance)
     register_distance("prior_score", prior_score_distance)
+
+
+# Each factory's own options, read by recommender.checks when the distance is selected.
+_NETWORK_RULES = (Rule("distance.score", choice(sorted(REGISTRY)), optional=True),
+                  # at most N_BLOCKS - 1 top blocks (one always stays frozen), as finetune.top_blocks
+                  Rule("distance.top_blocks", integer(1, 15), optional=True),
+                  Rule("distance.stage1_seed", integer(0), optional=True))
+model_score_distance.rules = _NETWORK_RULES
+prior_score_distance.rules = (*_NETWORK_RULES,
+                              Rule("distance.jobs", integer(1, 64), optional=True),  # networks trained at a time
+                              Rule("distance.shortlist", integer(1, nullable=True), optional=True))  # sources trained

@@ -3,11 +3,13 @@
 Every distance reads two `Domain`s built by the representation step (`domains.represent`), which the distance
 declares through `needs`, and returns a `DistanceResult`: the value (smaller = closer) and, where there is
 one, the class-level transport plan and ground cost. `configure(cfg.distance)` turns the Hydra group
-`conf/distance/` into (what to represent, the bound distance function)."""
+`conf/distance/` into (what to represent, the bound distance function): each option's YAML names its module's
+factory (`_target_: recommender.distances.class_mean_emd.distance_spec`), and the module declares the rules of
+its own options next to it (`RULES`), which `recommender.checks` reads. A distance of your own is the same: one
+module and one YAML (docs/method.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable, Mapping
 
 import numpy as np
@@ -45,13 +47,14 @@ class DistanceSpec:
         return self.pairwise or self.function
 
 
-def _represent_args(cfg: Mapping, covariance: str | None = None, samples: int | None = None) -> dict:
+def represent_args(cfg: Mapping, covariance: str | None = None, samples: int | None = None) -> dict:
     return {"normalise": str(cfg.get("normalise", "none")), "whiten_dim": int(cfg.get("whiten_dim", 128)),
             "covariance": covariance, "covariance_dim": int(cfg.get("covariance_dim", 64)),
             "samples": samples, "seed": int(cfg.get("seed", 0))}
 
 
-def _label(cfg: Mapping, core: str) -> str:
+def labelled(cfg: Mapping, core: str) -> str:
+    """A report's name of a distance: its core name and the feature space it runs in."""
     norm = str(cfg.get("normalise", "none"))
     return core + ("" if norm == "none" else f", {norm}d features" if norm == "standardise"
                    else f", PCA-whitened features ({int(cfg.get('whiten_dim', 128))} dims)")
@@ -61,35 +64,30 @@ def configure(cfg: Mapping) -> DistanceSpec:
     """The distance named by `cfg["name"]` with its options bound; raises ValueError naming a bad option."""
     spec = _configure(cfg)
     return DistanceSpec(spec.name, spec.function, spec.represent, spec.label,
-                        table_key={k: v for k, v in dict(cfg).items() if k != "gamma"})
+                        table_key={k: v for k, v in dict(cfg).items() if k not in ("gamma", "_target_")})
 
 
 def _configure(cfg: Mapping) -> DistanceSpec:
-    from .class_mean_emd import class_mean_emd
-    from .gaussian_emd import gaussian_emd
-    from .otdd import otdd
-
     name = str(cfg.get("name"))
-    if cfg.get("_target_"):  # a distance of your own: one module and one YAML naming it (docs/method.md)
-        return _from_target(str(cfg["_target_"]), cfg)
-    if name == "class_mean_emd":
-        metric = str(cfg.get("ground_metric", "euclidean"))
-        return DistanceSpec(name, partial(class_mean_emd, ground_metric=metric), _represent_args(cfg),
-                            _label(cfg, f"class-mean EMD ({metric} ground cost)"))
-    if name == "gaussian_emd":
-        cov = str(cfg.get("covariance", "diagonal"))
-        return DistanceSpec(name, gaussian_emd, _represent_args(cfg, covariance=cov),
-                            _label(cfg, f"Gaussian EMD (2-Wasserstein ground cost, {cov} covariances)"))
-    if name == "otdd":
-        solver = str(cfg.get("solver", "exact"))
-        return DistanceSpec(name, partial(otdd, solver=solver, sinkhorn_reg=float(cfg.get("sinkhorn_reg", 0.01))),
-                            _represent_args(cfg, covariance=str(cfg.get("covariance", "diagonal")),
-                                            samples=int(cfg.get("samples", 1000))),
-                            _label(cfg, f"OTDD ({solver}, {int(cfg.get('samples', 1000))} images per dataset)"))
+    # Every model-free distance, built in or your own, is its module's factory: named by the option's YAML, or,
+    # for a configuration without one (the evidence file names distances by their options), by conf/distance/<name>.yaml.
+    target = cfg.get("_target_") or _target_of(name)
+    if target:
+        return _from_target(str(target), cfg)
     if name in ("model_score", "prior_score"):
         raise ValueError(f"distance={name} needs each source's trained network, which the fine-tuning package "
                          "provides: call finetune.transfer.model_distance.register() first (scripts/recommend.py does).")
-    raise ValueError(f"distance={name!r} is not a distance; use one of {list(NAMES)}.")
+    raise ValueError(f"distance={name!r} names no factory: give its conf/distance/ YAML a _target_ "
+                     "(package.module.factory; docs/method.md).")
+
+
+def _target_of(name: str) -> str | None:
+    from omegaconf import OmegaConf
+
+    from recommender.common.paths import CONF_DIR
+
+    path = CONF_DIR / "distance" / f"{name}.yaml"
+    return OmegaConf.load(path).get("_target_") if name and path.is_file() else None
 
 
 def _from_target(target: str, cfg: Mapping) -> DistanceSpec:
@@ -108,9 +106,19 @@ def _from_target(target: str, cfg: Mapping) -> DistanceSpec:
     return spec
 
 
-# prior_mix: recommender/evidence.py; model_score and prior_score: finetune/transfer/model_distance.py, through
-# register_distance
-NAMES = ("class_mean_emd", "gaussian_emd", "otdd", "prior_mix", "model_score", "prior_score")
+# The distances that are not a factory of the datasets' features alone: prior_mix (recommender/evidence.py) and
+# those another package provides through entry points (model_score, prior_score: finetune/transfer/model_distance.py).
+EVIDENCE_DISTANCES = ("prior_mix",)
+
+
+def represent_rules() -> tuple:
+    """The feature-space options every model-free distance shares (domains.represent's)."""
+    from recommender.common.checks import Rule, choice, integer
+    from recommender.domains import NORMALISATIONS
+
+    return (Rule("distance.normalise", choice(NORMALISATIONS), optional=True),
+            Rule("distance.whiten_dim", integer(1), optional=True),
+            Rule("distance.covariance_dim", integer(1), optional=True))
 
 # Distances another package provides: name -> factory(distance_cfg, cfg, target ImageList, source ImageLists).
 # They need more than the datasets' features (e.g. a network trained on each source), which is why the

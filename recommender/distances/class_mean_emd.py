@@ -6,10 +6,13 @@ Learning", eq. 2): each dataset is its class means weighted by class size, and
 with d the euclidean (the paper) or cosine distance between class means."""
 from __future__ import annotations
 
+from functools import partial
+
 from scipy.spatial.distance import cdist
 
+from ..common.checks import Rule, choice
 from ..domains import Domain
-from . import DistanceResult
+from . import DistanceResult, DistanceSpec, labelled, represent_args, represent_rules
 from .transport import solve
 
 GROUND_METRICS = ("euclidean", "cosine")
@@ -26,3 +29,13 @@ def class_mean_emd(source: Domain, target: Domain, ground_metric: str = "euclide
     cost = ground_cost(source.means, target.means, ground_metric)
     value, plan = solve(source.weights, target.weights, cost)
     return DistanceResult(value, plan, cost)
+
+
+RULES = (Rule("distance.ground_metric", choice(GROUND_METRICS), optional=True), *represent_rules())
+
+
+def distance_spec(cfg) -> DistanceSpec:
+    """conf/distance/class_mean_emd.yaml's factory."""
+    metric = str(cfg.get("ground_metric", "euclidean"))
+    return DistanceSpec(str(cfg.get("name", "class_mean_emd")), partial(class_mean_emd, ground_metric=metric),
+                        represent_args(cfg), labelled(cfg, f"class-mean EMD ({metric} ground cost)"))

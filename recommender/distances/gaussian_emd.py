@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..domains import Domain
-from . import DistanceResult
+from ..common.checks import Rule, choice
+from ..domains import COVARIANCES, Domain
+from . import DistanceResult, DistanceSpec, labelled, represent_args, represent_rules
 from .gaussian import wasserstein_squared
 from .transport import solve
 
@@ -22,3 +23,13 @@ def gaussian_emd(source: Domain, target: Domain) -> DistanceResult:
     cost = np.sqrt(wasserstein_squared(source.means, source.covariances, target.means, target.covariances))
     value, plan = solve(source.weights, target.weights, cost)
     return DistanceResult(value, plan, cost)
+
+
+RULES = (Rule("distance.covariance", choice(COVARIANCES), optional=True), *represent_rules())
+
+
+def distance_spec(cfg) -> DistanceSpec:
+    """conf/distance/gaussian_emd.yaml's factory."""
+    cov = str(cfg.get("covariance", "diagonal"))
+    return DistanceSpec(str(cfg.get("name", "gaussian_emd")), gaussian_emd, represent_args(cfg, covariance=cov),
+                        labelled(cfg, f"Gaussian EMD (2-Wasserstein ground cost, {cov} covariances)"))

@@ -12,10 +12,13 @@ docs/benchmarks.md).
 The plan is returned summed per (source class, target class), so the report can show class flows."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from ..domains import Domain
-from . import DistanceResult
+from ..common.checks import Rule, choice, integer, number
+from ..domains import COVARIANCES, Domain
+from . import DistanceResult, DistanceSpec, labelled, represent_args, represent_rules
 from .gaussian import wasserstein_squared
 from .transport import NotConverged, sinkhorn, solve
 
@@ -94,3 +97,19 @@ def otdd(source: Domain, target: Domain, solver: str = "exact", sinkhorn_reg: fl
     np.add.at(weighted, (ys[:, None], yt[None, :]), plan * np.sqrt(cost))
     class_cost = np.divide(weighted, class_plan, out=np.zeros_like(weighted), where=class_plan > 0)
     return DistanceResult(float(np.sqrt(max(value, 0.0))), class_plan, class_cost, notes=notes)
+
+
+RULES = (Rule("distance.solver", choice(SOLVERS), optional=True),
+         Rule("distance.sinkhorn_reg", number(above=0), optional=True),
+         Rule("distance.samples", integer(2), optional=True),
+         Rule("distance.covariance", choice(COVARIANCES), optional=True), *represent_rules())
+
+
+def distance_spec(cfg) -> DistanceSpec:
+    """conf/distance/otdd.yaml's factory."""
+    solver = str(cfg.get("solver", "exact"))
+    return DistanceSpec(str(cfg.get("name", "otdd")),
+                        partial(otdd, solver=solver, sinkhorn_reg=float(cfg.get("sinkhorn_reg", 0.01))),
+                        represent_args(cfg, covariance=str(cfg.get("covariance", "diagonal")),
+                                       samples=int(cfg.get("samples", 1000))),
+                        labelled(cfg, f"OTDD ({solver}, {int(cfg.get('samples', 1000))} images per dataset)"))

@@ -157,12 +157,17 @@ def _write(all_classes, skipped, path: str, class_names: list[str], shard_dir: s
         "skipped": np.asarray(skipped) if skipped else np.asarray([], dtype=str),
     }
     with raw_rows(Path(path)) as (raw, raw_name):
-        opened = {}
-        for lo in range(0, len(rows), 4096):
-            chunk = rows[lo : lo + 4096]
-            for shard in {row[3] for row in chunk} - set(opened):
-                opened[shard] = np.load(Path(shard_dir) / f"{shard:07d}.npy", mmap_mode="r")
-            raw.write(np.stack([opened[shard][offset] for *_, shard, offset in chunk]).astype("<f4").tobytes())
+        # Rows in index order visit the shards in order (a shard is a run of consecutive positions), so one shard
+        # is held at a time; each is read whole and dropped, not memory-mapped (mapped pages count as resident).
+        shard_number, shard, run = None, None, []
+        for *_, number, offset in rows:
+            if number != shard_number:
+                if run:
+                    raw.write(shard[run].tobytes())
+                shard_number, shard, run = number, np.load(Path(shard_dir) / f"{number:07d}.npy"), []
+            run.append(offset)
+        if run:
+            raw.write(shard[run].tobytes())
         raw.close()
         write_entry(Path(path), small, raw_name, (len(rows), dim))
 

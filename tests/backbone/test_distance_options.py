@@ -1,5 +1,6 @@
 """Every `distance` option composes and runs once on small real image folders, through `recommend`."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -126,21 +127,15 @@ def test_model_score_without_the_fine_tuning_package_says_what_to_do():
         configure({"name": "model_score", "score": "logme"})
 
 
-TOY_MODULE = '''
-"""A toy distance: how many classes the two datasets differ by (docs/method.md, "A distance of your own")."""
-from recommender.distances import DistanceResult, DistanceSpec
+def _worked_example() -> tuple[str, str]:
+    """The module and the YAML exactly as docs/method.md shows them ("A distance of your own")."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "method.md").read_text()
+    module = text.split("```python\n# toy_distance.py", 1)[1].split("```", 1)[0]
+    yaml = text.split("```yaml\n# my_conf/distance/toy.yaml", 1)[1].split("```", 1)[0]
+    return module, yaml
 
 
-def class_count_gap(source, target):
-    return DistanceResult(float(abs(len(source.class_names) - len(target.class_names))))
-
-
-def toy(options):
-    represent = {"normalise": "none", "whiten_dim": 128, "covariance": None, "covariance_dim": 64, "samples": None,
-                 "seed": 0}
-    return DistanceSpec("toy", class_count_gap, represent, "class-count gap (a toy)")
-'''
-TOY_YAML = "name: toy\n_target_: toy_distance.toy\ngamma: 0.01\n"
+TOY_MODULE, TOY_YAML = _worked_example()
 
 
 def test_a_distance_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory, tmp_path, monkeypatch):
@@ -160,6 +155,9 @@ def test_a_distance_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory,
     from omegaconf import OmegaConf
 
     OmegaConf.set_struct(cfg, False)
+    cfg.distance.offset = -1.0
+    with pytest.raises(Exception, match=r"distance.offset=-1.0 must be at least 0"):
+        check_config(cfg)  # the module's own rule
     cfg.distance = {"name": "nearest", "gamma": 0.01}
-    with pytest.raises(Exception, match="distance.name='nearest' must be one of"):
+    with pytest.raises(Exception, match="distance.name='nearest' is not a distance: .*class_mean_emd"):
         check_config(cfg)

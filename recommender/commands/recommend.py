@@ -24,7 +24,7 @@ def _recommend(cfg: DictConfig) -> None:
     say(f"Reports written to {out_dir}")
 
 
-def recommend() -> None:
+def main() -> None:
     """Rank candidate pretraining sources for a target dataset: `recommend-source target=plants`."""
     preflight("config")
     _recommend()
