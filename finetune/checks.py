@@ -1,11 +1,21 @@
-"""The fine-tuning and benchmark rows of the configuration check (see recommender/checks.py)."""
+"""The fine-tuning and benchmark rows of the configuration check (see recommender/checks.py); every allowed value
+comes from the module that uses it."""
 from __future__ import annotations
 
-from recommender.common.checks import Rule, boolean, choice, integer, integer_list, number, writable_folder
-
+from finetune.active.loop import STRATEGIES as ACTIVE_STRATEGIES
+from finetune.benchmark.ground_truth import GROUND_TRUTHS
+from finetune.fewshot.episodes import EPISODE_CLASSIFIERS
 from finetune.transfer.model import N_BLOCKS, STRATEGIES
 from finetune.transferability import REGISTRY
-from finetune.benchmark.ground_truth import GROUND_TRUTHS
+from recommender.common.checks import (
+    Rule,
+    boolean,
+    choice,
+    integer,
+    integer_list,
+    number,
+    writable_folder,
+)
 
 
 def _score_names(value):
@@ -50,7 +60,7 @@ BENCHMARK_RULES = (
     Rule("benchmark.fewshot.episodes", integer(2)),
     Rule("benchmark.fewshot.seed", integer()),
     Rule("benchmark.fewshot.c", number(above=0)),
-    Rule("benchmark.fewshot.classifier", choice(("logistic", "prototype"))),
+    Rule("benchmark.fewshot.classifier", choice(EPISODE_CLASSIFIERS)),
     Rule("benchmark.top_blocks", _top_blocks_list),
     Rule("benchmark.headline.top_blocks", integer(1, N_BLOCKS - 1)),
     Rule("benchmark.headline.k", integer(1)),
@@ -82,7 +92,7 @@ ACTIVE_LEARNING_RULES = (
     Rule("initial_from_first_kind", lambda v: None if isinstance(v, bool) else "must be true or false"),
     Rule("batch", integer(1)),
     Rule("rounds", integer(1)),
-    Rule("strategy", choice(("random", "uncertainty", "margin", "top_score", "proportional", "all"))),
+    Rule("strategy", choice((*ACTIVE_STRATEGIES, "all"))),
     Rule("proportional_random_share", number(minimum=0, maximum=1)),
     Rule("n_seeds", integer(2)),
     Rule("c", number(above=0)),

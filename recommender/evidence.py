@@ -24,6 +24,29 @@ SHIPPED = EVIDENCE_DIR / "catalog.json"
 # evidence as one more "source" per pool and size, so the prior and the verdict treat it like a catalog source.
 SHIPPED_POOL = EVIDENCE_DIR / "pool.json"
 FORMAT = 1
+REQUIRED = ("gains", "summary", "distances", "default")  # what every reader below needs
+
+
+def evidence_document(*, protocol: str, image_size: int, targets: list[str], gains: dict, summary: dict,
+                      distances: dict, default: dict, benchmark: dict, backbone: dict, validated_distances: dict,
+                      prior_score: dict | None = None, made_by: str = "scripts/benchmark.py") -> dict:
+    """The evidence file's schema, written here and read by `load_evidence` (one owner for both):
+
+    protocol            the headline protocol the gains were measured under (e.g. "top4/k20")
+    image_size          the backbone's image size of those measurements
+    targets             the catalog targets measured
+    gains               target -> source -> mean accuracy gain over the ImageNet network (a fraction)
+    summary             score -> its validated summary over targets (mean weighted tau, regret, ...)
+    distances           distance name -> its options (no factory: configure finds it by name)
+    default             the earned default: chosen score, its leave-one-target-out folds, the fit on all targets
+    benchmark           episodes and stage-1 seed; backbone: name, alpha, weights, image_size
+    validated_distances every distance validated, with its options and image size
+    prior_score         the prior + network score fit (prior_score_evidence), when the benchmark measured LogME
+    """
+    return {**({"prior_score": prior_score} if prior_score else {}), "format": FORMAT, "protocol": protocol,
+            "image_size": int(image_size), "made_by": made_by, "targets": list(targets), "gains": gains,
+            "summary": summary, "distances": distances, "default": default, "benchmark": benchmark,
+            "backbone": backbone, "validated_distances": validated_distances}
 
 
 class EvidenceError(DatasetError):
@@ -40,7 +63,7 @@ def load_evidence(path: str | Path | None = None, required: bool = False) -> dic
         return None
     try:
         data = json.loads(path.read_text())
-        if data.get("format") != FORMAT or not {"gains", "summary", "distances", "default"} <= set(data):
+        if data.get("format") != FORMAT or not set(REQUIRED) <= set(data):
             raise ValueError("not a catalog evidence file of this version")
     except (OSError, ValueError, AttributeError) as err:
         raise EvidenceError(f"distance.evidence: {path} is unreadable ({err}); run scripts/benchmark.py again "

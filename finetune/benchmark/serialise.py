@@ -12,7 +12,7 @@ from finetune.benchmark.measure import distance_config
 from finetune.benchmark.mix import MIX, PRIOR
 from finetune.benchmark.results import Benchmark
 from finetune.transfer.adapted import BASELINE
-from recommender.evidence import prior_score_evidence
+from recommender.evidence import evidence_document, prior_score_evidence
 
 
 
@@ -51,27 +51,25 @@ def evidence_json(result: Benchmark) -> dict:
     everything = plain(candidates[chosen][1])
     scored = {t: v["scores"] for t, v in head["targets"].items()}
     # distance=prior_score: the prior plus LogME of each source's network, fitted the same way (nested LOTO).
-    with_score = {"prior_score": prior_score_evidence(head["mix"]["gains"], {t: s["logme"] for t, s in scored.items()},
-                                                      "logme", int(result.headline.split("/")[0][3:]))} \
-        if len(scored) > 1 and all("logme" in s for s in scored.values()) else {}
-    return {**with_score, "format": 1, "protocol": result.headline,
-            "image_size": int(result.config["backbone"]["image_size"]),
-            "made_by": "scripts/benchmark.py", "targets": list(head["targets"]),
-            "gains": head["mix"]["gains"],
-            "summary": {n: {k: v for k, v in s.items() if not k.startswith(("mean_pearson", "mean_kendall",
-                                                                            "pearson_", "kendall_"))}
-                        for n, s in head["summary"].items()},
-            "distances": distances,
-            "default": {"score": chosen, "folds": folds, "all_targets": everything,
-                        "candidates": {n: summary[n]["mean_weighted_tau"] for n in candidates}},
-            "benchmark": {"episodes": bench["fewshot"]["episodes"], "stage1_seed": bench["stage1_seed"]},
-            # What the measurements hold for: the backbone they were made with, and every distance validated,
-            # with the image size it was computed at (recommender/evidence.py matches a run against these).
-            "backbone": {k: result.config["backbone"][k] for k in ("name", "alpha", "weights", "image_size")},
-            "validated_distances": {
-                str(n): {**options_of(distance_config(cfg, n)),
-                         "image_size": int(distance_config(cfg, n).backbone.image_size)}
-                for n in bench["distances"]}}
+    with_score = prior_score_evidence(head["mix"]["gains"], {t: s["logme"] for t, s in scored.items()},
+                                      "logme", int(result.headline.split("/")[0][3:])) \
+        if len(scored) > 1 and all("logme" in s for s in scored.values()) else None
+    return evidence_document(
+        prior_score=with_score, protocol=result.headline, image_size=int(result.config["backbone"]["image_size"]),
+        targets=list(head["targets"]), gains=head["mix"]["gains"],
+        summary={n: {k: v for k, v in s.items() if not k.startswith(("mean_pearson", "mean_kendall", "pearson_",
+                                                                      "kendall_"))}
+                 for n, s in head["summary"].items()},
+        distances=distances,
+        default={"score": chosen, "folds": folds, "all_targets": everything,
+                 "candidates": {n: summary[n]["mean_weighted_tau"] for n in candidates}},
+        benchmark={"episodes": bench["fewshot"]["episodes"], "stage1_seed": bench["stage1_seed"]},
+        # What the measurements hold for: the backbone they were made with, and every distance validated,
+        # with the image size it was computed at (recommender/evidence.py matches a run against these).
+        backbone={k: result.config["backbone"][k] for k in ("name", "alpha", "weights", "image_size")},
+        validated_distances={str(n): {**options_of(distance_config(cfg, n)),
+                                      "image_size": int(distance_config(cfg, n).backbone.image_size)}
+                             for n in bench["distances"]})
 
 def to_json(result: Benchmark) -> dict:
     """benchmark.json: the headline protocol's targets and summary at the top level, every protocol below."""

@@ -81,8 +81,8 @@ def stage_costs(dataset: str) -> dict:
             mine = labels[lo:lo + batch] == label
             rows = features[lo:lo + batch][mine].astype(np.float64)
             part = beam_features.ClassStatistics(int(mine.sum()), rows.sum(0), (rows * rows).sum(0), [
-                (beam_features.row_priority(0, p), i, p, r) for i, (p, r) in
-                enumerate(zip(np.asarray(paths[lo:lo + batch])[mine], features[lo:lo + batch][mine]))])
+                (beam_features.row_priority(0, p), i, p, lo // batch, i) for i, p in
+                enumerate(np.asarray(paths[lo:lo + batch])[mine])])
             accumulators[label] = combiner.add_input(accumulators.get(label), part)
     combine = (time.perf_counter() - start) / len(features)
     return {"images": len(paths), "decode_s_per_image": decode, "forward_s_per_image": forward,
@@ -90,7 +90,8 @@ def stage_costs(dataset: str) -> dict:
 
 
 def accumulator_bytes(rows_per_class: int | None, n_images: int) -> int:
-    """Pickled size of one class's accumulator after `n_images` images (synthetic rows of the real width)."""
+    """Pickled size of one class's accumulator after `n_images` images (synthetic sums of the real width; each row
+    travels as a descriptor: priority, index, file name, shard, offset)."""
     from recommender.features import beam as beam_features
 
     rng = np.random.default_rng(0)
@@ -102,7 +103,7 @@ def accumulator_bytes(rows_per_class: int | None, n_images: int) -> int:
         refs = [f"/data/source/class_0001/img_{lo + i:09d}.jpg" for i in range(n)]
         wide = rows.astype(np.float64)
         acc = fn.add_input(acc, beam_features.ClassStatistics(n, wide.sum(0), (wide * wide).sum(0), [
-            (beam_features.row_priority(0, r), lo + i, r, row) for i, (r, row) in enumerate(zip(refs, rows))]))
+            (beam_features.row_priority(0, r), lo + i, r, lo // 256, i) for i, r in enumerate(refs)]))
     return len(pickle.dumps(acc))
 
 

@@ -25,3 +25,18 @@ def test_the_wheel_lists_every_package_of_the_tree():
     tree = {str(p.parent.relative_to(ROOT)).replace("/", ".") for root in ("recommender", "finetune")
             for p in (ROOT / root).rglob("__init__.py")}
     assert listed == tree | {"recommender.conf"}
+
+
+def test_the_readme_layout_names_every_package_and_script_folder():
+    """The README's layout block names each sub-package of recommender/ and finetune/ and each folder of scripts/,
+    and every folder it names exists."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    named = set(re.findall(r"([a-z0-9_]+)/", block))
+    tree = {p.parent.name for root in ("recommender", "finetune") for p in (ROOT / root).rglob("__init__.py")}
+    tree |= {p.name for p in (ROOT / "scripts").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert tree <= named, f"missing from the README's layout: {sorted(tree - named)}"
+    folders = {p.name for p in ROOT.rglob("*") if p.is_dir() and ".git" not in p.parts}
+    assert named <= folders, f"the README's layout names folders that do not exist: {sorted(named - folders)}"

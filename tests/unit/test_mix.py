@@ -72,3 +72,26 @@ def test_source_imagenet_trains_from_imagenet_without_asking_the_recommender():
 
     source, reason = choose_source(OmegaConf.create({"target": "anything", "source": "imagenet", "report": {}}))
     assert source is None and reason["source"] == "imagenet" and reason["how"] == "forced by source=imagenet"
+
+
+def test_the_evidence_schema_has_one_owner(tmp_path):
+    """What the benchmark writes (through recommender.evidence.evidence_document) is what load_evidence reads; a
+    file missing one of the keys every reader needs is refused with the fix."""
+    import json
+
+    import pytest
+
+    from recommender.evidence import REQUIRED, EvidenceError, evidence_document, load_evidence
+
+    document = evidence_document(protocol="top4/k20", image_size=160, targets=["a", "b"],
+                                 gains={"a": {"b": 0.01}, "b": {"a": -0.02}}, summary={}, distances={},
+                                 default={"score": "prior_mix"}, benchmark={"episodes": 100, "stage1_seed": 0},
+                                 backbone={"name": "mobilenet_v2"}, validated_distances={})
+    assert "prior_score" not in document and document["format"] == 1
+    path = tmp_path / "catalog_evidence.json"
+    path.write_text(json.dumps(document))
+    assert load_evidence(path)["gains"] == {"a": {"b": 0.01}, "b": {"a": -0.02}}
+    for key in REQUIRED:
+        path.write_text(json.dumps({k: v for k, v in document.items() if k != key}))
+        with pytest.raises(EvidenceError, match="run scripts/benchmark.py again"):
+            load_evidence(path)
