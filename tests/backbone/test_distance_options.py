@@ -130,8 +130,8 @@ def test_model_score_without_the_fine_tuning_package_says_what_to_do():
 def _worked_example() -> tuple[str, str]:
     """The module and the YAML exactly as docs/method.md shows them ("A distance of your own")."""
     text = (Path(__file__).resolve().parents[2] / "docs" / "method.md").read_text()
-    module = text.split("```python\n# toy_distance.py", 1)[1].split("```", 1)[0]
-    yaml = text.split("```yaml\n# my_conf/distance/toy.yaml", 1)[1].split("```", 1)[0]
+    module = "# toy_distance.py" + text.split("```python\n# toy_distance.py", 1)[1].split("```", 1)[0]
+    yaml = "# my_conf/distance/toy.yaml" + text.split("```yaml\n# my_conf/distance/toy.yaml", 1)[1].split("```", 1)[0]
     return module, yaml
 
 
