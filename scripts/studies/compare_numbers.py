@@ -1,10 +1,11 @@
 """Compare two JSON files value by value: every number, string and key, as a rerun check of committed results.
 
-    python scripts/studies/compare_numbers.py <committed.json> <rerun.json> [--ignore KEY ...] [--tolerance 1e-9]
+    python scripts/studies/compare_numbers.py <committed.json> <rerun.json> [--subset] [--tolerance 1e-9] [--ignore KEY ...]
 
 Walks both documents together and prints each leaf whose numbers differ by more than the tolerance (absolute),
 each string or key that differs, and a summary line: leaves compared, how many differ, the largest difference.
-Keys given with --ignore (e.g. timings: seconds) are skipped wherever they occur. Exit status 1 when anything
+Keys given with --ignore (e.g. timings: seconds) are skipped wherever they occur; with --subset only the keys the
+rerun has are compared (a rerun that recomputes part of a file, e.g. reevaluate_benchmark.py). Exit status 1 when anything
 differs, so a script can tell.
 """
 from __future__ import annotations
@@ -41,11 +42,20 @@ def differences(a, b, path: str, ignore: set[str], tolerance: float, out: list, 
             out.append((path, f"{a!r} != {b!r}", math.inf))
 
 
+def restricted(committed, rerun):
+    """`committed` with only the keys `rerun` has, at every level."""
+    if isinstance(committed, dict) and isinstance(rerun, dict):
+        return {k: restricted(committed[k], rerun[k]) for k in rerun if k in committed}
+    return committed
+
+
 def main(argv: list[str]) -> int:
-    files = [a for a in argv if not a.startswith("--")]
+    files = argv[:2]
     ignore = set(argv[argv.index("--ignore") + 1:]) if "--ignore" in argv else set()
     tolerance = float(argv[argv.index("--tolerance") + 1]) if "--tolerance" in argv else 1e-9
-    committed, rerun = (json.load(open(f)) for f in files[:2])
+    committed, rerun = (json.load(open(f)) for f in files)
+    if "--subset" in argv:
+        committed = restricted(committed, rerun)
     out, counter = [], [0]
     differences(committed, rerun, "", ignore, tolerance, out, counter)
     for path, what, _ in out[:50]:
