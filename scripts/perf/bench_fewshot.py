@@ -11,13 +11,14 @@ from benchlib import ROOT, machine_facts, write_section  # noqa: E402
 
 from finetune.fewshot.compare import compare  # noqa: E402
 from recommender import load_config  # noqa: E402
+from recommender.data.datasets import catalog_sources  # noqa: E402
 
 
 def main() -> None:
     episodes = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     queries = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     results = []
-    for target in load_config(["target=plants"]).catalog:
+    for target in catalog_sources(load_config(["target=plants"]).catalog):  # the catalog, not its pools
         for k in (1, 5):
             cfg = load_config([f"target={target}", f"k={k}", f"fewshot.episodes={episodes}",
                                f"fewshot.max_queries_per_class={queries}", "features.progress=false"],

@@ -13,12 +13,13 @@ from benchlib import ROOT, machine_facts, write_section  # noqa: E402
 
 from finetune.metric.run import learn_embedding  # noqa: E402
 from recommender import load_config  # noqa: E402
+from recommender.data.datasets import catalog_sources  # noqa: E402
 
 
 def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for target in load_config(["target=plants"]).catalog:
+        for target in catalog_sources(load_config(["target=plants"]).catalog):  # the catalog, not its pools
             row = {"dataset": target}
             for loss in ("crossentropy", "triplet"):
                 cfg = load_config([f"target={target}", f"loss={loss}", "features.progress=false"],
