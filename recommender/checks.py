@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recommender.features.backbone import KERAS_ALPHAS
-from recommender.distances import EVIDENCE_DISTANCES, provided
+from recommender.distances import EVIDENCE_DISTANCES, factory_of, provided, rules_of
 from recommender.features.extractor import RUNNERS
 from recommender.pool import rules as pool_rules
 from recommender.common.checks import (ConfigError, Rule, _number, boolean, choice, integer, number, writable_folder)
@@ -149,15 +149,6 @@ def check_config(cfg: DictConfig, extra_rules: Iterable[Rule] = (), required: Se
     _check_weights(cfg)
 
 
-def _factory_module(target: str):
-    from importlib import import_module
-
-    try:
-        return import_module(target.rpartition(".")[0])
-    except (ImportError, ValueError):
-        return None
-
-
 def distance_rules(cfg: DictConfig) -> tuple[Rule, ...]:
     """The selected distance's own rules, declared next to its code: the RULES of its factory's module (the
     option's `_target_`), or the `rules` of the factory another package provides (model_score, prior_score)."""
@@ -165,7 +156,10 @@ def distance_rules(cfg: DictConfig) -> tuple[Rule, ...]:
     if distance is None:
         return ()
     if distance.get("_target_"):
-        return tuple(getattr(_factory_module(str(distance["_target_"])), "RULES", ()))
+        try:
+            return rules_of(str(distance["_target_"]))
+        except ValueError:
+            return ()  # _distance_known says why
     factory = provided(str(distance.get("name")))
     return tuple(getattr(factory, "rules", ())) if factory else ()
 
@@ -177,9 +171,11 @@ def _distance_known(cfg: DictConfig) -> str | None:
         return None
     target, name = distance.get("_target_"), str(distance.get("name"))
     if target:
-        return None if _factory_module(str(target)) else (
-            f"distance._target_={target!r} cannot be imported; name a function package.module.factory that "
-            "Python can import (docs/method.md).")
+        try:
+            factory_of(str(target))
+        except ValueError as err:
+            return str(err)
+        return None
     if name in EVIDENCE_DISTANCES or provided(name):
         return None
     from recommender.common.paths import CONF_DIR

@@ -90,17 +90,28 @@ def _target_of(name: str) -> str | None:
     return OmegaConf.load(path).get("_target_") if name and path.is_file() else None
 
 
-def _from_target(target: str, cfg: Mapping) -> DistanceSpec:
-    """`_target_: package.module.factory` in a conf/distance/ YAML: factory(distance options) -> DistanceSpec."""
+def factory_of(target: str) -> Callable:
+    """The function a `_target_: package.module.factory` names; ValueError naming the fix if it cannot be imported."""
     from importlib import import_module
 
     module, _, attribute = target.rpartition(".")
     try:
-        factory = getattr(import_module(module), attribute)
+        return getattr(import_module(module), attribute)
     except (ImportError, AttributeError, ValueError) as err:
         raise ValueError(f"distance._target_={target!r} cannot be imported ({err}); name a function "
-                         "package.module.factory that Python can import.") from None
-    spec = factory(dict(cfg))
+                         "package.module.factory that Python can import (docs/method.md).") from None
+
+
+def rules_of(target: str) -> tuple:
+    """The rules the factory's module declares for its options (`RULES`; none declared: no rules)."""
+    import sys
+
+    return tuple(getattr(sys.modules[factory_of(target).__module__], "RULES", ()))
+
+
+def _from_target(target: str, cfg: Mapping) -> DistanceSpec:
+    """`_target_: package.module.factory` in a conf/distance/ YAML: factory(distance options) -> DistanceSpec."""
+    spec = factory_of(target)(dict(cfg))
     if not isinstance(spec, DistanceSpec):
         raise ValueError(f"distance._target_={target!r} returned {type(spec).__name__}, not a DistanceSpec.")
     return spec

@@ -161,3 +161,6 @@ def test_a_distance_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory,
     cfg.distance = {"name": "nearest", "gamma": 0.01}
     with pytest.raises(Exception, match="distance.name='nearest' is not a distance: .*class_mean_emd"):
         check_config(cfg)
+    cfg.distance = {"name": "toy", "_target_": "toy_distance.no_such_factory", "gamma": 0.01}
+    with pytest.raises(Exception, match=r"distance._target_='toy_distance.no_such_factory' cannot be imported"):
+        check_config(cfg)
