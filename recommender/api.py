@@ -199,7 +199,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     extractor = make_extractor(cfg)
     opened = [target_images, *source_images]
     distance_cfg = OmegaConf.to_container(cfg.distance, resolve=True)
-    uses_prior = distance_cfg["name"] in ("prior_mix", "prior_score")
+    uses_prior = distance_cfg["name"] in ("prior_mix", "prior_score", "gain")
     evidence = load_evidence(distance_cfg.get("evidence"), required=uses_prior)
     catalog_of = {images.name: catalog_name(images, cfg) for images in opened} if evidence else {}
     target_catalog = catalog_of.get(target_images.name)
@@ -255,6 +255,12 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     for result in results:
         result.ref = ref_of[result.name]
         result.gain = judged["gains"].get(result.name)
+    if distance.kind == "gain":  # the verdict comes from this target's predicted gains
+        from recommender.explain.verdict import predicted_verdict
+
+        judged = predicted_verdict(judged, results, target_images.name,
+                                   canonical_ref(str(cfg.target), target_images, cfg),
+                                   (evidence.get("gain") or {}).get("summary"))
     all_domains = [target_domain, *source_domains]
     quality = {}
     if cfg.report.explain:

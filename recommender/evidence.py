@@ -18,6 +18,7 @@ from scipy import stats
 from recommender.common.paths import EVIDENCE_DIR
 from recommender.data.datasets import DatasetError, ImageList, resolve_dataset, same_dataset
 from recommender.distances import DistanceResult, DistanceSpec, configure
+from recommender.rankers.statistics import standardise, weighted_tau
 
 SHIPPED = EVIDENCE_DIR / "catalog.json"
 # What the pool study measured for sources built from a pool (scripts/studies/study_pool.py): merged into the shipped
@@ -133,13 +134,6 @@ def fold(evidence: dict, target: str | None) -> tuple[dict, dict[str, float]]:
 PRIOR_SCORE_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
-def standardise(values) -> np.ndarray:
-    """z-scores over one target's sources (all 0 when the values do not vary)."""
-    values = np.asarray(values, float)
-    spread = values.std()
-    return np.zeros_like(values) if spread == 0 else (values - values.mean()) / spread
-
-
 def prior_score(prior_of: dict[str, float], sources: list[str], score, w: float) -> np.ndarray:
     """The prior + trained-network score ranking, higher first:
 
@@ -155,16 +149,6 @@ def prior_score(prior_of: dict[str, float], sources: list[str], score, w: float)
         return z_score
     neutral = float(np.mean(known))
     return standardise([prior_of.get(s, neutral) for s in sources]) + float(w) * z_score
-
-
-def weighted_tau(score, gain) -> float:
-    """Weighted Kendall tau (scipy's hyperbolic weigher: the top of the order counts most) between a ranking's
-    score and the measured gains; 0 when either is constant."""
-    score, gain = np.asarray(score, float), np.asarray(gain, float)
-    if np.ptp(score) == 0 or np.ptp(gain) == 0:
-        return 0.0
-    value = stats.weightedtau(score, gain).statistic
-    return float(value) if np.isfinite(value) else 0.0
 
 
 def fit_prior_score(gains: dict[str, dict[str, float]], scores: dict[str, dict[str, float]], exclude=()) -> float:

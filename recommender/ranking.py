@@ -91,7 +91,16 @@ class Ranking:
         return self.table
 
     @property
-    def best(self) -> SourceResult:
+    def first(self) -> SourceResult:
+        """The first-ranked source."""
+        return self.sources[0]
+
+    @property
+    def best(self) -> SourceResult | None:
+        """What to start from: the source the verdict names, or None when it says ImageNet (a ranking without a
+        verdict of its own names its first source)."""
+        if self.evidence.get("start_from_imagenet"):
+            return None
         return self.sources[0]
 
     @property

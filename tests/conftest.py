@@ -70,7 +70,7 @@ def cfg_factory(test_overrides):
 @pytest.fixture(autouse=True)
 def _no_env_leaks(monkeypatch):
     # Tests name their own data root, weights and cache; the developer's environment must not leak in.
-    for var in ("RECOMMENDER_DATA_ROOT", "RECOMMENDER_WEIGHTS_DIR", "RECOMMENDER_CACHE_DIR"):
+    for var in ("RECOMMENDER_DATA_ROOT", "RECOMMENDER_WEIGHTS_DIR", "RECOMMENDER_CACHE_DIR", "RECOMMENDER_NETWORKS_DIR"):
         monkeypatch.delenv(var, raising=False)
     yield
 

@@ -244,7 +244,7 @@ def choose_start(cfg: DictConfig) -> tuple[str, str, str]:
         return BASELINE, BASELINE, "requested: source=imagenet"
     sources = None if requested == "auto" else [requested]
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}), sources=sources)
-    best = ranking.best
+    best = ranking.first  # the first-ranked source: active learning compares starts, whatever the verdict
     how = (f"recommended: first of {len(ranking.sources)} sources by the default ranking ({ranking.distance_name}); "
            f"its verdict: {ranking.headline}" if requested == "auto" else "forced by source=<name>")
     return best.ref, best.name, how

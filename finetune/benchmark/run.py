@@ -91,18 +91,22 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
         # Largest sources first, so the last network to finish is a short one.
         jobs = sorted([(int(b), ref) for b in bench.top_blocks for ref in needed],
                       key=lambda job: -len(opened[job[1]].labels))
-        from finetune.transfer.stages import checkpoint_path, transfer_config
+        from finetune.transfer.shipped import provenance
+        from finetune.transfer.stages import existing_network, transfer_config
 
-        # What this run will read from the cache rather than compute: the report says whether it was cold.
-        cached_networks = sum(checkpoint_path(opened[ref], transfer_config(protocol_config(cfg, b)),
-                                              int(bench.stage1_seed)).is_file() for b, ref in jobs)
+        # What this run will read (shipped or cached) rather than train: the report says whether it was cold.
+        cached_networks = sum(existing_network(opened[ref], transfer_config(protocol_config(cfg, b)),
+                                               int(bench.stage1_seed)) is not None for b, ref in jobs)
         with tqdm(total=len(jobs), desc="stage-1 networks", unit="net", disable=quiet) as bar:
             paths = in_parallel(pool, train_source, [(ref, protocol_config(cfg, b), int(bench.stage1_seed))
                                                       for b, ref in jobs],
                                  Steps("stage-1 networks", len(jobs), log, bar), [f"{ref}, top {b}" for b, ref in jobs])
         checkpoints = {(b, opened[ref].fingerprint): path for (b, ref), path in zip(jobs, paths)}
         timings.update({"stage1_seconds": time.perf_counter() - t0, "targets": {},
-                        "networks": len(jobs), "networks_cached": int(cached_networks)})
+                        "networks": len(jobs), "networks_cached": int(cached_networks),
+                        "networks_shipped": {f"{ref}, top {b}": provenance(path).to_dict()
+                                             for (b, ref), path in zip(jobs, paths)
+                                             if provenance(path).origin == "shipped"}})
         timings["targets_cached"] = [str(t) for t, srcs in pairs if target_cache_path(
             open_dataset(t, cfg), [opened[r] for r in srcs], checkpoints, cfg).is_file()]
         t0 = time.perf_counter()

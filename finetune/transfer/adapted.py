@@ -36,13 +36,13 @@ def imagenet_split(images: ImageList, cfg: DictConfig, splits: tuple[str, ...]) 
 def adapted_split(checkpoint: Path, images: ImageList, cfg: DictConfig, splits: tuple[str, ...]) -> Split:
     """The target's images through a stage-1 network: pooled features of its adapted top and its source-class
     probabilities, computed from the cached frozen-bottom activations and cached per (checkpoint, split)."""
-    from finetune.transfer.stages import cut_extractor
+    from finetune.transfer.stages import companion_dir, cut_extractor
 
     parts = []
     cut_name = cut_name_of(backbone_spec(cfg), cfg.finetune.strategy, int(cfg.finetune.top_blocks))
     for split in splits:
         cut = dataset_features(images, cfg, split, extractor=cut_extractor(backbone_spec(cfg), cut_name))
-        path = Path(checkpoint).parent / f"adapted-{Path(checkpoint).stem}-{cut.path.stem}.npz"
+        path = companion_dir(checkpoint, cfg) / f"adapted-{Path(checkpoint).stem}-{cut.path.stem}.npz"
         arrays = read_npz(path, ADAPTED_ARRAYS)
         if arrays is None:
             features, probabilities = _run_tail(checkpoint, cut.features())
@@ -98,3 +98,19 @@ def _run_tail(checkpoint: Path, activations: np.ndarray) -> tuple[np.ndarray, np
     batches = [both.predict_on_batch(x[i:i + TAIL_BATCH]) for i in range(0, len(x), TAIL_BATCH)]
     pooled, probabilities = (np.concatenate([b[j] for b in batches]) for j in range(2))
     return pooled.astype(np.float32), probabilities.astype(np.float32)
+
+
+def imagenet_scores(images: ImageList, cfg: DictConfig, names) -> dict[str, float]:
+    """The transferability scores (finetune.transferability) of the ImageNet network itself on `images`'
+    train+val split: the reference every source network's score is read against (the gain model's features are
+    source score minus this). The same pooled features the benchmark's ImageNet episodes use."""
+    from finetune.transferability import REGISTRY
+
+    pool = imagenet_split(images, cfg, ("train", "val"))
+    out = {}
+    for name in names:
+        score = REGISTRY[name]
+        if score.needs == "predictions":
+            raise ValueError(f"{name} reads source-class predictions, which the ImageNet network has none of here")
+        out[name] = float(score.function(pool.features, pool.labels))
+    return out

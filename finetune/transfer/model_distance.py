@@ -28,6 +28,7 @@ from recommender.data.datasets import DatasetError
 from recommender.distances import DistanceResult, DistanceSpec, configure, register_distance
 from recommender.evidence import EvidenceError, catalog_name, load_evidence, loto_prior, prior_score
 
+from finetune.transfer.shipped import provenance
 from finetune.transferability import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,11 @@ def trained_networks(source_images, stage1: DictConfig, seed: int, jobs: int) ->
     from recommender.common.logs import Steps
 
     from finetune.parallel import in_parallel, worker_pool
-    from finetune.transfer.stages import checkpoint_path, train_source, transfer_config
+    from finetune.transfer.stages import existing_network, train_source, transfer_config
 
     config = transfer_config(stage1)
-    paths = {images.name: checkpoint_path(images, config, seed) for images in source_images}
-    missing = [images for images in source_images if not paths[images.name].is_file()]
+    paths = {images.name: existing_network(images, config, seed) for images in source_images}
+    missing = [images for images in source_images if paths[images.name] is None]
     if missing:
         log.info("stage-1 networks: %d of %d sources to train once (about a minute each on a 2-core CPU), then "
                  "cached in %s for every later target", len(missing), len(source_images),
@@ -69,7 +70,7 @@ def trained_networks(source_images, stage1: DictConfig, seed: int, jobs: int) ->
                                 Steps("stage-1 networks", len(missing), log), [i.name for i in missing])
         paths.update({images.name: path for images, path in zip(missing, done)})
     trained = {images.name for images in missing}
-    # A cached file is checked (and trained again if damaged) by train_source itself.
+    # A cached file is checked (and trained again if damaged) by train_source itself; a shipped one was verified.
     return {images.name: paths[images.name] if images.name in trained else train_source(images, stage1, seed)
             for images in source_images}
 
@@ -89,7 +90,9 @@ def cached_score(checkpoint: Path, target, stage1: DictConfig, score_name: str, 
                "target": target.fingerprint, "image_size": int(stage1.finetune.image_size),
                "split": [hashlib.sha256(np.asarray(i).tobytes()).hexdigest() for i in indices]}
     key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
-    path = Path(checkpoint).parent / f"score-{key}.json"
+    from finetune.transfer.stages import companion_dir
+
+    path = companion_dir(checkpoint, stage1) / f"score-{key}.json"
     stored = read_json(path)
     if isinstance(stored, dict) and stored.get("payload") == payload and isinstance(stored.get("value"), float):
         return stored["value"]
@@ -100,7 +103,6 @@ def cached_score(checkpoint: Path, target, stage1: DictConfig, score_name: str, 
 
 def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
     from finetune.transfer.adapted import adapted_split
-    from finetune.transfer.stages import train_source
 
     score_name = str(distance_cfg.get("score", "logme"))
     if score_name not in REGISTRY:
@@ -111,10 +113,12 @@ def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     stage1 = stage1_config(cfg, top_blocks)
     refs = {images.name: images for images in source_images}
     target = open_dataset(target_images, stage1)
+    networks: dict[str, Path] = {}
 
     def function(source, target_domain) -> DistanceResult:
-        images = refs[source.name]
-        checkpoint = train_source(images, stage1, seed)
+        if not networks:
+            networks.update(trained_networks(source_images, stage1, seed, int(distance_cfg.get("jobs", 1))))
+        checkpoint = networks[refs[source.name].name]
 
         def compute() -> float:
             pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
@@ -122,7 +126,9 @@ def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
                                         pool.labels))
         value = cached_score(checkpoint, target, stage1, score_name, compute)
         log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, source.name, target.name, value)
-        return DistanceResult(value=-value, parts={score_name: value})
+        origins = {name: provenance(path) for name, path in networks.items()}
+        return DistanceResult(value=-value, notes=(networks_note(origins),),
+                              parts={score_name: value, "network": origins[source.name].to_dict()})
 
     # The dataset-to-dataset table (figures) would need every dataset's network on every other: it uses the
     # model-free class-mean EMD instead, and the report names it.
@@ -193,10 +199,12 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
                      measured[images.name])
         combined = prior_score({n: g for n, g in by_catalog.items() if n in shortlist}, shortlist,
                                [measured[n] for n in shortlist], w)
+        origins = {name: provenance(path) for name, path in networks.items()}
         for name, value in zip(shortlist, combined):
             gain = by_catalog.get(name)
-            values[name] = DistanceResult(value=-float(value), notes=notes, parts={
-                score_name: measured[name], "prior_gain_points": None if gain is None else 100 * gain})
+            values[name] = DistanceResult(value=-float(value), notes=(*notes, networks_note(origins)), parts={
+                score_name: measured[name], "prior_gain_points": None if gain is None else 100 * gain,
+                "network": origins[name].to_dict()})
         for i, name in enumerate(rest):  # below every shortlisted source, in the prior's order
             values[name] = DistanceResult(value=-(float(np.min(combined)) - 1 - i), parts={
                 "shortlisted": False, "prior_gain_points": 100 * by_catalog[name]})
@@ -214,9 +222,108 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
                         table_key={"pairwise": "class_mean_emd"}, kind="prior_model", table_label=table.label)
 
 
+def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
+    """`distance=gain`: each source's predicted accuracy gain over the ImageNet network on *this* target, with a
+    90% interval (recommender.rankers.gain). The features are each source network's scores on the target minus
+    the ImageNet network's own (LogME, shrinkage H-score, kNN, as the evidence's model names them) and, for a
+    source the catalog measured, its prior (mean gain on the other catalog targets). A catalog target gets the
+    model fitted without it (nested leave-one-target-out); any other target the model fitted on every catalog
+    target; a source the catalog never measured (a user's folder) the model fitted without the prior."""
+    from recommender.rankers.gain import PRIOR, GainModel
+
+    from finetune.transfer.adapted import adapted_split, imagenet_scores
+    from finetune.transfer.stages import check_splittable, transfer_config
+
+    evidence = load_evidence(distance_cfg.get("evidence"), required=True)
+    section = evidence.get("gain")
+    if not section:
+        raise EvidenceError(f"distance=gain: the evidence file {distance_cfg.get('evidence') or 'shipped'} has no "
+                            "gain section; run scripts/studies/study_gain.py on the benchmark.json beside it.")
+    top_blocks = int(str(section["protocol"]).split("/")[0].removeprefix("top"))
+    seed = int(distance_cfg.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
+    stage1 = stage1_config(cfg, top_blocks)
+    target = open_dataset(target_images, stage1)
+    target_catalog = catalog_name(target_images, cfg)
+    fold = section["folds"].get(target_catalog) or section["all_targets"]
+    models = {path: GainModel.from_dict(fold[path]) for path in ("catalog", "user")}
+    threshold = float(fold["threshold"])
+    prior_of = loto_prior(evidence["gains"], {target_catalog})
+    catalog_of = {images.name: catalog_name(images, cfg) for images in source_images}
+    score_names = sorted({f for m in models.values() for f in m.features if f != PRIOR})
+    for images in source_images:
+        try:
+            check_splittable(images, transfer_config(stage1))
+        except DatasetError as err:
+            raise DatasetError(f"distance=gain scores a trained network of every source, and {err} Or rank "
+                               "without training: distance=prior_mix.") from None
+    values: dict[str, DistanceResult] = {}
+
+    def compute_all() -> None:
+        from recommender.common.logs import Steps
+
+        networks = trained_networks(source_images, stage1, seed, int(distance_cfg.get("jobs", 1)))
+        origins = {name: provenance(path) for name, path in networks.items()}
+        reference = imagenet_scores(target, stage1, score_names)
+        steps = Steps("scoring each source's network on the target", len(source_images), log)
+        for images in source_images:
+            checkpoint = networks[images.name]
+            measured = {}
+            for name in score_names:
+                def compute(checkpoint=checkpoint, name=name) -> float:
+                    pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
+                    return float(REGISTRY[name].function(pool.features, pool.labels))
+                measured[name] = cached_score(checkpoint, target, stage1, name, compute)
+            steps.step(images.name)
+            relative = {n: measured[n] - reference[n] for n in score_names}
+            prior = prior_of.get(catalog_of[images.name]) if catalog_of[images.name] else None
+            path = "catalog" if prior is not None and PRIOR in models["catalog"].features else "user"
+            model = models[path]
+            row = [100 * prior if f == PRIOR else relative[f] for f in model.features]
+            mean, low, high = (float(v[0]) for v in model.predict([row]))
+            if not all(np.isfinite([mean, low, high])):
+                raise DatasetError(f"distance=gain: the prediction for {images.name} is not finite (its scores: "
+                                   f"{measured}); the network or the target's features are broken.")
+            values[images.name] = DistanceResult(value=-mean, notes=(networks_note(origins),), parts={
+                "predicted_gain_points": mean, "low_points": low, "high_points": high,
+                "interval": f"{int(round(100 * model.coverage))}%", "model": path, "half_width": model.q_,
+                "threshold_half_widths": threshold, **measured,
+                "prior_gain_points": None if prior is None else 100 * prior,
+                "network": origins[images.name].to_dict()})
+
+    def function(source, target_domain) -> DistanceResult:
+        if not values:
+            compute_all()
+        return values[source.name]
+
+    table = configure({"name": "class_mean_emd", "ground_metric": "euclidean"})
+    label = ("the predicted gain over ImageNet on this target: a linear model of each source network's scores "
+             "on the target relative to the ImageNet network's (" + ", ".join(score_names) + ")"
+             + (" and the catalog prior" if PRIOR in models["catalog"].features else "")
+             + ", fitted leave-one-target-out on the catalog benchmark, with a 90% conformal interval")
+    return DistanceSpec("gain", function, table.represent, label, pairwise=table.function,
+                        table_key={"pairwise": "class_mean_emd"}, kind="gain", table_label=table.label)
+
+
+def networks_note(origins: dict) -> str:
+    """One sentence of where the ranked networks came from (shipped and verified, or trained here), naming any
+    shipped file that was refused."""
+    from finetune.transfer.shipped import networks_dir
+
+    shipped = sorted(n for n, o in origins.items() if o.origin == "shipped")
+    here = sorted(n for n, o in origins.items() if o.origin != "shipped")
+    refused = sorted(n for n, o in origins.items() if o.refused)
+    text = (f"Networks: {len(shipped)} shipped (SHA-256 checked against {networks_dir()}/SHA256SUMS)" if shipped
+            else "Networks: none shipped") + (f", {len(here)} trained here ({', '.join(here)})" if here else "") + "."
+    if refused:
+        text += (" Refused shipped file(s), trained here instead: "
+                 + "; ".join(f"{n} ({origins[n].refused})" for n in refused) + ".")
+    return text
+
+
 def register() -> None:
     register_distance(NAME, model_score_distance)
     register_distance("prior_score", prior_score_distance)
+    register_distance("gain", gain_distance)
 
 
 # Each factory's own options, read by recommender.checks when the distance is selected.
@@ -224,7 +331,9 @@ _NETWORK_RULES = (Rule("distance.score", choice(sorted(REGISTRY)), optional=True
                   # at most N_BLOCKS - 1 top blocks (one always stays frozen), as finetune.top_blocks
                   Rule("distance.top_blocks", integer(1, 15), optional=True),
                   Rule("distance.stage1_seed", integer(0), optional=True))
-model_score_distance.rules = _NETWORK_RULES
+model_score_distance.rules = (*_NETWORK_RULES, Rule("distance.jobs", integer(1, 64), optional=True))
+gain_distance.rules = (Rule("distance.stage1_seed", integer(0), optional=True),
+                       Rule("distance.jobs", integer(1, 64), optional=True))
 prior_score_distance.rules = (*_NETWORK_RULES,
                               Rule("distance.jobs", integer(1, 64), optional=True),  # networks trained at a time
                               Rule("distance.shortlist", integer(1, nullable=True), optional=True))  # sources trained

@@ -23,7 +23,7 @@ def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
                       "distance": None, "similarity": None, "rank": None, "candidates": []}
     if requested == "auto":
         ranking = recommend(cfg=cfg)
-        chosen = ranking.best
+        chosen = ranking.first
         how = f"recommended: first of {len(ranking.sources)} candidate sources by {ranking.distance_label}"
         if ranking.evidence.get("start_from_imagenet"):
             return None, {"source": "imagenet", "source_ref": None,
@@ -37,7 +37,7 @@ def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
         quick = OmegaConf.merge(cfg, {"distance": {"name": "prior_mix"}}) if cfg.distance.name == "prior_score" else cfg
         quick = OmegaConf.merge(quick, {"pool": None})  # a forced source is the only candidate: build nothing
         ranking = recommend(cfg=quick, sources=[requested])
-        chosen = ranking.best
+        chosen = ranking.first
         how = "forced by source=<name>"
     reason = {"source": chosen.name, "source_ref": chosen.ref, "how": how, "distance": chosen.distance,
               "similarity": chosen.similarity, "rank": chosen.rank, "candidates": [(s.name, s.distance) for s in ranking.sources]}

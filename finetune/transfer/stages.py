@@ -153,12 +153,44 @@ def checkpoint_path(images: ImageList, cfg: DictConfig, seed: int) -> Path:
     return Path(cfg.finetune.checkpoint_dir).expanduser() / f"stage1-{stage1_key(images, cfg, seed)}.keras"
 
 
+def companion_dir(checkpoint: Path, cfg: DictConfig) -> Path:
+    """Where files computed from a network (its scores, the target's features through it) are cached: beside
+    the network, unless it is a shipped one, whose folder is only read; then in `finetune.checkpoint_dir`. The
+    files are named by the network's content key either way."""
+    from finetune.transfer.shipped import networks_dir
+
+    folder = networks_dir()
+    if folder is not None and Path(checkpoint).parent.resolve() == folder.resolve():
+        return Path(cfg.finetune.checkpoint_dir).expanduser()
+    return Path(checkpoint).parent
+
+
+def existing_network(images: ImageList, cfg: DictConfig, seed: int) -> Path | None:
+    """The stage-1 network of `images` under `cfg` (a transfer_config) and `seed` that needs no training: the
+    shipped file when the networks folder has it and its hash checks out, else a cached checkpoint (not yet
+    checked for damage: `train_source` does that), else None."""
+    from finetune.transfer.shipped import shipped_network
+
+    path = checkpoint_path(images, cfg, seed)
+    shipped, _ = shipped_network(path.name)
+    if shipped is not None:
+        return shipped
+    return path if path.is_file() else None
+
+
 def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
-    """Stage 1: train on the source's train split; the checkpoint is cached per (source, config, seed)."""
+    """Stage 1: train on the source's train split; the checkpoint is cached per (source, config, seed). A shipped
+    network (finetune.transfer.shipped) whose hash checks out is used as it is, and nothing is trained."""
+    from finetune.transfer.shipped import shipped_network
+
     cfg = transfer_config(cfg)
     images = open_dataset(source, cfg)
     check_splittable(images, cfg)
     path = checkpoint_path(images, cfg, seed)
+    shipped, _ = shipped_network(path.name)
+    if shipped is not None:
+        log.debug("Stage 1 %s seed %d: shipped network %s", images.name, seed, shipped)
+        return shipped
     if path.is_file():
         problem = checkpoint_problem(path)
         if problem is None:

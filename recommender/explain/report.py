@@ -30,6 +30,8 @@ def _gain_cell(gain: dict | None) -> str:
 
 
 GAIN_COLUMN = "gain over ImageNet, points (95% CI)"
+PREDICTED_COLUMN = "predicted gain here, points [90%]"
+MEASURED_COLUMN = "measured on other targets (95% CI)"
 
 
 def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
@@ -38,6 +40,17 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
     kind = ranking.kind
     score_name = next(iter(ranking.sources[0].parts), "score") if kind == "model" else "score"
     columns: list[tuple[str, Callable]] = []
+    if kind == "gain":  # the value that set the order comes first, then what was measured elsewhere
+        columns.append((PREDICTED_COLUMN, lambda s: f"{s.parts['predicted_gain_points']:+.1f} "
+                        f"[{s.parts['low_points']:+.1f}, {s.parts['high_points']:+.1f}]"
+                        + ("" if s.parts.get("model") == "catalog" else " *")))
+        columns.append((MEASURED_COLUMN, lambda s: _gain_cell(s.gain)))
+        columns.append(("logme", lambda s: f"{s.parts['logme']:.4f}" if "logme" in s.parts else "—"))
+        header = ("rank", "source", *(c for c, _ in columns), "classes", "images", "skipped")
+        body = [(str(s.rank), s.name, *(f(s) for _, f in columns), str(s.n_classes), str(s.n_images),
+                 str(s.n_skipped)) for s in ranking.sources]
+        return header, [*body, ("—", f"{IMAGENET} (no source)", "+0.0 (reference)", "+0.0 (reference)", "", "", "",
+                                "")]
     if kind == "model":
         columns.append((score_name, lambda s: f"{s.score:.4f}"))
     if kind in ("mix", "prior_model"):
@@ -46,7 +59,7 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
     columns.append((GAIN_COLUMN, lambda s: _gain_cell(s.gain)))
     # The prior mixed with a trained network's score (prior_score) shows that score, not a distance.
     network_score = kind == "prior_model" and next(
-        (k for s in ranking.sources for k in s.parts if k not in ("prior_gain_points", "shortlisted")), None)
+        (k for s in ranking.sources for k in s.parts if k not in ("prior_gain_points", "shortlisted", "network")), None)
     if network_score:
         columns.append((network_score, lambda s: "—" if network_score not in s.parts
                         else f"{s.parts[network_score]:.4f}"))
@@ -66,6 +79,11 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
 def decided_by(ranking: Ranking) -> str:
     """What decided the order, in plain words."""
     catalog_targets = "the other catalog targets" if ranking.evidence.get("target_in_catalog") else "the catalog targets"
+    if ranking.kind == "gain":
+        users = [s.name for s in ranking.sources if s.parts.get("model") == "user"]
+        return (f"What decided the order: {ranking.distance_label}. The measured gains beside it come from "
+                f"{catalog_targets}, not this one." + (f" * {', '.join(users)}: no catalog measurement, predicted "
+                                                        "from the network's scores alone." if users else ""))
     if ranking.kind == "prior":
         return (f"What decided the order: each source's measured transfer on {catalog_targets} (the catalog "
                 "prior), which is the same for every target; a distance to this target only breaks ties and places "
@@ -97,7 +115,8 @@ def format_table(ranking: Ranking) -> str:
     quality = [f"{name} {q['knn_accuracy']:.2f}" for name, q in ranking.descriptor_quality.items()]
     if quality:
         lines.append(f"descriptor quality (k-NN accuracy on each test split): {', '.join(quality)}")
-    return "\n".join([*head, *lines, *(f"note: {n}" for n in ranking.notes)])
+    commands = [f"next: {c}" for c in ranking.evidence.get("next", [])]
+    return "\n".join([*head, *lines, *(f"note: {n}" for n in ranking.notes), *commands])
 
 
 def markdown_table(ranking: Ranking) -> str:
@@ -139,7 +158,9 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
     write_text_atomic(paths["distances.csv"], text.getvalue())
     paths["gains.png"] = out / "gains.png"
     cached_figure(_figure_cache(ranking), paths["gains.png"],
-                  ("gains", [(s.name, s.gain) for s in ranking.sources]),
+                  ("gains", ranking.kind, ranking.target.name, ranking.evidence.get("chosen"),
+                   [(s.name, s.gain, *(s.parts.get(k) for k in ("predicted_gain_points", "low_points", "high_points")))
+                    for s in ranking.sources]),
                   lambda path: plot_gains(ranking, path), version=FIGURE_VERSIONS["gains"])
     cached_figure(_figure_cache(ranking), paths["distances.png"],
                   ("distances", ranking.target.name, ranking.table_label, ranking.distance_names, ranking.distances),
@@ -157,7 +178,7 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
 
 
 # Bump a figure's version when you change how it is drawn: cached copies drawn by the old code are then not reused.
-FIGURE_VERSIONS = {"distances": 2, "plan": 3, "neighbours": 2, "domain_map": 2, "gains": 1}
+FIGURE_VERSIONS = {"distances": 2, "plan": 3, "neighbours": 2, "domain_map": 2, "gains": 2}
 
 
 def _announced(what: str, draw: Callable[[Path], object]) -> Callable[[Path], object]:
@@ -290,6 +311,8 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
                   *(f"- {md_cell(sentence)}" for sentence in ranking.evidence["sentences"]), ""]
     if ranking.notes:
         parts += ["## Notes", "", *(f"- {md_cell(n)}" for n in ranking.notes), ""]
+    if ranking.evidence.get("next"):
+        parts += ["## What to run next", "", "```", *ranking.evidence["next"], "```", ""]
     if built:
         from recommender.explain.built_source import report_section
 
@@ -347,28 +370,46 @@ MAX_GAIN_ROWS = 30
 
 
 def plot_gains(ranking: Ranking, path: Path) -> None:
-    """Each source's measured gain over ImageNet with its 95% interval, in rank order, and ImageNet at 0."""
+    """Each source's gain over ImageNet with its interval, in rank order, and ImageNet at 0: the predicted gain
+    on this target (90% interval; green: the verdict's choice) under the gain model, else the gain measured on
+    the other catalog targets (95% t-interval; green: above 0)."""
+    predicted = ranking.kind == "gain"
+
+    def bar(s):  # (mean, low, high, green) or None when nothing was measured
+        if predicted:
+            p = s.parts
+            return p["predicted_gain_points"], p["low_points"], p["high_points"], ranking.best is s
+        if s.gain is None:
+            return None
+        half = s.gain["half"] if math.isfinite(s.gain["half"]) else 0.0
+        return s.gain["mean"], s.gain["mean"] - half, s.gain["mean"] + half, s.gain["mean"] - half > 0
+
     shown = ranking.sources[:MAX_GAIN_ROWS]
     names = [s.name for s in shown] + [f"{IMAGENET} (reference)"]
-    fig = figure((7.5, 1.2 + 0.32 * len(names)))
+    fig = figure((7.5, 1.4 + 0.36 * len(names)))
     ax = fig.add_subplot()
     ax.axvline(0, color="0.4", lw=1, ls="--")
     for y, s in enumerate(shown):
-        if s.gain is None:
-            ax.text(0, y, "  not measured", va="center", ha="left", fontsize=8, color="0.4")
+        found = bar(s)
+        if found is None:
+            ax.text(0, y, "  not measured", va="center", ha="left", fontsize=10, color="0.4")
             continue
-        half = s.gain["half"] if math.isfinite(s.gain["half"]) else 0.0
-        beyond = s.gain["mean"] - half > 0
-        ax.errorbar(s.gain["mean"], y, xerr=half, fmt="o", color="tab:green" if beyond else "tab:blue", capsize=3)
+        mean, low, high, green = found
+        ax.errorbar(mean, y, xerr=[[mean - low], [high - mean]], fmt="o", color="tab:green" if green else "tab:blue",
+                    capsize=3)
     ax.plot(0, len(shown), "D", color="black")
-    ax.set_yticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names, fontsize=10)
+    ax.tick_params(axis="x", labelsize=10)
     ax.invert_yaxis()
-    ax.set_xlabel("gain in few-shot accuracy over ImageNet weights, points\n(mean and 95% t-interval over the "
-                  "catalog targets it was measured on)")
+    ax.set_xlabel(f"predicted gain in few-shot accuracy over ImageNet weights on {ranking.target.name}, points\n"
+                  "(90% conformal interval; green: the verdict's choice)" if predicted else
+                  "gain in few-shot accuracy over ImageNet weights, points\n(mean and 95% t-interval over the "
+                  "other catalog targets it was measured on)", fontsize=10)
     more = len(ranking.sources) - len(shown)
-    title = "Measured gain of each source over starting from ImageNet, in rank order"
-    ax.set_title(title + (f" (and {more} more)" if more > 0 else ""), fontsize=10)
-    save_png(fig, path, dpi=100)
+    title = ("Predicted gain of each source on this target, in rank order" if predicted else
+             "Measured gain of each source over starting from ImageNet, in rank order")
+    ax.set_title(title + (f" (and {more} more)" if more > 0 else ""), fontsize=11)
+    save_png(fig, path, dpi=150)
 
 
 def plot_distance_heatmap(ranking: Ranking, path: Path) -> None:

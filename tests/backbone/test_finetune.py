@@ -113,7 +113,7 @@ def test_source_auto_picks_the_top_ranked_source(tiny):
     other = make_folder_dataset(Path(source).parent / "far", {"a": (128, 128, 128), "b": (0, 0, 0)}, per_class=12)
     cfg = load_config([*overrides, f"sources=[{source},{other}]"], "validate")
     ref, reason = choose_source(cfg)
-    assert ref == recommend(cfg=cfg).best.ref and reason["source"] == recommend(cfg=cfg).best.name
+    assert ref == recommend(cfg=cfg).first.ref and reason["source"] == recommend(cfg=cfg).first.name
     assert reason["rank"] == 1 and reason["distance"] == min(e for _, e in reason["candidates"])
 
 

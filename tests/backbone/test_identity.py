@@ -24,7 +24,7 @@ def test_two_folders_with_one_base_name_keep_their_own_rows_and_refs(tmp_path, c
                                         "report.knn_k=1"))
     names = [s.name for s in ranking.sources]
     assert sorted(names) == ["other/t2", "other2/t2"]  # unique display names, a parent folder added
-    best = ranking.best
+    best = ranking.first
     assert best.name == "other/t2" and best.ref == str(near)  # rank 1's ref is rank 1's folder
     assert ranking.sources[1].ref == str(far)
     assert set(ranking.descriptor_quality) == {"target", "other/t2", "other2/t2"}
@@ -35,7 +35,7 @@ def test_target_and_source_with_one_base_name_are_told_apart(tmp_path, cfg_facto
     target = _folder(tmp_path / "x" / "t2", [RED, BLUE, GREEN])
     source = _folder(tmp_path / "y" / "t2", [BLUE, GREEN, RED])
     ranking = recommend(cfg=cfg_factory(f"target={target}", f"sources=[{source}]", "report.knn_k=1"))
-    assert ranking.target.name == "x/t2" and ranking.best.name == "y/t2"
+    assert ranking.target.name == "x/t2" and ranking.first.name == "y/t2"
     assert ranking.feature_sets["x/t2"].refs[0].startswith(str(target))  # neighbours.png reads these
     assert ranking.feature_sets["y/t2"].refs[0].startswith(str(source))
     assert len(ranking.descriptor_quality) == 2

@@ -71,7 +71,7 @@ def test_two_disjoint_samples_of_a_dataset_are_closer_than_any_other_dataset(rea
     val = build_domain(dataset_features("plants", cfg, split="val"), 3)
     test = build_domain(dataset_features("plants", cfg, split="test"), 3)
     same_dataset = class_mean_emd(val, test).value
-    assert same_dataset < 0.5 * plants_ranking.best.distance
+    assert same_dataset < 0.5 * plants_ranking.first.distance
 
 
 def test_obvious_pairs_rank_plausibly(real_overrides):
@@ -104,11 +104,11 @@ def test_reports_are_written(plants_ranking, tmp_path):
     assert len(table) == 11 and len(table[1]) == 11
     assert paths["distances.png"].stat().st_size > 10_000
     report = paths["report.md"].read_text()
-    assert "| 1 | " + plants_ranking.best.name in report and "source class | target class" in report
+    assert "| 1 | " + plants_ranking.first.name in report and "source class | target class" in report
     text = format_table(plants_ranking)
     lines = text.splitlines()
     assert lines[0] == plants_ranking.headline and lines[1].startswith("What decided the order:")
-    assert lines[3].startswith("Target: plants") and plants_ranking.best.name in lines[6]
+    assert lines[3].startswith("Target: plants") and plants_ranking.first.name in lines[6]
 
 
 def test_command_line_multirun_writes_a_report_per_target(real_overrides, tmp_path):
@@ -138,6 +138,6 @@ def test_a_tiny_folder_without_a_test_split_is_ranked_with_a_note(tmp_path, real
     tiny = make_folder_dataset(tmp_path / "tiny", {"red": (220, 30, 30), "blue": (30, 30, 220)}, per_class=3)
     ranking = recommend(cfg=load_config([f"target={tiny}", "sources=[flowers]", *real_overrides,
                                          "domain.min_images_per_class=1"]))
-    assert ranking.best.name == "flowers"
+    assert ranking.first.name == "flowers"
     assert "tiny" not in ranking.descriptor_quality and "flowers" in ranking.descriptor_quality
     assert any("No descriptor-quality score" in n and "test split is empty" in n for n in ranking.notes)
