@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -69,9 +70,113 @@ def load_evidence(path: str | Path | None = None, required: bool = False) -> dic
     except (OSError, ValueError, AttributeError) as err:
         raise EvidenceError(f"distance.evidence: {path} is unreadable ({err}); run scripts/benchmark.py again "
                             "to write a new one.") from None
+    problem = evidence_problem(data)
+    if problem:
+        raise EvidenceError(f"distance.evidence: {path}: {problem}; fix that field or run scripts/benchmark.py "
+                            "again to write a new file.")
     if path == SHIPPED and SHIPPED_POOL.is_file():
-        data = with_pool_evidence(data, json.loads(SHIPPED_POOL.read_text()))
+        try:
+            pool = json.loads(SHIPPED_POOL.read_text())
+            if not isinstance(pool, dict) or not isinstance(pool.get("gains", {}), dict):
+                raise ValueError("not an object with gains")
+            problem = evidence_problem({"gains": pool.get("gains") or {"-": {}}, "default": {}})
+            if problem:
+                raise ValueError(problem)
+        except (OSError, ValueError) as err:
+            raise EvidenceError(f"{SHIPPED_POOL} is unreadable ({err}); reinstall the package or restore the "
+                                "file from the repository.") from None
+        data = with_pool_evidence(data, pool)
     return data
+
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_TOP_BLOCKS = 15  # MobileNetV2 has 16 inverted-residual blocks, and one always stays frozen
+
+
+def _finite(value, low: float = -math.inf, high: float = math.inf) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and low <= value <= high
+
+
+def _options_problem(field: str, entry) -> str | None:
+    """A distance named by its options (the evidence's `distances`): data, never code. Its name must be a
+    distance of conf/distance/, and its options plain values; a `_target_` (which would choose code) is refused."""
+    if not isinstance(entry, dict):
+        return f"{field} is not an object"
+    if "_target_" in entry:
+        return f"{field} names code (_target_); evidence is data and may only name distances of conf/distance/"
+    name = entry.get("name")
+    if not isinstance(name, str) or not NAME.match(name) or not (EVIDENCE_DIR.parent / "distance" /
+                                                                  f"{name}.yaml").is_file():
+        return f"{field}.name={name!r} is not a distance of conf/distance/"
+    for key, value in entry.items():
+        if not isinstance(key, str) or not NAME.match(key) or not (value is None or isinstance(value, (str, int,
+                                                                                                          float, bool))):
+            return f"{field}.{key} is not a plain option value"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{field}.{key} is not finite"
+    return None
+
+
+def evidence_problem(data: dict) -> str | None:
+    """What makes an evidence document unusable, naming the field (None: it is usable): types, finite numbers,
+    distances named by conf/distance/ options only, block counts within the backbone."""
+    gains = data.get("gains")
+    if not isinstance(gains, dict) or not gains:
+        return "gains is not a non-empty object of target -> source -> gain"
+    for t, per_source in gains.items():
+        if not isinstance(per_source, dict):
+            return f"gains.{t} is not an object of source -> gain"
+        for s, g in per_source.items():
+            if not _finite(g, -1.0, 1.0):
+                return f"gains.{t}.{s}={g!r} is not a finite accuracy gain between -1 and 1"
+    for section in ("distances", "validated_distances"):
+        entries = data.get(section) or {}
+        if not isinstance(entries, dict):
+            return f"{section} is not an object"
+        for name, entry in entries.items():
+            problem = _options_problem(f"{section}.{name}", {k: v for k, v in entry.items() if k != "image_size"}
+                                       if isinstance(entry, dict) else entry)
+            if problem:
+                return problem
+    default = data.get("default")
+    if not isinstance(default, dict):
+        return "default is not an object"
+    chosen = [("default.all_targets", default.get("all_targets"))] + \
+        [(f"default.folds.{t}", f) for t, f in (default.get("folds") or {}).items()]
+    for field, fold in chosen:
+        if isinstance(fold, dict) and fold.get("distance") is not None and fold["distance"] not in \
+                (data.get("distances") or {}):
+            return f"{field}.distance={fold['distance']!r} is not one of the file's distances"
+    prior = data.get("prior_score")
+    if prior is not None:
+        if not isinstance(prior, dict) or not isinstance(prior.get("score"), str) or not NAME.match(prior["score"]):
+            return "prior_score.score is missing or not a score name"
+        if not isinstance(prior.get("top_blocks"), int) or not 1 <= prior["top_blocks"] <= MAX_TOP_BLOCKS:
+            return f"prior_score.top_blocks={prior.get('top_blocks')!r} is not a block count from 1 to {MAX_TOP_BLOCKS}"
+        if not isinstance(prior.get("folds"), dict) or not all(_finite(w, 0) for w in prior["folds"].values()):
+            return "prior_score.folds is not an object of target -> weight (finite, at least 0)"
+        if not _finite(prior.get("all_targets"), 0):
+            return f"prior_score.all_targets={prior.get('all_targets')!r} is not a finite weight"
+    gain = data.get("gain")
+    if gain is not None:
+        from recommender.rankers.gain import GainModel
+
+        if not isinstance(gain, dict) or not re.match(r"^top([1-9]|1[0-5])/k[0-9]+$", str(gain.get("protocol"))):
+            return "gain.protocol is not of the form top<blocks>/k<shots>"
+        folds = gain.get("folds")
+        if not isinstance(folds, dict):
+            return "gain.folds is not an object"
+        for field, fold in [("gain.all_targets", gain.get("all_targets")), *((f"gain.folds.{t}", f)
+                                                                          for t, f in folds.items())]:
+            if not isinstance(fold, dict) or not _finite(fold.get("threshold"), 0, 10):
+                return f"{field}.threshold is missing or not a finite number from 0 to 10"
+            for path in ("catalog", "user"):
+                try:
+                    GainModel.from_dict(fold[path])
+                except (KeyError, TypeError, ValueError, AttributeError) as err:
+                    return f"{field}.{path} is not a fitted gain model ({err})"
+    return None
 
 
 def with_pool_evidence(evidence: dict, pool: dict) -> dict:

@@ -94,9 +94,13 @@ def cached_score(checkpoint: Path, target, stage1: DictConfig, score_name: str, 
 
     path = companion_dir(checkpoint, stage1) / f"score-{key}.json"
     stored = read_json(path)
-    if isinstance(stored, dict) and stored.get("payload") == payload and isinstance(stored.get("value"), float):
+    if isinstance(stored, dict) and stored.get("payload") == payload and isinstance(stored.get("value"), float) \
+            and np.isfinite(stored["value"]):
         return stored["value"]
     value = float(compute())
+    if not np.isfinite(value):  # never cached, never ranked: a NaN would put every source in arbitrary order
+        raise DatasetError(f"{score_name} of the network {Path(checkpoint).name} on the target is not a number "
+                           f"({value}); the target's images may all be identical or unreadable: check the folder.")
     write_json(path, {"payload": payload, "value": value})
     return value
 
@@ -151,6 +155,9 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
         raise EvidenceError(f"distance=prior_score: the evidence file {distance_cfg.get('evidence') or 'shipped'} has "
                             "no prior_score section; run scripts/studies/study_rankers.py on the benchmark.json beside it.")
     score_name, top_blocks = str(section["score"]), int(section["top_blocks"])
+    if score_name not in REGISTRY:
+        raise EvidenceError(f"distance.evidence: prior_score.score={score_name!r} is not a transferability score "
+                            f"(one of {sorted(REGISTRY)}); fix the file or run the benchmark again.")
     score = REGISTRY[score_name]
     seed = int(distance_cfg.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
     stage1 = stage1_config(cfg, top_blocks)
@@ -250,6 +257,10 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
     prior_of = loto_prior(evidence["gains"], {target_catalog})
     catalog_of = {images.name: catalog_name(images, cfg) for images in source_images}
     score_names = sorted({f for m in models.values() for f in m.features if f != PRIOR})
+    unknown = [n for n in score_names if n not in REGISTRY or REGISTRY[n].needs != "features"]
+    if unknown:
+        raise EvidenceError(f"distance.evidence: the gain model names {unknown}, which are not feature scores of "
+                            "finetune.transferability; fix the file or run scripts/studies/study_gain.py again.")
     for images in source_images:
         try:
             check_splittable(images, transfer_config(stage1))

@@ -86,8 +86,12 @@ def _target_of(name: str) -> str | None:
 
     from recommender.common.paths import CONF_DIR
 
+    import re
+
+    if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", name or ""):  # a name, never a path
+        return None
     path = CONF_DIR / "distance" / f"{name}.yaml"
-    return OmegaConf.load(path).get("_target_") if name and path.is_file() else None
+    return OmegaConf.load(path).get("_target_") if path.is_file() else None
 
 
 def factory_of(target: str) -> Callable:

@@ -6,11 +6,18 @@ import numpy as np
 from scipy import stats
 
 
+TIE_TOLERANCE = 1e-9  # relative: a spread below this fraction of the values' size is rounding, not signal
+
+
 def standardise(values) -> np.ndarray:
-    """z-scores over one target's sources (all 0 when the values do not vary)."""
+    """z-scores over one target's sources; all 0 when the values do not vary beyond their numerical precision
+    (a spread of at most TIE_TOLERANCE × their largest magnitude), so rounding noise never decides an order:
+    ten LogME values equal to 13 digits would otherwise become ±1."""
     values = np.asarray(values, float)
     spread = values.std()
-    return np.zeros_like(values) if spread == 0 else (values - values.mean()) / spread
+    if not spread > TIE_TOLERANCE * max(1.0, float(np.abs(values).max(initial=0.0))):
+        return np.zeros_like(values)
+    return (values - values.mean()) / spread
 
 
 def weighted_tau(score, gain) -> float:

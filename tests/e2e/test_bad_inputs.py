@@ -39,6 +39,16 @@ def data(tmp_path_factory):
     shipped.pop("prior_score")
     d["old_evidence"] = root / "old_evidence.json"  # an evidence file from before distance=prior_score
     d["old_evidence"].write_text(json.dumps(shipped))
+    crafted = json.loads((ROOT / "conf" / "evidence" / "catalog.json").read_text())
+    first = next(iter(crafted["distances"]))
+    crafted["distances"][first] = {"_target_": "subprocess.Popen", "args": ["touch", str(root / "pwned")],
+                                   "name": "class_mean_emd"}
+    d["crafted_evidence"] = root / "crafted_evidence.json"  # evidence that names code: it must never run
+    d["crafted_evidence"].write_text(json.dumps(crafted))
+    nan_gain = json.loads((ROOT / "conf" / "evidence" / "catalog.json").read_text())
+    nan_gain["gains"]["plants"]["flowers"] = float("nan")
+    d["nan_evidence"] = root / "nan_evidence.json"
+    d["nan_evidence"].write_text(json.dumps(nan_gain))
     d["edited_spec"] = root / "edited.json"  # a source spec whose classes were changed by hand
     d["edited_spec"].write_text(json.dumps({
         "format": 1, "kind": "subset", "name": "edited", "identity": "0" * 20, "chosen": [], "about": {},
@@ -168,6 +178,9 @@ CASES = [
     ("build_source", ["target={target}", "pool=[{target}]"], "no pool dataset other than the target"),
     ("recommend", ["target={target}", "sources=[{edited_spec}]"], "identity does not match"),
     ("recommend", ["target={target}", "sources=[{not_a_spec}]"], "not a source spec"),
+    # Evidence is data: a file that names code, or holds a number that is not one, is refused before any work.
+    ("recommend", ["target={target}", "distance=prior_mix", "distance.evidence={crafted_evidence}"], "names code"),
+    ("recommend", ["target={target}", "distance=prior_mix", "distance.evidence={nan_evidence}"], "gains.plants.flowers"),
 ]
 
 
@@ -204,6 +217,11 @@ def test_bad_input_gives_one_clear_error_line(outcomes, case):
     assert names in errors[0], errors[0]
     if script in ("train", "active_learn"):
         assert not list((root / "checkpoints").glob("stage1-*"))  # the error came before any training
+
+
+def test_crafted_evidence_runs_no_code(outcomes, data):
+    assert any("crafted_evidence" in " ".join(c[1]) for c in CASES)
+    assert not (data["root"] / "pwned").exists()  # subprocess.Popen(["touch", ...]) never ran
 
 
 def test_a_tfds_dataset_not_prepared_fails_at_once_when_offline(data, tmp_path):

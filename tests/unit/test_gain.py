@@ -116,3 +116,15 @@ def test_the_verdict_from_predictions():
                              "plants", "plants", None)
     assert user["decision"] == "source" and "+3.5 points" in user["headline"]
     assert "never measured" in user["headline"] and len(user["next"]) == 2  # wide interval: validate first
+
+
+def test_scores_equal_within_their_precision_are_ties():
+    from recommender.evidence import prior_score
+    from recommender.rankers.statistics import standardise
+
+    logme = [-0.3323 + 3e-14 * i for i in range(4)]  # identical images: LogME agrees to 13 digits
+    assert not standardise(logme).any()
+    # The prior decides, whatever the weight on the score.
+    value = prior_score({"a": 0.01, "b": -0.05, "c": 0.003, "d": -0.01}, ["a", "b", "c", "d"], logme, 4.0)
+    assert list(value.argsort()[::-1]) == [0, 2, 3, 1]
+    assert standardise([1.0, 1.0 + 1e-6]) == pytest.approx([-1.0, 1.0])  # a real spread still counts
