@@ -25,8 +25,33 @@ def worker_pool(jobs: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
+    with _caller_not_rerun(), ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=_init_worker) as pool:
         yield pool
+
+
+@contextlib.contextmanager
+def _caller_not_rerun():
+    """Spawned workers import the caller's main module (by its file or its module name) before they run
+    anything, so a plain script that calls `recommend()` at top level, with no `if __name__ == "__main__":`
+    guard, would run again in every worker and break the pool. The workers only run this package's functions,
+    so the main module is hidden from multiprocessing while the pool starts its workers: they start clean.
+    Restored on exit."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if main is not None and
+             hasattr(main, name)}
+    for name in saved:
+        if name == "__file__":
+            delattr(main, name)
+        else:
+            setattr(main, name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
 
 
 def in_parallel(pool, function, calls: list[tuple], steps: Steps, names: list[str]) -> list:

@@ -15,6 +15,10 @@ quiet_tensorflow()
 # Run folders end in the process id (outputs/<job>/<date-time>-<pid>): two runs started in the same second
 # get separate folders, so neither report overwrites the other.
 OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
+# Cache folders: ./.cache when the working folder has one, else the user's cache folder (common/paths.py).
+from recommender.common.paths import cache_dir as _cache_dir  # noqa: E402
+
+OmegaConf.register_new_resolver("recommender_cache", _cache_dir, replace=True)
 
 from recommender.api import (backbone_spec, dataset_domain, dataset_features, dataset_features_together,  # noqa: E402
                   descriptor_quality_of, load_images, make_extractor, open_dataset, recommend, candidate_datasets, split_indices_of)

@@ -12,3 +12,28 @@ EVIDENCE_DIR = CONF_DIR / "evidence"
 # The offline default for datasets and weights: ../shared beside a checkout. An installed wheel has no such
 # folder, and RECOMMENDER_DATA_ROOT / RECOMMENDER_WEIGHTS_DIR (or data_root=) say where they are.
 SHARED_DIR = Path(__file__).resolve().parents[3] / "shared"
+
+APP_NAME = "pretrain-recommender"
+
+
+def user_cache_dir() -> Path:
+    """This user's cache folder for the tool (what platformdirs gives): $XDG_CACHE_HOME or ~/.cache on Linux,
+    ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows; then `pretrain-recommender`."""
+    import os
+    import sys
+
+    if sys.platform == "darwin":
+        base = Path("~/Library/Caches").expanduser()
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path("~/AppData/Local").expanduser())
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path("~/.cache").expanduser())
+    return base / APP_NAME
+
+
+def cache_dir(kind: str) -> str:
+    """The default folder of one cache kind ("features", "checkpoints"): a `.cache` folder in the working folder
+    when there is one (a checkout's existing cache keeps working), else the user's cache folder, so a script run
+    from any folder finds the same cache. RECOMMENDER_CACHE_DIR / RECOMMENDER_CHECKPOINT_DIR override it (conf/)."""
+    local = Path(".cache")
+    return str(local / kind) if local.is_dir() else str(user_cache_dir() / kind)
