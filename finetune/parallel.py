@@ -11,7 +11,8 @@ from recommender.common.logs import Steps
 
 def _init_worker() -> None:
     # Spawned workers start with logging unconfigured: send their INFO lines (stage-1 epochs) to stderr.
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    # Plain lines, as the parent's console shows them, each written whole (one write per record).
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
 
 
 @contextlib.contextmanager

@@ -263,11 +263,14 @@ def _run_dir_writable(composed) -> None:
 
 
 @contextlib.contextmanager
-def user_errors():
-    """Turn a RecommenderError into one `error: ...` line on stderr and exit code 2 (no traceback)."""
+def user_errors(cleanup=None):
+    """Turn a RecommenderError into one `error: ...` line on stderr and exit code 2 (no traceback); Ctrl-C into
+    one line and exit code 130. `cleanup()` runs first on either (e.g. removing the run folder it left empty)."""
     try:
         yield
     except RecommenderError as err:
+        if cleanup is not None:
+            cleanup()
         message = " ".join(str(err).split())
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
@@ -280,7 +283,30 @@ def user_errors():
               "another folder (hydra.run.dir for the reports, features.cache_dir and finetune.checkpoint_dir for "
               "the caches); nothing half-written was left under a result's name.", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        if cleanup is not None:
+            cleanup()
+        print("error: interrupted (Ctrl-C); nothing half-written is kept: caches are written atomically.",
+              file=sys.stderr)
+        sys.exit(130)
 
 
 # A write that failed for want of room or permission: the user's environment, said in one line.
 WRITE_FAILURES = {errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM}
+
+
+def remove_failed_run(out_dir) -> None:
+    """Remove a run folder that a failed run left with nothing in it but Hydra's own record (.hydra/) and empty
+    log files; a folder holding anything else is kept."""
+    import shutil
+
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name == ".hydra" and entry.is_dir():
+            continue
+        if entry.suffix == ".log" and entry.is_file() and entry.stat().st_size == 0:
+            continue
+        return
+    shutil.rmtree(folder, ignore_errors=True)

@@ -207,7 +207,8 @@ def train_source(source: str, cfg: DictConfig, seed: int) -> Path:
     spec = backbone_spec(cfg)
     net = build_network(spec, resolve_weights(spec), cfg.finetune, len(images.class_names))
     epochs = _train_phases(net, images, cfg, seed, "source")
-    log.info("Stage 1 %s seed %d: trained (%s epochs)", images.name, seed, epochs)
+    log.info("Stage 1 %s seed %d: trained (%s)", images.name, seed,
+             ", ".join(f"{phase} {n} epochs" for phase, n in epochs.items()))
     with atomic_output(path, ".keras") as tmp:
         net.save(tmp)
     return path

@@ -114,8 +114,17 @@ def resolve_dataset(name: str, catalog: Mapping[str, Mapping], data_root: str | 
         path = path.resolve()
         # A folder is called by its own name, unless that would pass it off as a catalog dataset.
         return DatasetSpec(name=str(path) if path.name in catalog else path.name, kind="folder", path=path)
+    if os.sep in name or name.startswith((".", "~")):
+        what = "no such folder" if not path.exists() else "not a folder of class sub-folders"
+        raise DatasetError(f"{what}: {name}. Give the path of an image folder with one sub-folder per class, a "
+                           "source spec (.json) built by scripts/build_source.py, or a catalog name "
+                           f"({', '.join(sorted(catalog))}).")
+    import difflib
+
+    near = difflib.get_close_matches(name, list(catalog), n=1, cutoff=0.6)
     raise DatasetError(
-        f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(catalog))}. "
+        f"Unknown dataset {name!r}." + (f" Did you mean {near[0]!r}?" if near else "")
+        + f" Known datasets: {', '.join(sorted(catalog))}. "
         "Or give the path of an image folder with one sub-folder per class, or of a source spec (.json) built by "
         "scripts/build_source.py."
     )
