@@ -93,6 +93,7 @@ RECOMMENDER_RULES: tuple[Rule, ...] = (
     Rule("report.samples_per_class", integer(1)),
     Rule("report.neighbours", integer(1)),
     Rule("report.map_points_per_dataset", integer(2)),
+    Rule("report.map", boolean, optional=True),
     Rule("report.knn_k", integer(1)),
     Rule("report.seed", integer()),
     # retrieve.py

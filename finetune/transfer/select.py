@@ -34,7 +34,7 @@ def choose_source(cfg: DictConfig) -> tuple[str | None, dict]:
         if same_dataset(open_dataset(requested, cfg), open_dataset(target, cfg)):
             raise DatasetError(f"source={requested!r} is the target itself; choose another source or source=auto.")
         # One forced source needs no ranking: the quick one names it and its distance, without training it twice.
-        quick = OmegaConf.merge(cfg, {"distance": {"name": "prior_mix"}}) if cfg.distance.name == "prior_score" else cfg
+        quick = OmegaConf.merge(cfg, {"distance": {"name": "prior_mix"}}) if cfg.distance.name in ("prior_score", "gain") else cfg
         quick = OmegaConf.merge(quick, {"pool": None})  # a forced source is the only candidate: build nothing
         ranking = recommend(cfg=quick, sources=[requested])
         chosen = ranking.first

@@ -100,23 +100,43 @@ def decided_by(ranking: Ranking) -> str:
             f"is closer). The gains beside it were measured on {catalog_targets}; they did not decide the order.")
 
 
+CONSOLE_WIDTH = 100
+# Shorter console headers, and columns the console leaves to report.md and ranking.csv.
+CONSOLE_HEADERS = {PREDICTED_COLUMN: "predicted here [90%]", MEASURED_COLUMN: "measured elsewhere",
+                   GAIN_COLUMN: "gain, points (95% CI)"}
+CONSOLE_DROPPED = ("classes", "skipped")
+
+
+def _wrapped(text: str, prefix: str = "") -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(prefix + text, CONSOLE_WIDTH, subsequent_indent=" " * min(len(prefix), 4),
+                         break_on_hyphens=False, break_long_words=False) or [""]
+
+
 def format_table(ranking: Ranking) -> str:
-    """The console output: the verdict first, then what decided the order, the table and the evidence."""
+    """The console output, at most CONSOLE_WIDTH columns (sentences wrap at word boundaries; the table shortens
+    its headers and leaves class and skip counts to report.md): the verdict first, then what decided the order,
+    the table, the evidence, and the command to run next."""
     header, body = table_rows(ranking)
-    rows = [header] + body
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(w) if i != 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
-             for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    keep = [i for i, h in enumerate(header) if h not in CONSOLE_DROPPED]
+    rows = [tuple(CONSOLE_HEADERS.get(header[i], header[i]) for i in keep)] + [tuple(r[i] for i in keep) for r in body]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    table = ["  ".join(cell.rjust(w) if i != 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+             .rstrip() for r in rows]
+    table.insert(1, "  ".join("-" * w for w in widths))
     t = ranking.target
-    head = [ranking.headline, decided_by(ranking), "",
-            f"Target: {t.name} ({len(t.class_names)} classes, {t.n_images} images, {t.n_skipped} skipped)"]
-    lines += [f"evidence: {sentence}" for sentence in ranking.evidence.get("sentences", [])]
+    lines = [*_wrapped(ranking.headline), *_wrapped(decided_by(ranking)), "",
+             f"Target: {t.name} ({len(t.class_names)} classes, {t.n_images} images, {t.n_skipped} skipped)", *table]
+    for sentence in ranking.evidence.get("sentences", []):
+        lines += _wrapped(sentence, "evidence: ")
     quality = [f"{name} {q['knn_accuracy']:.2f}" for name, q in ranking.descriptor_quality.items()]
     if quality:
-        lines.append(f"descriptor quality (k-NN accuracy on each test split): {', '.join(quality)}")
-    commands = [f"next: {c}" for c in ranking.evidence.get("next", [])]
-    return "\n".join([*head, *lines, *(f"note: {n}" for n in ranking.notes), *commands])
+        lines += _wrapped(", ".join(quality), "descriptor quality (k-NN accuracy on each test split): ")
+    for note in ranking.notes:
+        lines += _wrapped(note, "note: ")
+    lines += [f"next: {c}" for c in ranking.evidence.get("next", [])]
+    return "\n".join(lines)
 
 
 def markdown_table(ranking: Ranking) -> str:
@@ -215,6 +235,8 @@ def explain_figures(ranking: Ranking, out: Path, opts: Mapping) -> dict[str, Pat
                                  lambda path: explain.plot_neighbours(target_fs, sources_fs, per_class, k, seed, path,
                                                                       cache_dir=target_fs.path.parent)),
                       version=FIGURE_VERSIONS["neighbours"])
+        if not opts.get("map", False):  # about 50 s, and it never decides the order: drawn when asked
+            return figures
         names = [ranking.target.name, *(s.name for s in top)]
         map_sets, map_domains = [ranking.feature_sets[n] for n in names], [ranking.domains[n] for n in names]
         per_dataset = int(opts["map_points_per_dataset"])

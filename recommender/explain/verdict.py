@@ -31,8 +31,8 @@ def next_commands(target_ref: str, source_ref: str | None, parts: dict | None) -
     source = "imagenet" if source_ref is None else source_ref
     commands = [f"python scripts/train.py target={shlex.quote(target_ref)} source={shlex.quote(source)}"]
     if parts is not None and parts["high_points"] - parts["low_points"] > WIDE_INTERVAL_POINTS:
-        commands.append(f"python scripts/validate.py target={shlex.quote(target_ref)}   # the interval is wide: "
-                        "measure the first sources against ImageNet by fine-tuning")
+        commands.append(f"python scripts/validate.py target={shlex.quote(target_ref)}   # wide interval: "
+                        "fine-tune to check")
     return commands
 
 
@@ -49,7 +49,7 @@ def predicted_verdict(base: dict, ranked: list, target_name: str, target_ref: st
     if go:
         decision = "source"
         headline = (f"Start from {top.name}: predicted {_interval(p)} over ImageNet weights alone on "
-                    f"{target_name}{own}.")
+                    f"{target_name}{own}; the verdict names a source when {rule_words(threshold, half)}.")
     else:
         decision = "imagenet"
         headline = (f"Start from ImageNet: the best source for {target_name}, {top.name}, is predicted "

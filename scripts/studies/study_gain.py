@@ -8,8 +8,8 @@ episodes, and each source network's LogME, shrinkage H-score and kNN on the targ
 network's own scores on every target from the cached features (`finetune.transfer.adapted.imagenet_scores`, the
 function `recommend` calls), and runs `recommender.rankers.gain.nested_loto`: for each target, the feature set
 (4 candidates), the verdict threshold (3 candidates), the coefficients and the conformal interval are chosen and
-fitted on the other nine targets only. Writes <out>/gain.md and <out>/gain.json, and the evidence section
-(`gain`) that `scripts/studies/ship_evidence.py` merges into conf/evidence/catalog.json.
+fitted on the other nine targets only. Writes <out>/gain.md and <out>/gain.json, and the `gain` section of the
+evidence beside the benchmark (conf/evidence/catalog.json for the committed run in docs/benchmark/).
 
 The optional third file is a second benchmark of the same catalog (networks trained on another processor): the
 ceiling section compares the two sets of measured gains.
@@ -119,8 +119,45 @@ def evidence_section(catalog: Catalog, result: dict, head: str) -> dict:
             "folds": folds, "made_by": "scripts/studies/study_gain.py"}
 
 
+def against_default(result: dict) -> dict | None:
+    """Per-target weighted tau of the order by predicted gain against the previous default (prior_score, the
+    evidence's own nested-LOTO figures on the same targets): Wilcoxon signed-rank test over targets."""
+    from recommender.evidence import SHIPPED
+
+    section = json.loads(SHIPPED.read_text()).get("prior_score") or {}
+    per = section.get("per_target") or {}
+    common = [t for t in result if t in per]
+    if len(common) < 5:
+        return None
+    a = np.array([result[t]["catalog"]["weighted_tau"] for t in common])
+    b = np.array([per[t]["weighted_tau"] for t in common])
+    diff = a - b
+    p = float(stats.wilcoxon(a, b).pvalue) if np.any(diff != 0) else 1.0
+    # Its verdict, as `recommend` gave it: start from the first-ranked source when that source's gain measured on
+    # the other catalog targets has its 95% t-interval above 0 (recommender.evidence.decide), else ImageNet.
+    from recommender.evidence import loto_prior, prior_score, source_gains
+
+    evidence = json.loads(SHIPPED.read_text())
+    data = json.loads((ROOT / "docs" / "benchmark" / "benchmark.json").read_text())
+    regrets, named = [], []
+    for t in common:
+        sources = list(evidence["gains"][t])
+        logme = [data["targets"][t]["scores"]["logme"][s] for s in sources]
+        value = prior_score(loto_prior(evidence["gains"], {t}), sources, logme, section["folds"][t])
+        top = sources[int(np.argmax(value))]
+        g = source_gains(evidence, t, [top])[top]
+        chosen = sources.index(top) if g is not None and g["mean"] - g["half"] > 0 else None
+        named += [] if chosen is None else [t]
+        regrets.append(decision_regret([100 * evidence["gains"][t][s] for s in sources], chosen))
+    return {"n_targets": len(common), "gain_mean_tau": float(a.mean()), "prior_score_mean_tau": float(b.mean()),
+            "prior_score_verdict_regret": float(np.mean(regrets)), "prior_score_verdict_named": named,
+            "mean_difference": float(diff.mean()), "wins": int((diff > 0).sum()), "losses": int((diff < 0).sum()),
+            "wilcoxon_p": p, "prior_score_regret_top1": float(np.mean([per[t]["top1_regret"] for t in common]))}
+
+
 def report(summary: dict, result: dict, ceil: dict, source: str, reference: dict) -> str:
     c, u = summary["catalog"], summary["user"]
+    versus = summary.get("against_prior_score")
     lines = [
         "# The gain model: this target's predicted gain over ImageNet, by nested leave-one-target-out", "",
         f"`python scripts/studies/study_gain.py {source}` (headline protocol: top 4 blocks, 20-shot, 100 paired "
@@ -147,6 +184,18 @@ def report(summary: dict, result: dict, ceil: dict, source: str, reference: dict
         f"- Error: mean absolute {c['mean_abs_error']:.2f} points; {100 * c['within_3_points']:.0f}% of "
         f"predictions within ±3 points (user path {100 * u['within_3_points']:.0f}%). Mean interval half-width "
         f"{c['mean_half_width']:.2f} (user {u['mean_half_width']:.2f}).", "",
+    ]
+    if versus:
+        lines += [
+            f"- Against the previous default's order (distance=prior_score, its own nested-LOTO figures on the same "
+            f"targets): mean weighted τ {versus['gain_mean_tau']:.2f} against {versus['prior_score_mean_tau']:.2f}, "
+            f"difference {versus['mean_difference']:+.2f}, {versus['wins']} wins / {versus['losses']} losses, "
+            f"Wilcoxon signed-rank p = {versus['wilcoxon_p']:.2f}. prior_score's own verdict (from its first source's "
+            f"gain measured on the other targets) named a source on "
+            f"{', '.join(versus['prior_score_verdict_named']) or 'no target'}: a decision regret of "
+            f"{versus['prior_score_verdict_regret']:.2f}.",
+            ""]
+    lines += [
         "## Where the ceiling is", "",
         f"- The episodes' own 95% half-width on a measured gain: {ceil['episode_half_width_mean']:.2f} points on average.",
     ]
@@ -175,6 +224,22 @@ def report(summary: dict, result: dict, ceil: dict, source: str, reference: dict
     return "\n".join(lines) + "\n"
 
 
+def write_evidence(source: Path, section: dict) -> None:
+    """The `gain` section of the evidence beside the benchmark read: for the committed run in docs/benchmark/, the
+    shipped conf/evidence/catalog.json; else the run folder's catalog_evidence.json."""
+    from recommender.evidence import SHIPPED
+
+    committed = source.resolve().parent == ROOT / "docs" / "benchmark"
+    path = SHIPPED if committed else source.with_name("catalog_evidence.json")
+    if not path.is_file():
+        print(f"no evidence file at {path}: the gain section is not written", file=sys.stderr)
+        return
+    evidence = json.loads(path.read_text())
+    evidence["gain"] = section
+    path.write_text(json.dumps(evidence, indent=1) + "\n")
+    print(f"gain section written to {path}", file=sys.stderr)
+
+
 def main(argv: list[str]) -> None:
     source = Path(argv[0]) if argv else ROOT / "docs" / "benchmark" / "benchmark.json"
     out = Path(argv[1]) if len(argv) > 1 else ROOT / "docs" / "gain"
@@ -186,12 +251,17 @@ def main(argv: list[str]) -> None:
     catalog = Catalog(gains, relative, halves)
     result = nested_loto(catalog, COVERAGE)
     summary = summarise(result, catalog, halves)
+    summary["against_prior_score"] = against_default(result)
     ceil = ceiling(gains, halves, other)
     out.mkdir(parents=True, exist_ok=True)
     (out / "gain.json").write_text(json.dumps({"source": str(source), "protocol": head, "summary": summary,
                                                "ceiling": ceil, "imagenet_scores": reference,
                                                "per_target": result}, indent=1))
-    (out / "evidence_section.json").write_text(json.dumps(evidence_section(catalog, result, head), indent=1))
+    section = {**evidence_section(catalog, result, head),
+               "summary": {**summary["catalog"], "n_targets": len(result),
+                           "user": {k: summary["user"][k] for k in ("coverage", "mean_decision_regret",
+                                                                    "mean_weighted_tau", "within_3_points")}}}
+    write_evidence(source, section)
     (out / "gain.md").write_text(report(summary, result, ceil, str(source.relative_to(ROOT) if source.is_absolute()
                                                                      and ROOT in source.parents else source), reference))
     print((out / "gain.md").read_text())

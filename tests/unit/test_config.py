@@ -22,7 +22,7 @@ def test_default_config_has_every_section():
     for key in ("backbone", "features", "domain", "distance", "report", "catalog", "split", "seed", "sources"):
         assert key in cfg
     assert cfg.backbone.alpha == 0.5 and cfg.backbone.weights == "imagenet"
-    assert cfg.distance.name == "prior_score" and cfg.distance.evidence is None and cfg.distance.shortlist is None
+    assert cfg.distance.name == "gain" and cfg.distance.evidence is None and cfg.distance.jobs == 3
     assert cfg.domain.min_images_per_class == 5
     assert sorted(cfg.catalog) == sorted(CATALOG + POOLS)
     assert [n for n in POOLS if cfg.catalog[n].pool] == POOLS
