@@ -24,7 +24,7 @@ def ranking_scores(similarity, accuracies) -> dict:
         "kendall_tau": float(tau.statistic), "kendall_p": float(tau.pvalue),
         "weighted_tau": float(weighted.statistic),
         "recommended_index": recommended, "best_index": int(np.argmax(mean)),
-        "top1_regret": float(mean.max() - mean[recommended]),
+        "top1_regret": float(100 * (mean.max() - mean[recommended])),  # accuracy points, as everywhere
         "spread": float(mean.max() - mean.min()),
     }
     if acc.shape[1] >= 2 and not np.all(acc.var(axis=1) == 0):

@@ -125,13 +125,14 @@ def with_prior(runs: list[TargetRun], top_blocks: int, k: str) -> list[TargetRun
     return out
 
 
-SHIPPED_PRIOR_SCORE = "prior_score"  # recommend's default (conf/distance/prior_score.yaml), from the evidence
+SHIPPED_PRIOR_SCORE = "prior_score"  # conf/distance/prior_score.yaml, from the evidence
+SHIPPED_GAIN = "gain"  # recommend's default (conf/distance/gain.yaml): the predicted gain, from the evidence
 DEFAULT = "prior_mix"  # the shipped default ranking (conf/distance/prior_mix.yaml), scored from the shipped evidence
 
 
 def model_free_names(run: TargetRun, top_blocks: int) -> list[str]:
     return [n for n in run.scores[top_blocks] if n not in REGISTRY and n not in NAIVE
-            and n not in (PRIOR, MIX, DEFAULT, SHIPPED_PRIOR_SCORE)]
+            and n not in (PRIOR, MIX, DEFAULT, SHIPPED_PRIOR_SCORE, SHIPPED_GAIN)]
 
 
 def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) -> tuple[list[TargetRun], dict]:
@@ -156,9 +157,12 @@ def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) ->
                  "distances": {n: distances[n] for n in names}}
 
 
-def with_shipped_default(runs: list[TargetRun], top_blocks: int, evidence: dict | None) -> list[TargetRun]:
-    """The runs with the shipped default ranking (catalog evidence: prior + fitted distance mix) as score
-    DEFAULT, computed as `recommend distance=prior_mix` would: a catalog target gets the fold that left it out."""
+def with_shipped_default(runs: list[TargetRun], top_blocks: int, evidence: dict | None,
+                         references: dict | None = None) -> list[TargetRun]:
+    """The runs with the shipped rankings as scores, each computed as `recommend` computes it (a catalog target
+    gets the fold that left it out): DEFAULT (prior_mix), SHIPPED_PRIOR_SCORE (prior_score) and, given the
+    ImageNet network's own scores on each target (`references`: target -> score -> value), SHIPPED_GAIN (the
+    default, distance=gain: the predicted gain in points, through recommender.rankers.gain)."""
     if not evidence:
         return runs
     out = []
@@ -174,6 +178,19 @@ def with_shipped_default(runs: list[TargetRun], top_blocks: int, evidence: dict 
             # recommend's default, exactly as it computes it: the fold's weight, the prior that leaves t out
             w = section["folds"].get(run.target, section["all_targets"])
             added[SHIPPED_PRIOR_SCORE] = prior_score(prior_of, run.sources, measured[section["score"]], float(w))
+        gain = evidence.get("gain")
+        if gain and references and run.target in references and \
+                str(gain["protocol"]).startswith(f"top{top_blocks}/"):
+            from recommender.rankers.gain import model_scores, shipped_predictions
+
+            names = model_scores(gain)
+            if all(n in measured for n in names):
+                target = run.target if run.target in evidence["gains"] else None
+                relative = {s: {n: float(measured[n][i]) - references[run.target][n] for n in names}
+                            for i, s in enumerate(run.sources)}
+                points = {s: 100 * prior_of[s] for s in run.sources if s in prior_of}
+                predicted, _ = shipped_predictions(gain, target, run.sources, relative, points)
+                added[SHIPPED_GAIN] = np.array([p[0] for p in predicted])
         out.append(run.with_scores(top_blocks, added))
     return out
 

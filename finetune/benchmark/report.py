@@ -12,7 +12,7 @@ from recommender.common.html import markdown_to_html
 from recommender.common.plotting import colour, figure, save_png
 
 from finetune.transfer.adapted import BASELINE
-from finetune.benchmark.mix import DEFAULT, MIX, PRIOR, SHIPPED_PRIOR_SCORE
+from finetune.benchmark.mix import DEFAULT, MIX, PRIOR, SHIPPED_GAIN, SHIPPED_PRIOR_SCORE
 from finetune.benchmark.results import NAIVE, REFERENCE_DISTANCE, Benchmark
 from finetune.benchmark.serialise import evidence_json, to_json
 from finetune.transferability import REGISTRY
@@ -29,7 +29,9 @@ def _kind(score: str) -> str:
     if score == DEFAULT:
         return "shipped quick ranking, prior_mix (catalog evidence)"
     if score == SHIPPED_PRIOR_SCORE:
-        return "shipped default, prior_score (catalog evidence + each source's network)"
+        return "shipped prior_score (catalog evidence + each source's network)"
+    if score == SHIPPED_GAIN:
+        return "shipped default, gain: the predicted gain (gain model of the evidence + each source's network)"
     if score in NAIVE:
         return "naive baseline"
     return "model-based" if score in REGISTRY else "model-free distance"

@@ -62,6 +62,18 @@ def plan(cfg: DictConfig) -> list[tuple[str, list[str]]]:
     return pairs
 
 
+def imagenet_references(targets: list[str], cfg: DictConfig, evidence: dict | None) -> dict | None:
+    """The ImageNet network's own scores on each target (the reference the gain model's features subtract),
+    for the scores the evidence's gain model reads; None without a gain section."""
+    if not evidence or not evidence.get("gain"):
+        return None
+    from finetune.transfer.adapted import imagenet_scores
+    from recommender.rankers.gain import model_scores
+
+    names = model_scores(evidence["gain"])
+    return {open_dataset(t, cfg).name: imagenet_scores(open_dataset(t, cfg), cfg, names) for t in targets}
+
+
 def _measure_timed(target_ref: str, source_refs: list[str], cfg: DictConfig, checkpoints: dict):
     start = time.perf_counter()
     run = measure_target(target_ref, source_refs, cfg, checkpoints)
@@ -119,7 +131,9 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
     timings["targets"] = {run.target: seconds for run, seconds in measured}
     timings["targets_seconds"] = time.perf_counter() - t0
     ks = protocol_keys(bench)
-    runs = with_shipped_default(runs, int(bench.headline.top_blocks), load_evidence(bench.get("evidence")))
+    evidence = load_evidence(bench.get("evidence"))
+    references = imagenet_references([t for t, _ in pairs], cfg, evidence)
+    runs = with_shipped_default(runs, int(bench.headline.top_blocks), evidence, references)
     candidates = mix_candidates(cfg)
     protocols, measured = {}, {}
     for b in bench.top_blocks:

@@ -236,7 +236,7 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
     source the catalog measured, its prior (mean gain on the other catalog targets). A catalog target gets the
     model fitted without it (nested leave-one-target-out); any other target the model fitted on every catalog
     target; a source the catalog never measured (a user's folder) the model fitted without the prior."""
-    from recommender.rankers.gain import PRIOR, GainModel
+    from recommender.rankers.gain import model_scores, shipped_predictions
 
     from finetune.transfer.adapted import adapted_split, imagenet_scores
     from finetune.transfer.stages import check_splittable, transfer_config
@@ -251,12 +251,9 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
     stage1 = stage1_config(cfg, top_blocks)
     target = open_dataset(target_images, stage1)
     target_catalog = catalog_name(target_images, cfg)
-    fold = section["folds"].get(target_catalog) or section["all_targets"]
-    models = {path: GainModel.from_dict(fold[path]) for path in ("catalog", "user")}
-    threshold = float(fold["threshold"])
     prior_of = loto_prior(evidence["gains"], {target_catalog})
     catalog_of = {images.name: catalog_name(images, cfg) for images in source_images}
-    score_names = sorted({f for m in models.values() for f in m.features if f != PRIOR})
+    score_names = model_scores(section)
     unknown = [n for n in score_names if n not in REGISTRY or REGISTRY[n].needs != "features"]
     if unknown:
         raise EvidenceError(f"distance.evidence: the gain model names {unknown}, which are not feature scores of "
@@ -276,30 +273,26 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
         origins = {name: provenance(path) for name, path in networks.items()}
         reference = imagenet_scores(target, stage1, score_names)
         steps = Steps("scoring each source's network on the target", len(source_images), log)
+        measured = {}
         for images in source_images:
             checkpoint = networks[images.name]
-            measured = {}
+            measured[images.name] = {}
             for name in score_names:
                 def compute(checkpoint=checkpoint, name=name) -> float:
                     pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
                     return float(REGISTRY[name].function(pool.features, pool.labels))
-                measured[name] = cached_score(checkpoint, target, stage1, name, compute)
+                measured[images.name][name] = cached_score(checkpoint, target, stage1, name, compute)
             steps.step(images.name)
-            relative = {n: measured[n] - reference[n] for n in score_names}
-            prior = prior_of.get(catalog_of[images.name]) if catalog_of[images.name] else None
-            path = "catalog" if prior is not None and PRIOR in models["catalog"].features else "user"
-            model = models[path]
-            row = [100 * prior if f == PRIOR else relative[f] for f in model.features]
-            mean, low, high = (float(v[0]) for v in model.predict([row]))
-            if not all(np.isfinite([mean, low, high])):
-                raise DatasetError(f"distance=gain: the prediction for {images.name} is not finite (its scores: "
-                                   f"{measured}); the network or the target's features are broken.")
-            values[images.name] = DistanceResult(value=-mean, notes=(networks_note(origins),), parts={
+        names = [images.name for images in source_images]
+        prior_points = {n: 100 * prior_of[catalog_of[n]] for n in names if catalog_of[n] in prior_of}
+        relative = {n: {k: measured[n][k] - reference[k] for k in score_names} for n in names}
+        predicted, threshold = shipped_predictions(section, target_catalog, names, relative, prior_points)
+        for name, (mean, low, high, path, model) in zip(names, predicted):
+            values[name] = DistanceResult(value=-mean, notes=(networks_note(origins),), parts={
                 "predicted_gain_points": mean, "low_points": low, "high_points": high,
                 "interval": f"{int(round(100 * model.coverage))}%", "model": path, "half_width": model.q_,
-                "threshold_half_widths": threshold, **measured,
-                "prior_gain_points": None if prior is None else 100 * prior,
-                "network": origins[images.name].to_dict()})
+                "threshold_half_widths": threshold, **measured[name],
+                "prior_gain_points": prior_points.get(name), "network": origins[name].to_dict()})
 
     def function(source, target_domain) -> DistanceResult:
         if not values:
@@ -308,9 +301,9 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
 
     table = configure({"name": "class_mean_emd", "ground_metric": "euclidean"})
     label = ("the predicted gain over ImageNet on this target: a linear model of each source network's scores "
-             "on the target relative to the ImageNet network's (" + ", ".join(score_names) + ")"
-             + (" and the catalog prior" if PRIOR in models["catalog"].features else "")
-             + ", fitted leave-one-target-out on the catalog benchmark, with a 90% conformal interval")
+             "on the target relative to the ImageNet network's (" + ", ".join(score_names) + ") and, for a "
+             "catalog source, the catalog prior, fitted leave-one-target-out on the catalog benchmark, with a 90% "
+             "conformal interval")
     return DistanceSpec("gain", function, table.represent, label, pairwise=table.function,
                         table_key={"pairwise": "class_mean_emd"}, kind="gain", table_label=table.label)
 
@@ -323,8 +316,8 @@ def networks_note(origins: dict) -> str:
     shipped = sorted(n for n, o in origins.items() if o.origin == "shipped")
     here = sorted(n for n, o in origins.items() if o.origin != "shipped")
     refused = sorted(n for n, o in origins.items() if o.refused)
-    text = (f"Networks: {len(shipped)} shipped (SHA-256 checked against {networks_dir()}/SHA256SUMS)" if shipped
-            else "Networks: none shipped") + (f", {len(here)} trained here ({', '.join(here)})" if here else "") + "."
+    text = (f"Networks: {len(shipped)} shipped, each checked against the SHA-256 list of the networks folder "
+            f"({networks_dir().name}; ranking.json names the files)" if shipped else "Networks: none shipped") + (f", {len(here)} trained here ({', '.join(here)})" if here else "") + "."
     if refused:
         text += (" Refused shipped file(s), trained here instead: "
                  + "; ".join(f"{n} ({origins[n].refused})" for n in refused) + ".")

@@ -52,7 +52,7 @@ def markdown(v: Validation) -> str:
         f"- Spearman rho = {s['spearman_rho']:.3f} (p = {s['spearman_p']:.3f})",
         f"- Kendall tau = {s['kendall_tau']:.3f} (p = {s['kendall_p']:.3f})",
         f"- weighted tau = {s['weighted_tau']:.3f}",
-        f"- top-1 regret = {s['top1_regret']:.3f} (best source by accuracy: "
+        f"- top-1 regret = {s['top1_regret']:.1f} accuracy points (best source by accuracy: "
         f"{v.ranking.sources[s['best_index']].name}; recommended: {v.ranking.sources[s['recommended_index']].name})",
         "",
         "![similarity vs accuracy](similarity_vs_accuracy.png)",
@@ -77,7 +77,7 @@ def plot(v: Validation, path: Path) -> None:
     ax.axhline(base["accuracy_mean"], color="grey", linestyle="--", label=f"ImageNet baseline {base['accuracy_mean']:.3f}")
     ax.set_xlabel(f"the ranking's score, higher ranks first ({v.ranking.distance_label})"[:110])
     ax.set_ylabel(f"target ({v.target}) test accuracy")
-    ax.set_title(f"rho = {v.scores['spearman_rho']:.2f}, regret = {v.scores['top1_regret']:.3f}")
+    ax.set_title(f"rho = {v.scores['spearman_rho']:.2f}, regret = {v.scores['top1_regret']:.1f} points")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -283,6 +283,13 @@ METHOD = {
     "distance": ("Every image's ImageNet MobileNetV2 features are pooled into class means; the distance between "
                  "the target and each source is {base}, solved exactly; sources are ranked by distance, smallest "
                  "first; similarity = exp(−gamma × distance)."),
+    "gain": ("Each source's stage-1 network (its top 4 blocks trained on the source; the shipped file when the "
+             "networks folder has it) and the ImageNet network embed the target's train+val images, and three "
+             "transferability scores read those features. The features of the gain model are each source score "
+             "minus the ImageNet network's, and, for a catalog source, its mean measured gain on the other catalog "
+             "targets; {base}. Its coefficients, the interval's half-width (split-conformal over held-out "
+             "targets) and the verdict's rule were fitted by nested leave-one-target-out on the committed "
+             "benchmark (docs/gain/gain.md). Higher predicted gains rank first."),
     "model": ("Each source's stage-1 network (its top blocks trained on the source) embeds the target's train+val "
               "images; {base} scores how well those features predict the target's labels. Higher scores rank "
               "first."),
@@ -346,7 +353,7 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
               f"Features: ImageNet MobileNetV2 (alpha {backbone.get('alpha')}, {backbone.get('image_size')} px, "
               f"weights {backbone.get('weights')}), each dataset's train split.",
               METHOD.get(ranking.kind, METHOD["distance"]).format(base=base), ""]
-    if ranking.kind in ("prior", "model", "prior_model"):
+    if ranking.kind in ("prior", "model", "prior_model", "gain"):
         parts += ["## How the target and the sources look", "",
                   f"_These did not decide the order._ They show {ranking.table_label} between the datasets"
                   + (", which orders sources the catalog never measured." if ranking.kind == "prior" else

@@ -155,6 +155,31 @@ def decide(mean, threshold: float, q: float) -> int | None:
     return best if mean[best] > threshold * q else None
 
 
+def shipped_predictions(section: dict, target: str | None, sources: list[str], relative: dict, prior_points: dict):
+    """What the evidence's gain model predicts for `sources` on `target`, one owner for `recommend` and the
+    benchmark: a catalog target gets the fold fitted without it, any other target the fit on every catalog target;
+    a source with a prior (points, `prior_points`) the catalog model, one without it the model without the prior.
+    relative: source -> score name -> (source network's score - ImageNet network's score) on the target.
+    Returns ([(mean, low, high, "catalog" | "user", model)] in source order, the verdict's threshold)."""
+    fold = section["folds"].get(target) or section["all_targets"]
+    models = {path: GainModel.from_dict(fold[path]) for path in ("catalog", "user")}
+    out = []
+    for s in sources:
+        prior = prior_points.get(s)
+        path = "catalog" if prior is not None and PRIOR in models["catalog"].features else "user"
+        model = models[path]
+        mean, low, high = (float(v[0]) for v in model.predict([row_features(relative[s], prior, model.features)]))
+        out.append((mean, low, high, path, model))
+    return out, float(fold["threshold"])
+
+
+def model_scores(section: dict) -> list[str]:
+    """The network scores the evidence's gain models read (every fold's), in a fixed order."""
+    folds = [section["all_targets"], *section["folds"].values()]
+    return sorted({f for fold in folds for path in ("catalog", "user") for f in fold[path]["features"]
+                   if f != PRIOR})
+
+
 # --- nested leave-one-target-out: how the model and its rule are chosen and judged -------------------------------
 CANDIDATES = (("logme",), ("logme", PRIOR), ("logme", "knn_loo", PRIOR),
               ("logme", "h_score_shrinkage", "knn_loo", PRIOR))

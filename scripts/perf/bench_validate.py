@@ -48,7 +48,7 @@ caches.
 | Spearman rho (p) | {s['spearman_rho']:.3f} ({s['spearman_p']:.3f}) |
 | Kendall tau (p) | {s['kendall_tau']:.3f} ({s['kendall_p']:.3f}) |
 | weighted tau | {s['weighted_tau']:.3f} |
-| top-1 regret | {s['top1_regret']:.3f} |
+| top-1 regret, points | {s['top1_regret']:.1f} |
 | sources differ beyond seed noise (ANOVA p) | {s['discriminates']} ({s['anova_p']:.3g}) |
 
 | rank | source | distance | plants test accuracy (mean ± std, 3 seeds) |

@@ -85,7 +85,7 @@ def test_the_explained_report_draws_a_normalised_distance_in_the_backbone_space(
     ranking = recommend(cfg=cfg_factory(f"target={target}", f"sources=[{far},{near}]", "distance=class_mean_emd",
                                         "distance.normalise=whiten", "distance.whiten_dim=4", "report.explain=true",
                                         "report.map_points_per_dataset=6"))
-    paths = write_reports(ranking, tmp_path / "out", {"explain": True, "map_points_per_dataset": 6})
+    paths = write_reports(ranking, tmp_path / "out", {"explain": True, "map": True, "map_points_per_dataset": 6})
     assert paths["domain_map.png"].stat().st_size > 10_000  # whitened means in a 1280-d map used to crash here
 
 

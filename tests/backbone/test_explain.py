@@ -106,7 +106,7 @@ def test_html_report_is_self_contained(tmp_path):
 def test_explained_report_on_a_small_real_run(tmp_path, test_overrides, monkeypatch):
     cfg = load_config([*test_overrides, "target=plants", "sources=[flowers,aerial,xray]",
                        f"data_root={SHARED_DATASETS}", "features.max_images_per_class=8", "report.top_k=2",
-                       "report.map_points_per_dataset=20"])
+                       "report.map=true", "report.map_points_per_dataset=20"])
     ranking = recommend(cfg=cfg)
     assert set(ranking.descriptor_quality) == {"plants", "flowers", "aerial", "xray"}
     for q in ranking.descriptor_quality.values():

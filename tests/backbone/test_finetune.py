@@ -180,7 +180,7 @@ def test_scores_match_scipy_and_hand_calculation():
     assert s["spearman_p"] == pytest.approx(stats.spearmanr(similarity, means).pvalue)
     assert s["weighted_tau"] == pytest.approx(stats.weightedtau(similarity, means).statistic)
     # The recommended source (0.9) got 0.81; the best got 0.85.
-    assert s["top1_regret"] == pytest.approx(0.04)
+    assert s["top1_regret"] == pytest.approx(4.0)  # points
     assert s["recommended_index"] == 0 and s["best_index"] == 1
     assert s["discriminates"] and s["anova_p"] < 1e-6
     assert s["seed_noise_std"] == pytest.approx(0.01)

@@ -104,7 +104,7 @@ CASES = [
     ("retrieve", ["query={image}", "datasets=[nowhere]"], "Unknown dataset 'nowhere'"),
     ("retrieve", ["query={image}", "datasets=[{target}]", "embedding={head_64d}"], "not the backbone's pooled features"),
     ("retrieve", ["query={image}", "datasets=[{target}]", "embedding={head_1d}"], "at least two numbers"),
-    ("recommend", ["target={target}", "backbone.weights=null"], "distance=prior_score"),
+    ("recommend", ["target={target}", "backbone.weights=null"], "distance=gain"),
     ("train", ["target={target}", "finetune.strategy=foo"], "finetune.strategy"),
     ("train", ["target={target}", "finetune.top_blocks=0"], "finetune.top_blocks"),
     ("train", ["target={target}", "source={target}/"], "is the target itself"),

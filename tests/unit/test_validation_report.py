@@ -45,7 +45,7 @@ def test_summary_aggregates_every_target(tmp_path):
         write_validation(v, tmp_path / target)
     rows = collect(tmp_path)
     assert [r["target"] for r in rows] == ["t1", "t2"]
-    assert rows[0]["top1_regret"] == 0.0 and rows[1]["top1_regret"] > 0.19
+    assert rows[0]["top1_regret"] == 0.0 and rows[1]["top1_regret"] > 19
     table = markdown_table(rows)
     assert table.count("\n") == 3 and "| t2 | 2 |" in table
 
