@@ -72,6 +72,8 @@ def _no_env_leaks(monkeypatch):
     # Tests name their own data root, weights and cache; the developer's environment must not leak in.
     for var in ("RECOMMENDER_DATA_ROOT", "RECOMMENDER_WEIGHTS_DIR", "RECOMMENDER_CACHE_DIR", "RECOMMENDER_NETWORKS_DIR"):
         monkeypatch.delenv(var, raising=False)
+    # Every figure any test draws (in this process or a script it runs) is checked for text below 9 pt.
+    monkeypatch.setenv("RECOMMENDER_CHECK_FONTS", "1")
     yield
 
 

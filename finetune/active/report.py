@@ -146,10 +146,10 @@ def plot_curves(result: ActiveResult, path: Path) -> None:
     axes[1].axhline(1, color="grey", lw=0.8)
     for ax in axes:
         ax.set_xlabel("labels spent")
-    axes[0].legend(fontsize=6, ncol=2)
+    axes[0].legend(fontsize=9, ncol=2)
     fig.suptitle(f"{result.target}: finding {'+'.join(result.rare_classes)} (solid: {result.start}; dashed: "
                  "ImageNet; bands: 95% CI over seeds)", fontsize=9)
-    save_png(fig, path, 100)
+    save_png(fig, path)
 
 
 def plot_top50(result: ActiveResult, path: Path, strategy: str) -> None:

@@ -285,11 +285,11 @@ def plot_forest(result: Benchmark, path: Path) -> None:
         # A percentile-bootstrap interval need not be centred on (or even hold) the mean: drawn as its own line.
         ax.hlines(y, lo, hi, color=colour_of, lw=2)
         ax.plot(e["mean_weighted_tau"], y, "o", color=colour_of)
-    ax.set_yticks(range(len(names)), [f"{n} ({_kind(n)})" for n in names], fontsize=8)
+    ax.set_yticks(range(len(names)), [f"{n} ({_kind(n)})" for n in names], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("mean weighted Kendall τ with measured transfer\n(95% bootstrap interval over episodes)")
     ax.set_title(f"Which score predicts the best source? ({result.headline})", fontsize=10)
-    save_png(fig, path, dpi=100)
+    save_png(fig, path)
 
 
 def against_emd(head: dict, reference: str = REFERENCE_DISTANCE) -> list[str]:
@@ -340,19 +340,20 @@ def plot_heatmap(result: Benchmark, path: Path) -> None:
     scores = sorted(head["summary"] or {n for r in result.runs for n in r.scores[next(iter(r.scores))]},
                     key=lambda s: -np.nan_to_num(head["summary"].get(s, {}).get("mean_weighted_tau", 0), nan=-9))
     grid = np.array([[head["targets"][t]["weighted_tau"][s] for s in scores] for t in targets])
-    fig = figure((1.0 + 0.55 * len(scores), 1.2 + 0.42 * len(targets)))
+    fig = figure((2.0 + 0.62 * len(scores), 2.4 + 0.42 * len(targets)))
     ax = fig.add_subplot()
     image = ax.imshow(grid, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(scores)), scores, rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(range(len(scores)), scores, rotation=60, ha="right", fontsize=9)
     labels = [t + ("" if head["targets"][t]["discriminates"] else " (n.d.)") for t in targets]
-    ax.set_yticks(range(len(targets)), labels, fontsize=8)
+    ax.set_yticks(range(len(targets)), labels, fontsize=9)
     for i in range(len(targets)):
         for j in range(len(scores)):
-            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=6)
+            ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=9,
+                    color="white" if abs(grid[i, j]) > 0.6 else "black")
     fig.colorbar(image, ax=ax, label="weighted τ")
     ax.set_title(f"weighted τ of each score vs transfer accuracy ({result.headline}); n.d. = not distinguishable",
                  fontsize=9)
-    save_png(fig, path, 110)
+    save_png(fig, path)
 
 
 def plot_scatter(result: Benchmark, run, path: Path) -> None:
@@ -373,40 +374,49 @@ def plot_scatter(result: Benchmark, run, path: Path) -> None:
         ax.vlines(x, acc - err, acc + err, colors=colours, lw=1)
         ax.scatter(x, acc, c=colours, s=16, zorder=3)
         ax.axhline(head["accuracy"][BASELINE], color="grey", ls="--", lw=0.8)
-        ax.set_title(f"{name}: wτ {head['weighted_tau'][name]:.2f}", fontsize=8)
-        ax.tick_params(labelsize=6)
-    fig.axes[0].legend(handles=[Line2D([], [], color=c, marker="o", ls="", ms=4, label=s)
-                                for s, c in zip(run.sources, colours)], fontsize=5, loc="best")
-    fig.suptitle(f"{run.target}: score vs accuracy ({result.headline}, 95% CI; dashed: ImageNet)", fontsize=9)
-    save_png(fig, path, 90)
+        ax.set_title(f"{name}: wτ {head['weighted_tau'][name]:.2f}", fontsize=10)
+        ax.tick_params(labelsize=9)
+    # One legend for the figure, below the panels, where it covers no point.
+    fig.legend(handles=[Line2D([], [], color=c, marker="o", ls="", ms=6, label=s)
+                        for s, c in zip(run.sources, colours)], fontsize=10, loc="lower center",
+               ncol=min(len(run.sources), 5), bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(f"{run.target}: score vs accuracy ({result.headline}, 95% CI; dashed: ImageNet)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    save_png(fig, path, layout=False)
 
 
 def plot_accuracy_vs_k(result: Benchmark, path: Path) -> None:
+    """Mean accuracy against k for each source and the ImageNet network, one panel per target, under the
+    headline's stage-1 protocol (the other protocols' lines made each panel unreadable); one legend below."""
+    from matplotlib.lines import Line2D
+
     runs = result.runs
-    blocks = sorted(runs[0].accuracy)
+    b = int(str(result.headline).split("/")[0].removeprefix("top")) if str(result.headline).startswith("top") \
+        else sorted(runs[0].accuracy)[-1]
+    b = b if b in runs[0].accuracy else sorted(runs[0].accuracy)[-1]
     cols = min(5, len(runs))
     rows = int(np.ceil(len(runs) / cols))
-    fig = figure((3.0 * cols, 2.6 * rows))
+    fig = figure((3.2 * cols, 2.8 * rows + 1.0))
+    sources = list(dict.fromkeys(s for run in runs for s in run.sources))  # one colour per source, every panel
     for i, run in enumerate(runs):
         ax = fig.add_subplot(rows, cols, i + 1)
-        for b, style in zip(blocks, ("--", "-", ":", "-.")):
-            ks = few_shot_keys(run.accuracy[b])
-            if not ks:
-                continue
-            x = [int(k) for k in ks]
-            for j, name in enumerate([BASELINE, *run.sources]):
-                if name == BASELINE and b != blocks[-1]:
-                    continue  # the ImageNet network does not depend on the stage-1 protocol: draw it once
-                y = [run.accuracy[b][k][j].mean() for k in ks]
-                ax.plot(x, y, style, color="black" if name == BASELINE else colour(j - 1), lw=1, marker=".",
-                        label=f"{name} top{b}" if i == 0 else None)
-        ax.set_title(run.target, fontsize=8)
-        ax.set_xlabel("k (images per class)", fontsize=7)
-        ax.tick_params(labelsize=6)
-    if fig.axes:
-        fig.axes[0].legend(fontsize=4, ncol=2)
-    fig.suptitle("mean accuracy against k per source (line style: top blocks; black: ImageNet)", fontsize=9)
-    save_png(fig, path, 90)
+        ks = few_shot_keys(run.accuracy[b])
+        if not ks:
+            continue
+        x = [int(k) for k in ks]
+        for j, name in enumerate([BASELINE, *run.sources]):
+            y = [run.accuracy[b][k][j].mean() for k in ks]
+            ax.plot(x, y, "-", color="black" if name == BASELINE else colour(sources.index(name)),
+                    lw=2 if name == BASELINE else 1.2, marker=".")
+        ax.set_title(run.target, fontsize=10)
+        ax.set_xlabel("k (images per class)", fontsize=9)
+        ax.tick_params(labelsize=9)
+    handles = [Line2D([], [], color="black", lw=2, label=BASELINE)]
+    handles += [Line2D([], [], color=colour(j), lw=2, label=n) for j, n in enumerate(sources)]
+    fig.legend(handles=handles, fontsize=10, loc="lower center", ncol=min(len(handles), 6))
+    fig.suptitle(f"mean accuracy against k per source (top {b} blocks; black: ImageNet)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    save_png(fig, path, layout=False)
 
 
 def write_benchmark(result: Benchmark, out_dir) -> dict[str, Path]:

@@ -86,6 +86,6 @@ def plot_maps(raw: np.ndarray, learned: np.ndarray, labels: np.ndarray, class_na
         ax.set_title(f"{name} ({method})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.axes[0].legend(fontsize=6, markerscale=2)
+    fig.axes[0].legend(fontsize=9, markerscale=2)
     fig.suptitle(title, fontsize=10)
-    save_png(fig, path, 100)
+    save_png(fig, path)

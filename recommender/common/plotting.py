@@ -17,7 +17,6 @@ from recommender.common.cache import valid_png
 from recommender.common.files import atomic_output
 
 
-
 def figure(figsize: tuple[float, float]):
     """A new Matplotlib figure that renders on the Agg canvas (no display needed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -28,11 +27,31 @@ def figure(figsize: tuple[float, float]):
     return fig
 
 
-def save_png(fig, path: str | Path, dpi: int) -> None:
-    """Lay the figure out and write it as PNG (fast zlib level: these files are viewed, not archived)."""
-    fig.tight_layout()
+MIN_FONT_PT = 9.0  # the smallest text a report's figure may carry, at the size it is drawn
+DPI = 150  # sharp on high-density screens; the reports show figures at their drawn width
+
+
+def small_text(fig) -> list[tuple[str, float]]:
+    """(text, size in points) of every visible, non-empty text of `fig` smaller than MIN_FONT_PT."""
+    from matplotlib.text import Text
+
+    return [(t.get_text(), float(t.get_fontsize())) for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT]
+
+
+def save_png(fig, path: str | Path, dpi: int = DPI, layout: bool = True) -> None:
+    """Lay the figure out and write it as PNG (fast zlib level: these files are viewed, not archived). With
+    RECOMMENDER_CHECK_FONTS set (the test suite sets it), a text below MIN_FONT_PT is an error naming the figure."""
+    import os
+
+    if layout:  # False: the caller laid the figure out itself (say, with room kept for a legend)
+        fig.tight_layout()
+    if os.environ.get("RECOMMENDER_CHECK_FONTS"):
+        small = small_text(fig)
+        if small:
+            raise AssertionError(f"{Path(path).name}: text below {MIN_FONT_PT} pt: {small[:5]}")
     with atomic_output(path, ".png") as tmp:  # a full disk leaves no truncated figure under its name
-        fig.savefig(tmp, dpi=dpi, format="png", pil_kwargs={"compress_level": 1})
+        fig.savefig(tmp, dpi=max(int(dpi), DPI), format="png", pil_kwargs={"compress_level": 1})
 
 
 def colour(index: int) -> tuple[float, float, float, float]:
@@ -43,7 +62,7 @@ def colour(index: int) -> tuple[float, float, float, float]:
 
 
 def save_mosaic(tiles: list[list[np.ndarray]], captions: list[list[tuple[str, str]]], title: str,
-                path: str | Path, caption_height: int = 30) -> None:
+                path: str | Path, caption_height: int = 44) -> None:
     """Write a grid of equal-size RGB tiles, each with a caption (text, colour name) above it, as one PNG.
 
     Drawn with PIL rather than Matplotlib: the grid is a picture already, and PIL writes it in a fraction of
@@ -53,11 +72,12 @@ def save_mosaic(tiles: list[list[np.ndarray]], captions: list[list[tuple[str, st
 
     tile_h, tile_w = tiles[0][0].shape[:2]
     rows, cols = len(tiles), max(len(row) for row in tiles)
-    title_h = 24
+    title_h = 30
     canvas = Image.new("RGB", (cols * tile_w, title_h + rows * (tile_h + caption_height)), "white")
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=10)
-    draw.text((4, 4), title, fill="black", font=ImageFont.load_default(size=13))
+    # 14 px captions: the reports show the grid at up to 1,100 px wide, and 10 px came out at 6-7 px there.
+    font = ImageFont.load_default(size=14)
+    draw.text((4, 4), title, fill="black", font=ImageFont.load_default(size=18))
     for r, (row_tiles, row_captions) in enumerate(zip(tiles, captions)):
         top = title_h + r * (tile_h + caption_height)
         for c, (tile, (text, fill)) in enumerate(zip(row_tiles, row_captions)):

@@ -88,7 +88,7 @@ def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> Non
         for j in range(cols):
             mass = plan[i, j]
             ax.text(j, i, f"{mass:.3g}\nd={cost[i, j]:.1f}" if mass > 1e-9 else f"d={cost[i, j]:.1f}",
-                    ha="center", va="center", fontsize=7, color="white" if mass > 0.6 * peak else "black")
+                    ha="center", va="center", fontsize=9, color="white" if mass > 0.6 * peak else "black")
     ax.set_xlabel(f"target: {target.name}")
     ax.set_ylabel(f"source: {result.name}")
     hidden = (result.plan.shape[0] - rows, result.plan.shape[1] - cols)
@@ -96,7 +96,7 @@ def plot_transport_plan(result: SourceResult, target: Domain, path: Path) -> Non
         f"\n(the {rows} × {cols} classes carrying most mass; {hidden[0]} source and {hidden[1]} target classes more)"
     ax.set_title(f"Transport plan {result.name} → {target.name} (distance {result.distance:.2f}){shown}",
                  fontsize=10)
-    save_png(fig, path, dpi=110)
+    save_png(fig, path)
 
 
 MAX_PLAN_CLASSES = 20  # per side of a plan figure: beyond it, cells are unreadable and the PNG grows without bound
@@ -205,6 +205,8 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
     fig = figure((11, 7 * len(maps)))
     axes = fig.subplots(len(maps), 1, squeeze=False)[:, 0]
     for ax, (method, xy) in zip(axes, maps.items()):
+        span = np.ptp(xy, axis=0) + 1e-12
+        placed: list[np.ndarray] = []  # labels already drawn, in units of the map's extent
         for d, fs in enumerate(feature_sets):
             mine = owner == d
             ax.scatter(xy[mine, 0], xy[mine, 1], s=8, alpha=0.5, color=colour(d), label=fs.dataset)
@@ -227,10 +229,15 @@ def plot_domain_map(feature_sets: list[FeatureSet], domains: list[Domain], per_d
             counts = {c: int(fs.class_counts[fs.class_names.index(c)]) for c in centres}
             named = sorted(centres, key=lambda c: -counts[c])[:MAX_MAP_LABELS]
             for class_name in named:
+                # A label closer than a few per cent of the map to one already drawn would print over it: skipped.
+                where = np.asarray(centres[class_name]) / span
+                if any(abs(where[0] - p[0]) < 0.12 and abs(where[1] - p[1]) < 0.035 for p in placed):
+                    continue
+                placed.append(where)
                 ax.annotate(class_name, centres[class_name], fontsize=10, xytext=(4, 4), textcoords="offset points")
         ax.set_title(f"{method} of per-image features (X = class mean)", fontsize=13)
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0].legend(fontsize=11, markerscale=2)
-    save_png(fig, path, dpi=100)
+    save_png(fig, path)
     return int(len(points))

@@ -198,7 +198,7 @@ def write_reports(ranking: Ranking, out_dir: str | Path, options: Mapping | None
 
 
 # Bump a figure's version when you change how it is drawn: cached copies drawn by the old code are then not reused.
-FIGURE_VERSIONS = {"distances": 2, "plan": 3, "neighbours": 2, "domain_map": 2, "gains": 2}
+FIGURE_VERSIONS = {"distances": 3, "plan": 4, "neighbours": 3, "domain_map": 3, "gains": 3}
 
 
 def _announced(what: str, draw: Callable[[Path], object]) -> Callable[[Path], object]:
@@ -438,26 +438,35 @@ def plot_gains(ranking: Ranking, path: Path) -> None:
     title = ("Predicted gain of each source on this target, in rank order" if predicted else
              "Measured gain of each source over starting from ImageNet, in rank order")
     ax.set_title(title + (f" (and {more} more)" if more > 0 else ""), fontsize=11)
-    save_png(fig, path, dpi=150)
+    save_png(fig, path)
 
 
 def plot_distance_heatmap(ranking: Ranking, path: Path) -> None:
-    names, table = ranking.distance_names, ranking.distances
-    size = max(4.0, 0.7 * len(names) + 2)
-    fig = figure((size, size * 0.85))
-    ax = fig.add_subplot()
-    ax.imshow(table, cmap="viridis_r")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    for i in range(len(names)):
-        for j in range(len(names)):
-            ax.text(j, i, f"{table[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if table[i, j] > np.median(table) else "black")
+    """The pairwise distances, coloured on the off-diagonal values only: the zero diagonal would take one end of
+    the scale and make every other cell look alike. Cells are annotated at 9 pt (one decimal)."""
     import textwrap
 
+    names, table = ranking.distance_names, np.asarray(ranking.distances, float)
+    n = len(names)
+    off = table[~np.eye(n, dtype=bool)] if n > 1 else table.ravel()
+    low, high = (float(off.min()), float(off.max())) if off.size else (0.0, 1.0)
+    size = max(5.0, 0.75 * n + 2.5)
+    fig = figure((size, size * 0.85))
+    ax = fig.add_subplot()
+    shown = np.where(np.eye(n, dtype=bool), np.nan, table)
+    image = ax.imshow(shown, cmap="viridis_r", vmin=low, vmax=high if high > low else low + 1)
+    ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=10)
+    ax.set_yticks(range(n), names, fontsize=10)
+    middle = (low + high) / 2
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                ax.text(j, i, f"{table[i, j]:.1f}", ha="center", va="center", fontsize=9,
+                        color="white" if table[i, j] < middle else "black")
+    fig.colorbar(image, ax=ax, shrink=0.8).ax.tick_params(labelsize=9)
     title = f"Pairwise {ranking.table_label or ranking.distance_label} (target: {ranking.target.name})"
-    ax.set_title("\n".join(textwrap.wrap(title, width=int(9 * size))), fontsize=10)
-    save_png(fig, path, dpi=100)
+    ax.set_title("\n".join(textwrap.wrap(title, width=int(9 * size))), fontsize=11)
+    save_png(fig, path)
 
 
 def _finite(value):
