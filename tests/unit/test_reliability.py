@@ -171,5 +171,7 @@ def test_a_plan_with_thousands_of_classes_is_drawn_at_a_bounded_size(tmp_path):
     target = domain("target", means=np.zeros((n_target, 2)))
     plot_transport_plan(result, target, tmp_path / "plan.png")
     width, height = Image.open(tmp_path / "plan.png").size
-    # 20 columns of 1.1 inch at 110 dpi plus margins: bounded, however many classes the target has
-    assert width <= (1.1 * MAX_PLAN_CLASSES + 3) * 110 + 1 and height <= (0.45 * MAX_PLAN_CLASSES + 2) * 110 + 1
+    # 20 columns of 1.1 inch at the figures' dpi plus margins: bounded, however many classes the target has
+    from recommender.common.plotting import DPI
+
+    assert width <= (1.1 * MAX_PLAN_CLASSES + 3) * DPI + 1 and height <= (0.45 * MAX_PLAN_CLASSES + 2) * DPI + 1
