@@ -9,7 +9,29 @@ import logging
 from recommender.common.logs import Steps
 
 
+def _die_with_parent() -> None:
+    """Ask the kernel to send this worker SIGTERM when its parent dies (Linux prctl PR_SET_PDEATHSIG), so a
+    killed or interrupted run leaves no worker behind holding a gigabyte and blocked on a pipe. Elsewhere, or
+    without libc, nothing happens."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
 def _init_worker() -> None:
+    _die_with_parent()
     # Spawned workers start with logging unconfigured: send their INFO lines (stage-1 epochs) to stderr.
     # Plain lines, as the parent's console shows them, each written whole (one write per record).
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -66,12 +88,25 @@ def in_parallel(pool, function, calls: list[tuple], steps: Steps, names: list[st
         return out
     from concurrent.futures import as_completed
 
+    from concurrent.futures.process import BrokenProcessPool
+
+    from recommender.common.errors import RecommenderError
+
     futures = {pool.submit(function, *args): i for i, args in enumerate(calls)}
     out = [None] * len(calls)
     try:
         for future in as_completed(futures):
             out[futures[future]] = future.result()
             steps.step(names[futures[future]])
+    except BrokenProcessPool:
+        for future in futures:
+            future.cancel()
+        done = [names[i] for f, i in futures.items() if f.done() and not f.cancelled() and f.exception() is None]
+        raise RecommenderError(
+            f"a worker process died while working on {steps.what} (killed, or out of memory); "
+            + (f"finished and kept: {', '.join(done)}; " if done else "")
+            + "each result is written when it completes, so run the command again to do the rest"
+            + " (with fewer workers, e.g. distance.jobs=1 or benchmark.jobs=1, if memory ran out).") from None
     except BaseException:
         for future in futures:
             future.cancel()

@@ -16,7 +16,7 @@ from recommender.features.backbone import BackboneSpec
 from recommender.common.cache import read_json, write_json
 from recommender.config import load_config
 from recommender.data.datasets import (DatasetError, ImageList, catalog_sources, list_images, resolve_dataset, same_dataset, select,
-                       unique_names)
+                       shared_images, unique_names)
 from recommender.distances import DistanceSpec, configure, needs_features, provided
 from recommender.domains import Domain, build_domain, represent
 from recommender.pool import built_for
@@ -196,6 +196,14 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     if OmegaConf.is_missing(cfg, "target"):
         raise DatasetError("No target dataset: pass target=<name or folder> (e.g. target=plants).")
     target_images, source_images, refs, notes = candidate_datasets(cfg)
+    shared = {images.name: shared_images(target_images, images) for images in source_images}
+    for name, n in shared.items():
+        if n:  # the target's own images in a source: its score and gain describe the copy, not a transfer
+            notes.append(f"The target shares {n} of its {len(target_images.refs)} images, byte for byte, with the "
+                         f"source {name}: that source's place in the ranking says little about transfer, and "
+                         "training from it would put the target's test images into pretraining (train.py and "
+                         "validate.py refuse it).")
+            log.warning(notes[-1])
     extractor = make_extractor(cfg)
     opened = [target_images, *source_images]
     distance_cfg = OmegaConf.to_container(cfg.distance, resolve=True)
@@ -255,6 +263,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     for result in results:
         result.ref = ref_of[result.name]
         result.gain = judged["gains"].get(result.name)
+        result.shared_images = shared.get(result.name, 0)
     if distance.kind == "gain":  # the verdict comes from this target's predicted gains
         from recommender.explain.verdict import predicted_verdict
 

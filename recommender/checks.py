@@ -243,6 +243,7 @@ def preflight(config_name: str, argv: Sequence[str] | None = None) -> None:
         print("error: " + " ".join(message.split()), file=sys.stderr)
         sys.exit(2)
     _run_dir_writable(composed)
+    _run_dir_outside_datasets(composed)
 
 
 def _run_dir_writable(composed) -> None:
@@ -261,6 +262,34 @@ def _run_dir_writable(composed) -> None:
         print(f"error: hydra.run.dir={run_dir} cannot be created: {existing} is not a folder this run can write to "
               "(read-only or no permission); choose another folder with hydra.run.dir=<folder>.", file=sys.stderr)
         sys.exit(2)
+
+
+def _run_dir_outside_datasets(composed) -> None:
+    """A run folder inside a dataset being read (hydra.run.dir=<target>/out) would make its reports a class of
+    that dataset on the next run: refused before Hydra creates it."""
+    try:
+        run_dir = Path(str(composed.hydra.run.dir)).expanduser().resolve()
+        names = [composed.get("target")] if "target" in composed else []
+        sources = composed.get("sources")
+        names += [] if sources in (None, "all") else ([sources] if isinstance(sources, str) else list(sources))
+    except Exception:  # an interpolation only Hydra's own run can resolve: nothing to compare
+        return
+    from recommender.data.datasets import resolve_dataset
+
+    for name in names:
+        if name is None:
+            continue
+        try:
+            spec = resolve_dataset(str(name), composed.catalog, composed.get("data_root"))
+        except Exception:  # DatasetError and the like: the dataset's own check says what is wrong, later
+            continue
+        folder = getattr(spec, "path", None)
+        if folder is not None and Path(folder).is_dir():
+            folder = Path(folder).resolve()
+            if run_dir == folder or folder in run_dir.parents:
+                print(f"error: hydra.run.dir={run_dir} is inside the dataset {name} ({folder}): its reports would "
+                      "become images of that dataset; choose a run folder outside it.", file=sys.stderr)
+                sys.exit(2)
 
 
 @contextlib.contextmanager

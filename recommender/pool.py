@@ -98,13 +98,17 @@ def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", 
     control). Pool datasets identical to the target are left out. Reads the recommender's cached ImageNet features
     (train split) of the target, the pool and the reference."""
     from recommender.api import canonical_ref, dataset_domain, open_dataset
-    from recommender.data.datasets import catalog_sources, same_dataset
+    from recommender.data.datasets import catalog_sources, refuse_shared, same_dataset
 
     if rule not in RULES:
         raise DatasetError(f"rule={rule!r} is not a rule; use one of {RULES}.")
     target_images = open_dataset(target, cfg)
     target_domain = dataset_domain(target_images, cfg) if rule != "random" else None
-    opened = {str(p): open_dataset(str(p), cfg) for p in pool}  # listed once: a pool may hold many files
+    opened = {}
+    for p in pool:  # each pool dataset listed once, however it was spelled: a pool may hold many files
+        images = open_dataset(str(p), cfg)
+        if not any(same_dataset(images, other) for other in opened.values()):
+            opened[str(p)] = images
     references = []
     if rule == "emd_relative":
         for ref in catalog_sources(cfg.catalog):
@@ -117,6 +121,7 @@ def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", 
     for ref, images in opened.items():
         if same_dataset(images, target_images):
             continue  # the target's own images are no pretraining source for it
+        refuse_shared(target_images, images, f"pool={list(pool)}")
         ref = canonical_ref(ref, images, cfg)
         if rule != "random":
             domain = dataset_domain(images, cfg)

@@ -46,6 +46,7 @@ class SourceResult:
     # points: {"mean", "half" (95% t-interval half-width), "n" (targets)}; None when never measured.
     gain: dict | None = None
     notes: tuple = ()  # how this source's value was obtained, when the report must say it (a solver's fallback)
+    shared_images: int = 0  # the target's images found byte for byte in this source (flagged in the table)
 
     def __repr__(self) -> str:
         shown = f"score={self.score:.4g}" + ("" if self.distance is None else f", distance={self.distance:.4g}")
@@ -170,6 +171,7 @@ class Ranking:
                  "gain_points": None if s.gain is None else s.gain["mean"],
                  "gain_ci95_points": None if s.gain is None else s.gain["half"],
                  "n_classes": s.n_classes, "n_images": s.n_images, "n_skipped": s.n_skipped,
+                 "shared_images_with_target": s.shared_images,
                  "dropped_classes": s.dropped, "ref": s.ref, **({"parts": s.parts} if s.parts else {})}
                 for s in self.sources
             ],

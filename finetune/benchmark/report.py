@@ -117,7 +117,7 @@ def mix_section(head: dict, evidence: dict) -> list[str]:
                   f"(the mix, the prior alone, each distance alone), each scored on targets it never looked at, "
                   f"`{d['score']}` has the best mean weighted τ ({ranked[0][1]:.2f}; runner-up `{ranked[1][0]}` "
                   f"{ranked[1][1]:.2f}; class-mean EMD {d['candidates'].get(REFERENCE_DISTANCE, float('nan')):.2f}). "
-                  f"`recommend distance=prior_mix` (the default) runs it from `catalog_evidence.json`: distance "
+                  f"`recommend distance=prior_mix` (the quick ranking; the default is distance=gain) runs it from `catalog_evidence.json`: distance "
                   f"`{d['all_targets']['distance']}`, c = {_weight(shipped_c)}.", ""]
     return lines
 

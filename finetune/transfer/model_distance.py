@@ -48,6 +48,18 @@ def stage1_config(cfg: DictConfig, top_blocks: int) -> DictConfig:
     return c
 
 
+def check_checkpoint_dir(stage1: DictConfig) -> None:
+    """The folder networks and their scores are cached in must be a writable folder: checked before any work,
+    not when the first network is saved a minute into training."""
+    from recommender.common.checks import writable_folder
+
+    folder = str(stage1.finetune.checkpoint_dir)
+    problem = writable_folder(folder)
+    if problem:
+        raise DatasetError(f"finetune.checkpoint_dir={folder} {problem} (RECOMMENDER_CHECKPOINT_DIR or "
+                           "+finetune.checkpoint_dir=<folder>).")
+
+
 def trained_networks(source_images, stage1: DictConfig, seed: int, jobs: int) -> dict[str, Path]:
     """Each source's stage-1 network (display name -> checkpoint): trained once, on first use, and cached by
     content in finetune.checkpoint_dir, where benchmark.py, validate.py and train.py find the same files. A new
@@ -115,6 +127,7 @@ def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     score = REGISTRY[score_name]
     top_blocks, seed = int(distance_cfg.get("top_blocks", 4)), int(distance_cfg.get("stage1_seed", 0))
     stage1 = stage1_config(cfg, top_blocks)
+    check_checkpoint_dir(stage1)
     refs = {images.name: images for images in source_images}
     target = open_dataset(target_images, stage1)
     networks: dict[str, Path] = {}
@@ -161,6 +174,7 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     score = REGISTRY[score_name]
     seed = int(distance_cfg.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
     stage1 = stage1_config(cfg, top_blocks)
+    check_checkpoint_dir(stage1)
     target = open_dataset(target_images, stage1)
     target_catalog = catalog_name(target_images, cfg)
     catalog_of = {images.name: catalog_name(images, cfg) for images in source_images}
@@ -249,6 +263,7 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
     top_blocks = int(str(section["protocol"]).split("/")[0].removeprefix("top"))
     seed = int(distance_cfg.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
     stage1 = stage1_config(cfg, top_blocks)
+    check_checkpoint_dir(stage1)
     target = open_dataset(target_images, stage1)
     target_catalog = catalog_name(target_images, cfg)
     prior_of = loto_prior(evidence["gains"], {target_catalog})

@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from recommender import DatasetError, atomic_output, open_dataset, recommend, same_dataset
+from recommender.data.datasets import refuse_shared
 
 from finetune.transfer.stages import check_splittable, train_source, train_target, transfer_config
 
@@ -49,6 +50,8 @@ def train_from_source(cfg: DictConfig, out_dir: str | Path) -> dict:
     # The target must split into train/val/test before anything trains, not after stage 1 has run.
     check_splittable(open_dataset(str(cfg.target), transfer_config(cfg)), transfer_config(cfg))
     source, reason = choose_source(cfg)
+    if source is not None:  # the target's own images in the source would be in pretraining
+        refuse_shared(open_dataset(str(cfg.target), cfg), open_dataset(source, cfg), "train")
     seed = int(cfg.finetune.seeds[0])
     checkpoint = None if source is None else train_source(source, cfg, seed)
     result = train_target(str(cfg.target), cfg, seed, checkpoint, source_name=source or "imagenet")

@@ -9,6 +9,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from recommender import Ranking, open_dataset, recommend
+from recommender.data.datasets import refuse_shared
 
 from finetune.evaluation import ranking_scores
 from finetune.transfer.stages import TransferResult, check_splittable, train_source, train_target, transfer_config
@@ -58,6 +59,9 @@ def validate(cfg: DictConfig) -> Validation:
     start = time.perf_counter()
     check_splittable(open_dataset(str(cfg.target), transfer_config(cfg)), transfer_config(cfg))
     ranking = recommend(cfg=OmegaConf.merge(cfg, {"report": {"explain": False}}))
+    target = open_dataset(str(cfg.target), cfg)
+    for source in ranking.sources:  # before any training: no source may hold the target's own images
+        refuse_shared(target, open_dataset(source.ref, cfg), "validate")
     seeds = [int(s) for s in cfg.finetune.seeds]
     results: dict[str, list[TransferResult]] = {}
     for source in ranking.sources:

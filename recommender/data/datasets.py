@@ -66,10 +66,31 @@ class ImageList:
     labels: np.ndarray
     fingerprint: str
     empty_classes: list[str] = field(default_factory=list)
+    # Each image's content digest, in `refs` order (folders only; empty for TFDS and built sources).
+    contents: tuple = ()
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+
+def shared_images(a: ImageList, b: ImageList) -> int:
+    """How many of `a`'s images are byte-identical to one of `b`'s (by content digest; 0 when either dataset has
+    no digests, as TFDS datasets)."""
+    if not a.contents or not b.contents:
+        return 0
+    theirs = set(b.contents)
+    return sum(1 for c in a.contents if c in theirs)
+
+
+def refuse_shared(target: ImageList, source: ImageList, what: str) -> None:
+    """Training from a source that holds the target's own images would put its test images into pretraining:
+    one error naming both datasets and the count."""
+    n = shared_images(target, source)
+    if n:
+        raise DatasetError(f"{what}: the source {source.name!r} holds {n} of the target {target.name!r}'s images "
+                           "byte for byte, so the target's test images would be in pretraining; remove them from "
+                           "one of the two folders, or choose another source.")
 
 
 def default_data_root() -> Path | None:
@@ -253,7 +274,9 @@ def _list_folder(spec: DatasetSpec, digest_dir: str | Path | None = None) -> Ima
     digests: dict[str, str] = {}
     fingerprint = _content_fingerprint(root, listed, prefix, digest_dir, digests)
     _warn_about_identical_classes(spec.name, class_names, refs, labels, digests, prefix)
-    return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), fingerprint, empty)
+    contents = tuple(digests.get(ref[prefix:]) for ref in refs)
+    return ImageList(spec, class_names, refs, np.asarray(labels, dtype=np.int64), fingerprint, empty,
+                     contents if all(contents) else ())
 
 
 def _list_subset(spec: DatasetSpec, digest_dir: str | Path | None = None) -> ImageList:

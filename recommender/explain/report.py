@@ -41,13 +41,15 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
     score_name = next(iter(ranking.sources[0].parts), "score") if kind == "model" else "score"
     columns: list[tuple[str, Callable]] = []
     if kind == "gain":  # the value that set the order comes first, then what was measured elsewhere
-        columns.append((PREDICTED_COLUMN, lambda s: f"{s.parts['predicted_gain_points']:+.1f} "
-                        f"[{s.parts['low_points']:+.1f}, {s.parts['high_points']:+.1f}]"
+        from recommender.explain.verdict import points
+
+        columns.append((PREDICTED_COLUMN, lambda s: f"{points(s.parts['predicted_gain_points'])} "
+                        f"[{points(s.parts['low_points'])}, {points(s.parts['high_points'])}]"
                         + ("" if s.parts.get("model") == "catalog" else " *")))
         columns.append((MEASURED_COLUMN, lambda s: _gain_cell(s.gain)))
         columns.append(("logme", lambda s: f"{s.parts['logme']:.4f}" if "logme" in s.parts else "—"))
         header = ("rank", "source", *(c for c, _ in columns), "classes", "images", "skipped")
-        body = [(str(s.rank), s.name, *(f(s) for _, f in columns), str(s.n_classes), str(s.n_images),
+        body = [(str(s.rank), _flagged(s), *(f(s) for _, f in columns), str(s.n_classes), str(s.n_images),
                  str(s.n_skipped)) for s in ranking.sources]
         return header, [*body, ("—", f"{IMAGENET} (no source)", "+0.0 (reference)", "+0.0 (reference)", "", "", "",
                                 "")]
@@ -69,11 +71,16 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
     if kind == "distance":
         columns.append(("similarity", lambda s: f"{s.similarity:.4f}"))
     header = ("rank", "source", *(c for c, _ in columns), "classes", "images", "skipped")
-    body = [(str(s.rank), s.name, *(f(s) for _, f in columns), str(s.n_classes), str(s.n_images), str(s.n_skipped))
-            for s in ranking.sources]
+    body = [(str(s.rank), _flagged(s), *(f(s) for _, f in columns), str(s.n_classes), str(s.n_images),
+             str(s.n_skipped)) for s in ranking.sources]
     imagenet = ["—", f"{IMAGENET} (no source)"] + ["" for _ in columns] + ["", "", ""]
     imagenet[2 + [c for c, _ in columns].index(GAIN_COLUMN)] = "+0.0 (reference)"
     return header, [*body, tuple(imagenet)]
+
+
+def _flagged(s) -> str:
+    """A source's name, marked when it holds some of the target's own images (a note says how many)."""
+    return s.name + (f" (! {s.shared_images} of the target's images)" if getattr(s, "shared_images", 0) else "")
 
 
 def decided_by(ranking: Ranking) -> str:

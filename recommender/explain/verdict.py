@@ -21,9 +21,14 @@ def rule_words(threshold: float, half_width: float) -> str:
     return f"its predicted gain is above {threshold * half_width:.1f} points ({threshold:g} × the interval's half-width)"
 
 
+def points(value: float) -> str:
+    """A signed number of points to one decimal, never "-0.0"."""
+    return f"{round(float(value), 1) + 0.0:+.1f}"
+
+
 def _interval(parts: dict) -> str:
-    return (f"{parts['predicted_gain_points']:+.1f} points [{parts['low_points']:+.1f}, {parts['high_points']:+.1f}] "
-            f"({parts['interval']} interval)")
+    return (f"{points(parts['predicted_gain_points'])} points [{points(parts['low_points'])}, "
+            f"{points(parts['high_points'])}] ({parts['interval']} interval)")
 
 
 def next_commands(target_ref: str, source_ref: str | None, parts: dict | None) -> list[str]:

@@ -95,7 +95,8 @@ def main() -> None:
              "| run | command | wall | peak memory | longest silence | exit |", "|---|---|---|---|---|---|"]
     for name, r in rows.items():
         shown = r["command"].replace(sys.executable, "python").replace(str(folder), "<250-image folder>")
-        lines.append(f"| {name} | `{shown}` | {r['wall_s']:.0f} s | {r['peak_rss_mib']} MiB | "
+        wall = f"{r['wall_s']:.1f}" if r["wall_s"] < 10 else f"{r['wall_s']:.0f}"
+        lines.append(f"| {name} | `{shown}` | {wall} s | {r['peak_rss_mib']} MiB | "
                      f"{r['longest_silence_s']:.0f} s | {r['returncode']} |")
     lines += ["", "First line of each run's output:", ""]
     lines += [f"- {name}: {r['first_line']}" for name, r in rows.items()]

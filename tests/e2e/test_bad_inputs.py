@@ -49,6 +49,11 @@ def data(tmp_path_factory):
     nan_gain["gains"]["plants"]["flowers"] = float("nan")
     d["nan_evidence"] = root / "nan_evidence.json"
     d["nan_evidence"].write_text(json.dumps(nan_gain))
+    d["list_evidence"] = root / "list_evidence.json"
+    d["list_evidence"].write_text("[1, 2, 3]")
+    import shutil
+
+    d["target_copy"] = shutil.copytree(d["target"], root / "target_copy")  # the target's images, byte for byte
     d["edited_spec"] = root / "edited.json"  # a source spec whose classes were changed by hand
     d["edited_spec"].write_text(json.dumps({
         "format": 1, "kind": "subset", "name": "edited", "identity": "0" * 20, "chosen": [], "about": {},
@@ -181,6 +186,14 @@ CASES = [
     # Evidence is data: a file that names code, or holds a number that is not one, is refused before any work.
     ("recommend", ["target={target}", "distance=prior_mix", "distance.evidence={crafted_evidence}"], "names code"),
     ("recommend", ["target={target}", "distance=prior_mix", "distance.evidence={nan_evidence}"], "gains.plants.flowers"),
+    ("recommend", ["target={target}", "distance=prior_mix", "distance.evidence={list_evidence}"], "distance.evidence"),
+    # Reliability round three: paths checked before any work, near misses named, the target's images kept out of
+    # pretraining.
+    ("recommend", ["target={target}", "distance=logme", "+finetune.checkpoint_dir={file}/ck"],
+     "finetune.checkpoint_dir"),
+    ("recommend", ["target=plantz"], "Did you mean 'plants'"),
+    ("train", ["target={target}", "source={target_copy}"], "byte for byte"),
+    ("build_source", ["target={target}", "pool=[{target_copy}]"], "byte for byte"),
 ]
 
 
@@ -217,6 +230,16 @@ def test_bad_input_gives_one_clear_error_line(outcomes, case):
     assert names in errors[0], errors[0]
     if script in ("train", "active_learn"):
         assert not list((root / "checkpoints").glob("stage1-*"))  # the error came before any training
+
+
+def test_a_run_folder_inside_the_target_is_refused_before_hydra_makes_it(data, tmp_path):
+    inside = data["target"] / "out"
+    done = subprocess.run([sys.executable, "scripts/recommend.py", f"target={data['target']}",
+                           f"hydra.run.dir={inside}", "distance=class_mean_emd"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(errors) == 1 and "inside the dataset" in errors[0], done.stderr[-2000:]
+    assert not inside.exists()
 
 
 def test_crafted_evidence_runs_no_code(outcomes, data):
