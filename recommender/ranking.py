@@ -64,7 +64,18 @@ class SourceResult:
 
 @dataclass
 class Ranking:
-    """What `recommend` returns: the target, its sources closest first, and the pairwise distance table."""
+    """What `recommend` returns: the target, its sources best first, the verdict and the pairwise table.
+
+    Examples
+    --------
+    >>> ranking = recommend("plants")            # doctest: +SKIP
+    >>> ranking.headline                         # the verdict, one sentence  # doctest: +SKIP
+    >>> [s.name for s in ranking.sources][:3]    # doctest: +SKIP
+    ['trash', 'textures', 'butterflies']
+    >>> ranking.to_records()[0]["predicted_gain_points"]  # doctest: +SKIP
+    0.08...
+    >>> ranking.write_report("out")              # ranking.json, report.html, ... as the command writes  # doctest: +SKIP
+    """
 
     target: Domain
     sources: list[SourceResult]
@@ -121,18 +132,31 @@ class Ranking:
                 f"sources=[{order}])")
 
     def to_records(self) -> list[dict]:
-        """One plain dict per row of the report's table, ImageNet included at gain 0 (points everywhere)."""
+        """One plain dict per row of the report's table, ImageNet included at gain 0 (points everywhere): every
+        column the table shows (the predicted gain and its interval, the network score, the measured gain on
+        other targets, ...), and no column that this ranking leaves empty for every source."""
         rows = []
         for s in self.sources:
-            rows.append({"rank": s.rank, "source": s.name, "score": s.score, "distance": s.distance,
-                         "similarity": s.similarity,
-                         "gain_points": None if s.gain is None else s.gain["mean"],
-                         "gain_ci95_points": None if s.gain is None else s.gain["half"],
-                         "n_classes": s.n_classes, "n_images": s.n_images, "n_skipped": s.n_skipped})
-        rows.append({"rank": None, "source": IMAGENET, "score": None, "distance": None, "similarity": None,
-                     "gain_points": 0.0, "gain_ci95_points": 0.0, "n_classes": None, "n_images": None,
-                     "n_skipped": None})
-        return rows
+            row = {"rank": s.rank, "source": s.name, "score": s.score, "distance": s.distance,
+                   "similarity": s.similarity}
+            row.update({k: v for k, v in s.parts.items() if isinstance(v, (int, float, str)) or v is None})
+            row.update({"gain_points": None if s.gain is None else s.gain["mean"],
+                        "gain_ci95_points": None if s.gain is None else s.gain["half"],
+                        "n_classes": s.n_classes, "n_images": s.n_images, "n_skipped": s.n_skipped,
+                        "shared_images_with_target": s.shared_images})
+            rows.append(row)
+        rows.append({"rank": None, "source": IMAGENET, "gain_points": 0.0, "gain_ci95_points": 0.0,
+                     **({"predicted_gain_points": 0.0} if self.kind == "gain" else {})})
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        kept = [c for c in columns if any(row.get(c) is not None for row in rows[:-1]) or c in ("rank", "source")]
+        return [{c: row.get(c) for c in kept} for row in rows]
+
+    def write_report(self, folder) -> dict:
+        """Write the files the command writes (ranking.json, ranking.csv, report.md, report.html, the figures)
+        into `folder`, with the report options of this ranking's configuration; returns name -> path."""
+        from recommender.explain.report import write_reports
+
+        return write_reports(self, folder, self.config.get("report"))
 
     def to_frame(self):
         """`to_records()` as a pandas DataFrame (needs pandas)."""

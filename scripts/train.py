@@ -14,7 +14,7 @@ from recommender.common.logs import say
 from recommender.checks import check_config, user_errors, preflight
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="validate")
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     out_dir = HydraConfig.get().runtime.output_dir
     with user_errors():
@@ -31,5 +31,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    preflight("validate")
+    preflight("train")
     main()

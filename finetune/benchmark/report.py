@@ -168,6 +168,8 @@ def markdown(result: Benchmark, data: dict) -> str:
     lines = [
         "# Transfer benchmark: which score predicts the best source?",
         "",
+        f"**Answer ({result.headline}):** " + _headline_words(head) + _default_words(head),
+        "",
         f"{n_all} target(s), each against every other listed dataset as a source (leave-one-dataset-out). "
         + wall_time(result),
         "",
@@ -328,6 +330,15 @@ def _headline_words(head: dict) -> str:
     if rand is not None:
         text += f" A seeded random ranking: {_ci(rand, 'weighted_tau')}."
     return text
+
+
+def _default_words(head: dict) -> str:
+    """The shipped default's figure, when the run scored it (distance=gain, from the evidence)."""
+    entry = head["summary"].get(SHIPPED_GAIN)
+    if entry is None or not np.isfinite(entry["mean_weighted_tau"]):
+        return ""
+    return (f" The shipped default (`gain`, the predicted gain): {_ci(entry, 'weighted_tau')}, top-1 regret "
+            f"{_ci(entry, 'top1_regret')} points.")
 
 
 def _safe(name: str) -> str:

@@ -322,6 +322,26 @@ def built_sources(ranking: Ranking, out: Path) -> dict[str, tuple[dict, Path]]:
     return found
 
 
+def provenance_line(ranking: Ranking) -> str:
+    """Where the report came from: the date, the tool's version, the configuration that matters, and links to
+    the files beside it."""
+    import datetime
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tool = version("pretrain-recommender")
+    except PackageNotFoundError:
+        tool = "unknown"
+    cfg = ranking.config
+    backbone = cfg.get("backbone", {})
+    sources = cfg.get("sources", "all")
+    summary = (f"target={md_cell(cfg.get('target'))}, sources={md_cell(sources)}, distance={ranking.distance_name}, "
+               f"MobileNetV2 alpha {backbone.get('alpha')} at {backbone.get('image_size')} px, seed {cfg.get('seed')}")
+    return (f"_Made {datetime.date.today().isoformat()} by pretrain-recommender {tool}; {summary}. Files: "
+            "[ranking.json](ranking.json) · [ranking.csv](ranking.csv) · [distances.csv](distances.csv) · "
+            "[recommend.log](recommend.log)._")
+
+
 def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, Path] | None = None,
                     built: Mapping[str, dict] | None = None) -> str:
     figures = figures or {}
@@ -338,6 +358,8 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
         f"Target: {len(t.class_names)} classes, {t.n_images} images ({t.n_skipped} unreadable, skipped).",
         "",
         markdown_table(ranking),
+        "",
+        provenance_line(ranking),
         "",
     ]
     if "gains.png" in figures:
@@ -378,7 +400,7 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
                   f"{q['n_test']} |" for name, q in ranking.descriptor_quality.items()]
         parts.append("")
     parts += ["### Dataset distances", "", "![pairwise distances](distances.png)", "",
-              "See `distances.csv` for the numbers.", ""]
+              "See [distances.csv](distances.csv) for the numbers.", ""]
     if "domain_map.png" in figures:
         parts += ["### Map of the domains", "",
                   "Per-image features of the target and the first-ranked sources in 2-D; X marks a class mean.", "",

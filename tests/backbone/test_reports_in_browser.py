@@ -22,10 +22,12 @@ def test_recommend_report_renders_with_every_figure(tmp_path, cfg_factory):
     near = make_folder_dataset(tmp_path / "near", colours, per_class=8, seed=1)
     ranking = recommend(cfg=cfg_factory(f"target={target}", f"sources=[{near}]", "distance=class_mean_emd",
                                         "report.map_points_per_dataset=10"))
-    paths = write_reports(ranking, tmp_path / "out", {"explain": True})
+    paths = write_reports(ranking, tmp_path / "out", {"explain": True, "map": True})
     page = open_page(paths["report.html"])
-    # gains, distances, domain map, nearest images and the one transport plan
+    # gains, distances, domain map (asked for: report.map), nearest images and the one transport plan
     assert page["images"] >= 5 and page["broken"] == [] and page["console"] == []
+    # Links to the files beside the report
+    assert all(name in paths["report.html"].read_text() for name in ('href="ranking.json"', 'href="ranking.csv"'))
 
 
 @pytest.mark.parametrize("page", COMMITTED, ids=lambda p: str(p.relative_to(DOCS)))
