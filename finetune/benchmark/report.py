@@ -359,7 +359,7 @@ def plot_heatmap(result: Benchmark, path: Path) -> None:
     ax.set_yticks(range(len(targets)), labels, fontsize=9)
     for i in range(len(targets)):
         for j in range(len(scores)):
-            ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=9,
+            ax.text(j, i, f"{round(grid[i, j], 1) + 0.0:.1f}", ha="center", va="center", fontsize=9,
                     color="white" if abs(grid[i, j]) > 0.6 else "black")
     fig.colorbar(image, ax=ax, label="weighted τ")
     ax.set_title(f"weighted τ of each score vs transfer accuracy ({result.headline}); n.d. = not distinguishable",
@@ -392,7 +392,9 @@ def plot_scatter(result: Benchmark, run, path: Path) -> None:
                         for s, c in zip(run.sources, colours)], fontsize=10, loc="lower center",
                ncol=min(len(run.sources), 5), bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(f"{run.target}: score vs accuracy ({result.headline}, 95% CI; dashed: ImageNet)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    height = fig.get_figheight()  # room in inches: the legend below (two rows), the title above
+    fig.tight_layout(rect=(0, 0.8 / height, 1, 1 - 0.35 / height))
+    fig.legends[0].set_bbox_to_anchor((0.5, 0.05 / height))
     save_png(fig, path, layout=False)
 
 

@@ -491,7 +491,7 @@ def plot_distance_heatmap(ranking: Ranking, path: Path) -> None:
         for j in range(n):
             if i != j:
                 ax.text(j, i, f"{table[i, j]:.1f}", ha="center", va="center", fontsize=9,
-                        color="white" if table[i, j] < middle else "black")
+                        color="white" if table[i, j] > middle else "black")
     fig.colorbar(image, ax=ax, shrink=0.8).ax.tick_params(labelsize=9)
     title = f"Pairwise {ranking.table_label or ranking.distance_label} (target: {ranking.target.name})"
     ax.set_title("\n".join(textwrap.wrap(title, width=int(9 * size))), fontsize=11)
