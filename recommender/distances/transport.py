@@ -8,7 +8,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import ot
 
 MAX_ITERATIONS = 10_000_000
 
@@ -35,6 +34,8 @@ def solve(a, b, cost) -> tuple[float, np.ndarray]:
     """Exact EMD = min over flows F of sum(F * cost), row sums `a`, column sums `b` (each normalised to 1),
     by POT's network simplex; returns (value, optimal flow matrix)."""
     a, b, cost = validated(a, b, cost)
+    import ot  # imported on first use: it loads scikit-learn's clustering, which `--help` should not wait for
+
     value, log = ot.emd2(a, b, cost, numItermax=MAX_ITERATIONS, return_matrix=True)
     return float(value), log["G"]
 
@@ -59,6 +60,8 @@ def sinkhorn(a, b, cost, reg: float, scale: float | None = None) -> tuple[float,
     method = "sinkhorn" if reg >= 0.01 else "sinkhorn_log"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # POT warns on stderr; the marginal error below says it in the report
+        import ot
+
         plan = ot.sinkhorn(a, b, cost / scale, reg, method=method, numItermax=5_000, stopThr=1e-7)
     error = marginal_error(plan, a, b)
     if not error <= SINKHORN_TOLERANCE:

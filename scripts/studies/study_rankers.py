@@ -246,7 +246,7 @@ def main() -> None:
              "candidates were tried on the same ten targets (and eight weights inside each mix): the best of them is an optimistic figure.", "",
              "| ranking | needs | mean weighted τ ± 95% t over targets | mean top-1 regret, points |",
              "|---|---|---|---|"]
-    needs = {"prior": "the catalog's measurements (≈ the quick ranking, distance=prior_mix)", "prior+logme": "prior + every source's network (the default: distance=prior_score)",
+    needs = {"prior": "the catalog's measurements (≈ the quick ranking, distance=prior_mix)", "prior+logme": "prior + every source's network (distance=prior_score, the default until 2026-12-04)",
              "prior+model": "prior + every source's network", "learned": "prior + every source's network",
              "model_free": "nothing trained", "source_classes": "nothing", EMD: "nothing trained",
              "split_half_ruler": "the ruler against itself: the noise ceiling (a lower bound)",
