@@ -284,7 +284,8 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     for result in results:
         notes.extend(n for n in result.notes if n not in notes)  # a note shared by several sources, once
     judged = verdict(evidence, distance_cfg, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
-                     int(cfg.backbone.image_size), OmegaConf.to_container(cfg.backbone, resolve=True))
+                     int(cfg.backbone.image_size), OmegaConf.to_container(cfg.backbone, resolve=True),
+                     capped=cfg.features.max_images_per_class is not None)
     ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique
     for result in results:
         result.ref = ref_of[result.name]
@@ -293,9 +294,17 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     if distance.kind == "gain":  # the verdict comes from this target's predicted gains
         from recommender.explain.verdict import predicted_verdict
 
+        # The catalog's figures hold under the catalog's protocol: every image, and a ranking of several sources.
+        as_validated = cfg.features.max_images_per_class is None and len(results) > 1
         judged = predicted_verdict(judged, results, target_images.name,
                                    canonical_ref(str(cfg.target), target_images, cfg),
-                                   (evidence.get("gain") or {}).get("summary"))
+                                   (evidence.get("gain") or {}).get("summary") if as_validated else None)
+        if not as_validated:
+            judged["sentences"].append(
+                "The catalog's figures for this model are not quoted: they were measured with every image of "
+                "each dataset and several sources ranked, and this run "
+                + ("caps the images per class (features.max_images_per_class)." if len(results) > 1
+                   else "ranks a single source."))
     all_domains = [target_domain, *source_domains]
     quality = {}
     if cfg.report.explain:

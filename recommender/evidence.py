@@ -438,7 +438,7 @@ def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[st
 
 
 def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranked: list[tuple[str, str | None]],
-            image_size: int, backbone: dict | None = None) -> dict:
+            image_size: int, backbone: dict | None = None, capped: bool = False) -> dict:
     """What the report says about a ranking. ranked: (display name, catalog name or None), best first.
 
     - decision, headline: see `decide`; gains: display name -> measured gain over ImageNet in points (or None);
@@ -464,6 +464,13 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
     if mismatch:  # another width: the ranking was not validated with it
         out["sentences"].append(f"Not validated for this backbone: {mismatch[1]}.")
         score = None
+    not_quoted = bool(score and (capped or len(ranked) < 2))
+    if not_quoted:  # validated with every image, and several sources ranked
+        out["sentences"].append("The benchmark's figure for this ranking is not quoted: it was measured with every "
+                                "image of each dataset and several sources ranked, and this run "
+                                + ("ranks a single source." if len(ranked) < 2 else
+                                   "caps the images per class (features.max_images_per_class)."))
+        score = None
     shortlist = distance_cfg.get("shortlist")
     if score and shortlist is not None and int(shortlist) < len(ranked):
         out["sentences"].append(f"With distance.shortlist={shortlist} only part of the ranking used the trained "
@@ -485,7 +492,7 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
             "against the best source.")
     else:
         out["validated"] = None
-        if not mismatch and not (shortlist is not None and int(shortlist) < len(ranked)):
+        if not mismatch and not not_quoted and not (shortlist is not None and int(shortlist) < len(ranked)):
             out["sentences"].append("This distance configuration is not in the committed benchmark: its ranking is "
                                     "not validated (run scripts/benchmark.py with it in benchmark.distances).")
     per_catalog = source_gains(evidence, target, {cat for _, cat in ranked})

@@ -91,7 +91,19 @@ TAIL_BATCH = 256
 
 def _run_tail(checkpoint: Path, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     stat = Path(checkpoint).stat()
-    both = tail_of(str(checkpoint), (stat.st_size, stat.st_mtime_ns))
+    try:
+        both = tail_of(str(checkpoint), (stat.st_size, stat.st_mtime_ns))
+    except Exception as err:  # a complete zip whose contents Keras cannot load: damaged, not a bug of the caller
+        from finetune.transfer.shipped import networks_dir
+        from recommender.common.errors import RecommenderError
+
+        shipped = networks_dir() is not None and Path(checkpoint).parent.resolve() == networks_dir().resolve()
+        if not shipped:  # a cached network is removed, so the next run trains it again; a shipped one is only read
+            Path(checkpoint).unlink(missing_ok=True)
+        raise RecommenderError(
+            f"the network {checkpoint} cannot be loaded ({type(err).__name__}: {str(err)[:200]}); "
+            + ("it is in the shipped networks folder: restore the file, or remove it to train it here."
+               if shipped else "it was removed from the cache: run the command again to train it anew.")) from None
     x = activations.reshape((-1, *both.input.shape[1:]))
     # The batches `predict(x, batch_size=256)` would make, without its per-call set-up (a dataset adapter,
     # callbacks), which cost more than these small tails' arithmetic: the same outputs, bit for bit, 35 % sooner.

@@ -70,7 +70,10 @@ def trained_networks(source_images, stage1: DictConfig, seed: int, jobs: int) ->
     from finetune.parallel import in_parallel, worker_pool
     from finetune.transfer.stages import existing_network, train_source, transfer_config
 
+    from recommender.common.files import clean_stale_temporaries
+
     config = transfer_config(stage1)
+    clean_stale_temporaries(Path(stage1.finetune.checkpoint_dir).expanduser())  # left by killed runs
     paths = {images.name: existing_network(images, config, seed) for images in source_images}
     missing = [images for images in source_images if paths[images.name] is None]
     if missing:

@@ -12,6 +12,8 @@ EVIDENCE_DIR = CONF_DIR / "evidence"
 # The offline default for datasets and weights: ../shared beside a checkout. An installed wheel has no such
 # folder, and RECOMMENDER_DATA_ROOT / RECOMMENDER_WEIGHTS_DIR (or data_root=) say where they are.
 SHARED_DIR = Path(__file__).resolve().parents[3] / "shared"
+# Whether this package runs from a checkout (editable install) rather than an installed wheel.
+IN_CHECKOUT = (Path(__file__).resolve().parents[2] / "pyproject.toml").is_file()
 
 APP_NAME = "pretrain-recommender"
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.common.paths import SHARED_DIR
+from recommender.common.paths import IN_CHECKOUT, SHARED_DIR
 from recommender.common.errors import RecommenderError
 
 WEIGHTS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
@@ -69,10 +69,15 @@ def resolve_weights(spec: BackboneSpec) -> Path | None:
 
         return Path(keras.utils.get_file(fname, WEIGHTS_BASE_URL + fname, cache_subdir="models"))
     except Exception as err:  # no network: say which file is missing and where it belongs
+        # Beside a checkout, ../shared/weights is the place; in an installed wheel that path would be inside
+        # the environment, so the message names the settings instead.
+        beside_checkout = IN_CHECKOUT or weights_dir != SHARED_DIR / "weights"
+        where = (f"Put {fname} into {weights_dir} (or set backbone.weights_dir / RECOMMENDER_WEIGHTS_DIR)"
+                 if beside_checkout else
+                 f"Download {fname} into a folder and set RECOMMENDER_WEIGHTS_DIR (or backbone.weights_dir) to it")
         raise BackboneError(
             f"ImageNet weights for MobileNetV2 alpha={spec.alpha} are not available offline and could not be "
-            f"downloaded ({type(err).__name__}: {err}). Put {fname} into {weights_dir} "
-            "(backbone.weights_dir or RECOMMENDER_WEIGHTS_DIR), or run once with network access."
+            f"downloaded ({type(err).__name__}: {err}). {where}, or run once with network access."
         ) from err
 
 

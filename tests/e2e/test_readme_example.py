@@ -54,3 +54,23 @@ def test_json_on_stdout_parses(main_command, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["decision"] in ("source", "imagenet")
+
+
+def test_the_readme_python_snippet_runs_as_a_plain_script_from_another_folder(main_command, tmp_path):
+    """The README's Python block, as a user pastes it into a file with no `__main__` guard, run from a folder
+    that is not the checkout: it ranks, and its caches are the user's cache folder, not the working folder."""
+    import os
+
+    from recommender.common.paths import user_cache_dir
+
+    text = (ROOT / "README.md").read_text().split("From Python (a plain script", 1)[1]
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("#")[0].rstrip() for line in snippet.splitlines()]
+    script = "\n".join(line for line in lines if line) + "\nprint('HEADLINE', ranking.headline)\n"
+    (tmp_path / "snippet.py").write_text(script)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDER_")}
+    done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "HEADLINE Start from" in done.stdout
+    assert not (tmp_path / ".cache").exists() and (user_cache_dir() / "features").is_dir()

@@ -1,0 +1,37 @@
+"""Reliability round three, the parts that need no network: a damaged network file, figures quoted only under
+the protocol they were measured with, stale temporaries in the checkpoint folder."""
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from recommender.common.errors import RecommenderError
+from recommender.common.paths import EVIDENCE_DIR
+from recommender.evidence import verdict
+
+
+def test_a_network_archive_with_garbage_inside_is_removed_with_one_error(tmp_path, monkeypatch):
+    from finetune.transfer import adapted
+
+    monkeypatch.delenv("RECOMMENDER_NETWORKS_DIR", raising=False)
+    path = tmp_path / "stage1-0123456789abcdef0123.keras"
+    with zipfile.ZipFile(path, "w") as archive:  # passes the zip check: both members, valid CRCs
+        archive.writestr("config.json", "{not json")
+        archive.writestr("model.weights.h5", b"garbage")
+    with pytest.raises(RecommenderError, match="cannot be loaded.*run the command again"):
+        adapted._run_tail(path, np.zeros((2, 5, 5, 8), np.float32))
+    assert not path.exists()  # removed, so the next run trains it again instead of failing forever
+
+
+def test_validated_figures_are_quoted_only_under_their_protocol():
+    evidence = json.loads((EVIDENCE_DIR / "catalog.json").read_text())
+    ranked = [("trash", "trash"), ("textures", "textures")]
+    config = {"name": "prior_score"}
+    full = verdict(evidence, config, "plants", ranked, 160, {"alpha": 0.5, "weights": "imagenet"})
+    assert full["validated"] is not None
+    capped = verdict(evidence, config, "plants", ranked, 160, {"alpha": 0.5, "weights": "imagenet"}, capped=True)
+    assert capped["validated"] is None and any("not quoted" in s for s in capped["sentences"])
+    single = verdict(evidence, config, "plants", ranked[:1], 160, {"alpha": 0.5, "weights": "imagenet"})
+    assert single["validated"] is None and any("single source" in s for s in single["sentences"])
+    assert not any("not in the committed benchmark" in s for s in capped["sentences"] + single["sentences"])
