@@ -33,3 +33,15 @@ def markdown_to_html(markdown: str, base: Path, title: str) -> str:
     body = md.render(markdown)
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>\n{body}</body></html>\n")
+
+
+MARKDOWN_SPECIALS = "\\`*_[]()!#"
+
+
+def md_text(text) -> str:
+    """Text from a name (a folder, a class, a dataset) made inert in Markdown and in the HTML rendered from it:
+    < > & as entities, Markdown punctuation that could start a link, an image or emphasis backslash-escaped, and
+    | and newlines escaped so a table cell stays one cell. The one escaping function every report writer uses."""
+    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in out)
+    return out.replace("|", "\\|").replace("\r", " ").replace("\n", " ")

@@ -8,6 +8,7 @@ import numpy as np
 from recommender.common.cache import write_json
 from recommender.explain.figures import thumbnail
 from recommender.common.html import markdown_to_html
+from recommender.common.html import md_text
 from recommender.common.plotting import save_mosaic
 
 GRID_COLUMNS = 10
@@ -44,12 +45,13 @@ def report_section(spec: dict, figure: str | None, shown: int = 15) -> list[str]
     how = {"emd": "the closest to the target by class-mean EMD (Cui et al. 2018, section 4.2).",
            "emd_relative": "the closest to the target by class-mean EMD, relative to the reference datasets.",
            "random": f"drawn at random (seed {about['seed']})."}[about["rule"]]
-    lines = [f"### {spec['name']}", "",
-             f"Built from {', '.join(about['pool'])}: {len(chosen)} of {about['pool_classes']} classes, {how}", ""]
+    lines = [f"### {md_text(spec['name'])}", "",
+             f"Built from {md_text(', '.join(about['pool']))}: {len(chosen)} of {about['pool_classes']} classes, {how}",
+             ""]
     lines += ["| rank | class | images | distance | similarity |", "|---|---|---|---|---|"]
     for rank, row in enumerate(chosen[:shown], 1):
         d, s = row["distance"], row["similarity"]
-        lines.append(f"| {rank} | {row['class']} | {row['images']} | "
+        lines.append(f"| {rank} | {md_text(row['class'])} | {row['images']} | "
                      + (f"{d:.3f} | " if d is not None else "– | ") + (f"{s:.3f} |" if s is not None else "– |"))
     if len(chosen) > shown:
         lines.append(f"| … | and {len(chosen) - shown} more (the spec lists all) | | | |")
@@ -69,10 +71,11 @@ def write_source_report(spec: dict, images_of: dict, out_dir: str | Path) -> dic
     plot_classes(spec, images_of, paths["figure"])
     about = spec["about"]
     emd = about["rule"] != "random"
-    lines = [f"# Built source `{spec['name']}`", "",
+    lines = [f"# Built source {md_text(spec['name'])}", "",
              f"{len(spec['chosen'])} of the {about['pool_classes']} classes of the pool "
-             f"({', '.join(about['pool'])}), "
-             + (f"closest to the target `{about['target']}`." if emd else f"drawn at random (seed {about['seed']})."),
+             f"({md_text(', '.join(about['pool']))}), "
+             + (f"closest to the target {md_text(about['target'])}." if emd else
+                f"drawn at random (seed {about['seed']})."),
              "", f"Identity (content): `{spec['identity']}`. Use it wherever a dataset is accepted:", "",
              "```", f"python scripts/recommend.py target={about['target']} sources=[{paths['spec']},...]",
              f"python scripts/train.py target={about['target']} source={paths['spec']}", "```", ""]
@@ -87,7 +90,7 @@ def write_source_report(spec: dict, images_of: dict, out_dir: str | Path) -> dic
     lines += ["| rank | pool | class | images | distance d | similarity |", "|---|---|---|---|---|---|"]
     for rank, row in enumerate(spec["chosen"], 1):
         d, s = row["distance"], row["similarity"]
-        lines.append(f"| {rank} | {Path(row['dataset']).name} | {row['class']} | {row['images']} | "
+        lines.append(f"| {rank} | {md_text(Path(row['dataset']).name)} | {md_text(row['class'])} | {row['images']} | "
                      + (f"{d:.3f} | " if d is not None else "– | ") + (f"{s:.3f} |" if s is not None else "– |"))
     lines += ["", f"![the kept classes]({paths['figure'].name})", ""]
     text = "\n".join(lines)

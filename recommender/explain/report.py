@@ -13,7 +13,7 @@ import numpy as np
 
 from recommender.config import CONF_DIR
 from recommender.common.files import write_text_atomic
-from recommender.common.html import markdown_to_html
+from recommender.common.html import markdown_to_html, md_text
 from recommender.common.plotting import cached_figure, figure, save_png
 from recommender.ranking import IMAGENET, Ranking
 
@@ -268,10 +268,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def md_cell(text: str) -> str:
-    """A table cell that cannot break the Markdown table or inject HTML: | and newlines escaped, < > & as text."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-            .replace("\r", " ").replace("\n", " "))
+md_cell = md_text  # the one escaping function (recommender.common.html)
 
 
 METHOD = {
@@ -349,7 +346,7 @@ def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, 
     backbone = cfg.get("backbone", {})
     t = ranking.target
     parts = [
-        f"# Pretraining sources for `{md_cell(t.name)}`",
+        f"# Pretraining sources for {md_cell(t.name)}",
         "",
         f"**{md_cell(ranking.headline)}**",
         "",

@@ -35,3 +35,12 @@ def test_validated_figures_are_quoted_only_under_their_protocol():
     single = verdict(evidence, config, "plants", ranked[:1], 160, {"alpha": 0.5, "weights": "imagenet"})
     assert single["validated"] is None and any("single source" in s for s in single["sentences"])
     assert not any("not in the committed benchmark" in s for s in capped["sentences"] + single["sentences"])
+
+
+def test_names_cannot_inject_links_or_html_into_a_report(tmp_path):
+    from recommender.common.html import markdown_to_html, md_text
+
+    name = "evil](javascript:alert(1)) [click](http://x) <img src=x onerror=alert(1)>"
+    page = markdown_to_html(f"# Sources for {md_text(name)}\n\n| a |\n|---|\n| {md_text(name)} |\n", tmp_path, "t")
+    assert "<a " not in page and "<img" not in page  # no link, no image: the name is text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page  # shown as text
