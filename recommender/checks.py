@@ -22,22 +22,6 @@ from recommender.common.checks import (ConfigError, Rule, _number, boolean, choi
 from recommender.common.errors import RecommenderError
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def names(value):
     """`all` or a non-empty list of dataset names / folder paths."""
     if value == "all" or (isinstance(value, str) and value):
@@ -45,8 +29,6 @@ def names(value):
     if isinstance(value, (list, tuple, ListConfig)) and len(value) > 0 and all(isinstance(v, str) and v for v in value):
         return None
     return "must be `all` or a non-empty list of catalog names or folder paths, e.g. [flowers,/data/leaves]"
-
-
 
 
 def split_fractions(value):

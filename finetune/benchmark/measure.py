@@ -90,7 +90,6 @@ def extract_shared(refs: list[str], cfg: DictConfig) -> None:
         steps.step(str(ref))
 
 
-
 def distance_config(cfg: DictConfig, name: str) -> DictConfig:
     """The recommender's configuration with `benchmark.distances[name]` as its distance: the group option it
     names (`distance:`), with its other keys overriding that option's values (`image_size` sets the backbone's)."""

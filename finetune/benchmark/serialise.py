@@ -15,7 +15,6 @@ from finetune.transfer.adapted import BASELINE
 from recommender.evidence import evidence_document, prior_score_evidence
 
 
-
 def options_of(cfg) -> dict:
     """A distance as the evidence names it: its options, without the factory that builds it (found again by
     name, recommender.distances.configure)."""

@@ -20,7 +20,6 @@ from recommender.ranking import IMAGENET, Ranking
 log = logging.getLogger(__name__)
 
 
-
 def _gain_cell(gain: dict | None) -> str:
     if gain is None:
         return "not measured"

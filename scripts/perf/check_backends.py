@@ -13,7 +13,6 @@ import time
 import numpy as np
 
 
-
 def features(out: str) -> None:
     from recommender import load_config, open_dataset
     from recommender.api import backbone_spec, split_indices_of

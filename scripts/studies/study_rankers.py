@@ -31,8 +31,6 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parents[2]
-
 from finetune.evaluation import ranking_metrics
 from finetune.benchmark.mix import gains as mean_gains  # noqa: E402
 from recommender.evidence import (fit_prior_score, loto_prior as prior, prior_score,  # noqa: E402
@@ -40,6 +38,8 @@ from recommender.evidence import (fit_prior_score, loto_prior as prior, prior_sc
                                   standardise as z)
 
 from recommender.evidence import PRIOR_SCORE_WEIGHTS as WEIGHTS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ("logme", "h_score_shrinkage", "knn_loo")
 EMD = "class_mean_emd_standardise"
 LEARNED = ("prior", *MODEL, EMD, "log_images", "log_classes")

@@ -4,7 +4,6 @@ go to the user's cache folder, not the working folder."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import SHARED_WEIGHTS, make_folder_dataset
 

@@ -29,10 +29,10 @@ def lp_emd(a, b, cost):
 def parse_paper_tables(text):
     """Weights and cost matrix of the Flowers/Animals example, read from ../shared/paper_tables.md."""
     def weights(prefix):
-        line = next(l for l in text.splitlines() if l.startswith(prefix))
+        line = next(row for row in text.splitlines() if row.startswith(prefix))
         return np.array([float(v) for v in re.findall(r"\s([0-9.]+)(?:,|$)", line)])
 
-    rows = [l for l in text.splitlines() if l.startswith("| ") and re.search(r"\d\.\d\d", l)]
+    rows = [row for row in text.splitlines() if row.startswith("| ") and re.search(r"\d\.\d\d", row)]
     cost = np.array([[float(v) for v in re.findall(r"\d+\.\d+", r)] for r in rows])
     published = float(re.search(r"EMD\(Flowers, Animals\) = ([0-9.]+)", text).group(1))
     return weights("Class weights, Flowers"), weights("Class weights, Animals"), cost, published

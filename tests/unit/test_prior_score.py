@@ -63,8 +63,8 @@ def test_nested_leave_one_target_out_never_uses_the_held_out_targets_accuracies(
     b = prior_score_evidence(planted, scores, "logme", 4)
     assert a["folds"]["t0"] == b["folds"]["t0"]
     # The held-out target's ranking is the same; only its measured truth (and so its tau) changed.
-    value = lambda data: prior_score(loto_prior(data, {"t0"}), list(gains["t0"]), list(scores["t0"].values()),
-                                     a["folds"]["t0"])
+    def value(data):
+        return prior_score(loto_prior(data, {"t0"}), list(gains["t0"]), list(scores["t0"].values()), a["folds"]["t0"])
     np.testing.assert_array_equal(value(gains), value(planted))
 
 
