@@ -72,8 +72,6 @@ def weighted_tau_rows(score, accuracies) -> np.ndarray:
                         / np.sqrt(np.sum(pair * np.abs(sy), axis=(1, 2))))
     return (taus[0] + taus[1]) / 2
 
-# --- from benchmark.py
-
 
 # ----------------------------------------------------------------------------------------------- evaluation
 

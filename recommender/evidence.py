@@ -18,6 +18,7 @@ from scipy import stats
 
 from recommender.common.paths import EVIDENCE_DIR
 from recommender.data.datasets import DatasetError, ImageList, resolve_dataset, same_dataset
+from recommender.data.subset import evidence_name, read_spec
 from recommender.distances import DistanceResult, DistanceSpec, configure
 from recommender.rankers.statistics import standardise, weighted_tau
 
@@ -181,7 +182,7 @@ def evidence_problem(data: dict) -> str | None:
 
 def with_pool_evidence(evidence: dict, pool: dict) -> dict:
     """The evidence with the pool study's gains of built sources added under their evidence names
-    (`recommender.pool.evidence_name`), on the catalog targets where both were measured under one protocol.
+    (`recommender.data.subset.evidence_name`), on the catalog targets where both were measured under one protocol.
     Catalog sources' entries are untouched, so nothing the benchmark validated changes."""
     if pool.get("protocol") != evidence.get("protocol"):
         return evidence
@@ -202,9 +203,6 @@ def catalog_name(images: ImageList, cfg) -> str | None:
         else cfg.catalog
     data_root = cfg.data_root
     if images.spec.kind == "subset":  # a built source is known by how it was built, not by a catalog entry
-        from recommender.data.subset import read_spec
-        from recommender.pool import evidence_name
-
         return evidence_name(read_spec(images.spec.path))
     for name in catalog:
         try:

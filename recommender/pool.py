@@ -22,7 +22,8 @@ import numpy as np
 
 from recommender.common.checks import Rule, choice, integer
 from recommender.data.datasets import DatasetError
-from recommender.data.subset import make_spec, write_spec
+from recommender.data.subset import evidence_name, make_spec, write_spec  # noqa: F401 (evidence_name: re-exported)
+from recommender.describe import canonical_ref, dataset_domain, open_dataset
 
 GAMMA = 0.01  # Cui et al. eq. 3
 RULES = ("emd", "emd_relative", "random")
@@ -89,7 +90,6 @@ def build_source(cfg, target, pool: list[str], classes: int, rule: str = "emd", 
     datasets other than the target as the reference), or drawn at random with `seed` (rule `random`, the
     control). Pool datasets identical to the target are left out. Reads the recommender's cached ImageNet features
     (train split) of the target, the pool and the reference."""
-    from recommender.api import canonical_ref, dataset_domain, open_dataset
     from recommender.data.datasets import catalog_sources, refuse_shared, same_dataset
 
     if rule not in RULES:
@@ -172,15 +172,6 @@ def build_rules():
     return (Rule("pool", _pool_names(nullable=False)), Rule("rule", choice(RULES)), Rule("build_seed", integer(0)),
             Rule("name", lambda v: None if v is None or (isinstance(v, str) and v and "/" not in v)
                  else "must be null or a name without '/'"))
-
-
-def evidence_name(spec: dict) -> str | None:
-    """How the pool evidence (conf/evidence/pool.json) calls sources built like this one: by the pool's
-    content, the rule and the size, so the study's measurements apply to any target's build of the same kind."""
-    rule = spec["about"].get("rule")
-    if rule not in ("emd", "emd_relative") or len(spec["members"]) != 1:
-        return None
-    return f"built:{spec['members'][0]['fingerprint'][:16]}:{rule}{len(spec['chosen'])}"
 
 
 def built_for(cfg, target_images) -> Path | None:

@@ -98,8 +98,6 @@ def loto_scores(gain: dict[str, dict[str, float]], distances: dict[str, dict[str
         folds[t] = chosen
     return scores, folds
 
-# --- from benchmark.py
-
 
 PRIOR = "source_prior_loto"
 

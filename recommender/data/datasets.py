@@ -18,16 +18,13 @@ from typing import Mapping
 
 import numpy as np
 
-from recommender.common.errors import RecommenderError
+from recommender.common.errors import DatasetError, RecommenderError  # noqa: F401 (DatasetError: re-exported)
+from recommender.data.subset import read_spec
 from recommender.common.paths import SHARED_DIR
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-
-
-class DatasetError(RecommenderError, ValueError):
-    """A dataset cannot be used as asked; the message says which one and what to do."""
 
 
 @dataclass(frozen=True)
@@ -152,8 +149,6 @@ def resolve_dataset(name: str, catalog: Mapping[str, Mapping], data_root: str | 
 
 
 def _resolve_subset(path: Path, catalog: Mapping[str, Mapping], data_root: str | Path | None) -> DatasetSpec:
-    from recommender.data.subset import read_spec
-
     spec = read_spec(path)
     members = []
     for member in spec["members"]:

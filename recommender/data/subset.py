@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from recommender.data.datasets import DatasetError
+from recommender.common.errors import DatasetError
 
 SPEC_FORMAT = 1
 
@@ -55,3 +55,12 @@ def read_spec(path: str | Path) -> dict:
         raise DatasetError(f"Source spec {path}: its identity does not match its classes (the file was edited); "
                            "build it again with scripts/build_source.py.")
     return spec
+
+
+def evidence_name(spec: dict) -> str | None:
+    """How the pool evidence (conf/evidence/pool.json) calls sources built like this one: by the pool's
+    content, the rule and the size, so the study's measurements apply to any target's build of the same kind."""
+    rule = spec["about"].get("rule")
+    if rule not in ("emd", "emd_relative") or len(spec["members"]) != 1:
+        return None
+    return f"built:{spec['members'][0]['fingerprint'][:16]}:{rule}{len(spec['chosen'])}"

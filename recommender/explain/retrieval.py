@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 from omegaconf import DictConfig
 
-from recommender.api import dataset_features, make_extractor
+from recommender.describe import dataset_features, make_extractor
 from recommender.common.errors import RecommenderError
 from recommender.explain.figures import nearest, thumbnail
 from recommender.features.extractor import Extractor, FeatureSet

@@ -40,3 +40,23 @@ def test_the_readme_layout_names_every_package_and_script_folder():
     assert tree <= named, f"missing from the README's layout: {sorted(tree - named)}"
     folders = {p.name for p in ROOT.rglob("*") if p.is_dir() and ".git" not in p.parts}
     assert named <= folders, f"the README's layout names folders that do not exist: {sorted(named - folders)}"
+
+
+def test_recommender_has_no_import_cycle_beyond_the_declared_ones():
+    """Module pairs of recommender/ that import each other, directly or through others (grimp). Two are declared
+    and held by a function-local import: a Ranking renders and writes its own report (ranking <-> explain), and
+    the local feature runner hands a beam run to the Beam runner, which reuses its decoding (extractor <-> beam).
+    Anything else is a new circle."""
+    import grimp
+
+    graph = grimp.build_graph("recommender")
+    found = set()
+    for a in graph.modules:
+        for b in graph.find_modules_directly_imported_by(a):
+            if graph.chain_exists(importer=b, imported=a):
+                found.add(tuple(sorted((a, b))))
+    declared_groups = ({"recommender.ranking", "recommender.explain.report", "recommender.explain.figures",
+                        "recommender.explain.built_source"},
+                       {"recommender.features.beam", "recommender.features.extractor"})
+    unexpected = [pair for pair in found if not any(set(pair) <= group for group in declared_groups)]
+    assert not unexpected, sorted(unexpected)
