@@ -372,8 +372,11 @@ def _files_below(folder: Path, root_real: str | None = None, excluded: tuple[str
 
     A symlink loop, a dangling link or an unreadable sub-folder is skipped with a warning; a folder reached twice
     through links is read once. Nothing whose real path leaves `root_real` (the dataset's real folder) is read, a
-    link to /etc or / included, and nothing inside `excluded` (e.g. a cache folder kept in the dataset)."""
+    link to /etc or / included, no sub-folder that links out of `folder` itself to another part of the dataset (its
+    images would take this class's label), and nothing inside `excluded` (e.g. a cache folder kept in the
+    dataset)."""
     found, stack, seen = [], [str(folder)], set()
+    own_real = os.path.realpath(folder) if root_real is not None else None
     while stack:
         directory = stack.pop()
         try:
@@ -383,6 +386,12 @@ def _files_below(folder: Path, root_real: str | None = None, excluded: tuple[str
                 continue
             if root_real is not None and not _inside(real, root_real):
                 log.warning("Skipping %s: it links outside the dataset folder (to %s).", directory, real)
+                continue
+            if own_real is not None and not _inside(real, own_real):
+                # A link from inside a class folder to the dataset's root or another class would hand this class
+                # the others' images under its label.
+                log.warning("Skipping %s: it links to another part of the dataset (%s), whose images would join "
+                            "this class; copy the images you mean into the class folder instead.", directory, real)
                 continue
             if any(_inside(real, e) for e in excluded):
                 log.warning("Skipping %s: it is the feature cache, not images.", directory)
