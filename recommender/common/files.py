@@ -37,13 +37,24 @@ def atomic_output(path: str | Path, suffix: str = ".tmp"):
             os.unlink(tmp)
 
 
-_TEMPORARY = re.compile(r".*\.pid(\d+)\.[^/]*\.(partial[^/]*|raw)$")
+_TEMPORARY = re.compile(r".*\.pid(\d+)\.(?:h([0-9a-f]{8})\.)?[^/]*\.(partial[^/]*|raw)$")
+# A temporary file of another machine (a cache folder shared over the network) is left alone this long: its
+# writer's PID means nothing here, so only its age can say it was abandoned.
+FOREIGN_TEMPORARY_SECONDS = 24 * 3600
+
+
+def _host_tag() -> str:
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def temporary_prefix(name: str) -> str:
-    """The prefix of a temporary file written for `name`: it carries the writer's PID, so a later run can tell
-    an orphan (its writer was killed) from a file that another live run is still writing."""
-    return f".{name}.pid{os.getpid()}."
+    """The prefix of a temporary file written for `name`: it carries the writer's PID and a tag of its machine,
+    so a later run can tell an orphan (its writer was killed) from a file that another live run, on this machine
+    or on another one sharing the folder, is still writing."""
+    return f".{name}.pid{os.getpid()}.h{_host_tag()}."
 
 
 def clean_stale_temporaries(directory: str | Path) -> int:
@@ -53,9 +64,20 @@ def clean_stale_temporaries(directory: str | Path) -> int:
         entries = list(os.scandir(directory))
     except OSError:
         return 0
+    import time
+
+    here = _host_tag()
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
-        if not match or _alive(int(match.group(1))):
+        if not match:
+            continue
+        if match.group(2) not in (None, here):  # another machine's: only its age can say it is abandoned
+            try:
+                if time.time() - entry.stat().st_mtime < FOREIGN_TEMPORARY_SECONDS:
+                    continue
+            except OSError:
+                continue
+        elif _alive(int(match.group(1))):
             continue
         try:
             os.unlink(entry.path)

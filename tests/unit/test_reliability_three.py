@@ -44,3 +44,21 @@ def test_names_cannot_inject_links_or_html_into_a_report(tmp_path):
     page = markdown_to_html(f"# Sources for {md_text(name)}\n\n| a |\n|---|\n| {md_text(name)} |\n", tmp_path, "t")
     assert "<a " not in page and "<img" not in page  # no link, no image: the name is text
     assert "&lt;img src=x onerror=alert(1)&gt;" in page  # shown as text
+
+
+def test_another_machines_temporary_files_are_left_alone_until_old(tmp_path):
+    import os
+    import time
+
+    from recommender.common.files import FOREIGN_TEMPORARY_SECONDS, _host_tag, clean_stale_temporaries
+
+    ours_dead = tmp_path / f".a.npz.pid999999.h{_host_tag()}.x.partial.npz"
+    ours_dead.write_bytes(b"")  # this machine, a writer that no longer runs: removed
+    theirs = tmp_path / ".b.npz.pid999999.hdeadbeef.x.raw"  # another machine's: its PID means nothing here
+    theirs.write_bytes(b"")
+    theirs_old = tmp_path / ".c.npz.pid999999.hdeadbeef.x.raw"
+    theirs_old.write_bytes(b"")
+    past = time.time() - FOREIGN_TEMPORARY_SECONDS - 60
+    os.utime(theirs_old, (past, past))
+    assert clean_stale_temporaries(tmp_path) == 2
+    assert theirs.exists() and not ours_dead.exists() and not theirs_old.exists()
