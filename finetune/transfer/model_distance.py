@@ -48,6 +48,17 @@ def stage1_config(cfg: DictConfig, top_blocks: int) -> DictConfig:
     return c
 
 
+def refuse_fixed_options(name: str, distance_cfg: dict) -> None:
+    """distance=prior_score and distance=gain read their network protocol and scores from the evidence (what the
+    benchmark fitted them with): a `top_blocks` or `score` given for them would be silently ignored, so it is
+    refused, naming the distance that takes it."""
+    given = [k for k in ("top_blocks", "score") if k in distance_cfg]
+    if given:
+        raise DatasetError(f"distance.{given[0]} does not apply to distance={name}: its network protocol and scores "
+                           "are the ones the evidence was fitted with. Remove it, or rank by one network score "
+                           "with distance=logme (which takes distance.score and distance.top_blocks).")
+
+
 def check_checkpoint_dir(stage1: DictConfig) -> None:
     """The folder networks and their scores are cached in must be a writable folder: checked before any work,
     not when the first network is saved a minute into training."""
@@ -165,6 +176,7 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     z-scored over the sources (recommender.evidence.prior_score), with the weight the evidence fitted by nested
     leave-one-target-out: a catalog target gets the weight and prior that leave it out, any other target the
     weight fitted on every catalog target. Every source's network is trained once (`trained_networks`)."""
+    refuse_fixed_options("prior_score", distance_cfg)
     evidence = load_evidence(distance_cfg.get("evidence"), required=True)
     section = evidence.get("prior_score")
     if not section:
@@ -258,6 +270,7 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
     from finetune.transfer.adapted import adapted_split, imagenet_scores
     from finetune.transfer.stages import check_splittable, transfer_config
 
+    refuse_fixed_options("gain", distance_cfg)
     evidence = load_evidence(distance_cfg.get("evidence"), required=True)
     section = evidence.get("gain")
     if not section:

@@ -113,7 +113,12 @@ def build_backbone(spec: BackboneSpec, weights_path: Path | None, pooling: str |
         pooling=pooling,
     )
     if weights_path is not None:
-        model.load_weights(str(weights_path))
+        try:
+            model.load_weights(str(weights_path))
+        except (OSError, ValueError, KeyError) as err:  # a truncated or foreign file: the user's to replace
+            raise BackboneError(f"the weights file {weights_path} cannot be loaded ({type(err).__name__}: "
+                                f"{str(err)[:160]}); it may be truncated or not MobileNetV2 alpha {spec.alpha}: "
+                                "replace it (backbone.weights_dir or RECOMMENDER_WEIGHTS_DIR).") from None
     return model
 
 

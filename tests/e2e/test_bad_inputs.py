@@ -49,6 +49,10 @@ def data(tmp_path_factory):
     nan_gain["gains"]["plants"]["flowers"] = float("nan")
     d["nan_evidence"] = root / "nan_evidence.json"
     d["nan_evidence"].write_text(json.dumps(nan_gain))
+    d["truncated_weights"] = root / "truncated_weights"  # the weights file cut short, as a failed copy leaves it
+    d["truncated_weights"].mkdir()
+    weights = next(SHARED_WEIGHTS.glob("*0.35_224_no_top.h5"))
+    (d["truncated_weights"] / weights.name).write_bytes(weights.read_bytes()[:100_000])
     d["list_evidence"] = root / "list_evidence.json"
     d["list_evidence"].write_text("[1, 2, 3]")
     import shutil
@@ -192,6 +196,8 @@ CASES = [
     ("recommend", ["target={target}", "distance=logme", "+finetune.checkpoint_dir={file}/ck"],
      "finetune.checkpoint_dir"),
     ("recommend", ["target=plantz"], "Did you mean 'plants'"),
+    ("recommend", ["target={target}", "distance=prior_score", "+distance.score=leep"], "does not apply"),
+    ("recommend", ["target={target}", "backbone.weights_dir={truncated_weights}"], "cannot be loaded"),
     ("train", ["target={target}", "source={target_copy}"], "byte for byte"),
     ("build_source", ["target={target}", "pool=[{target_copy}]"], "byte for byte"),
 ]
