@@ -79,6 +79,7 @@ def weighted_tau_rows(score, accuracies) -> np.ndarray:
 def tau_or_zero(value: float) -> float:
     # A score that is constant over the sources ranks nothing: no information, tau 0 (not NaN, which would
     # silently drop it from a mean).
+    """A correlation, with NaN (a constant side) read as 0."""
     return 0.0 if not np.isfinite(value) else float(value)
 
 
@@ -140,6 +141,7 @@ def kendall_tau_b(score: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
 
 
 def pearson(score: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
+    """Pearson's r between `score` and every row of `accuracies` at once (0 where a side is constant)."""
     s = score - score.mean()
     a = accuracies - accuracies.mean(axis=1, keepdims=True)
     denominator = np.sqrt((s**2).sum() * (a**2).sum(axis=1))

@@ -32,6 +32,7 @@ def names(value):
 
 
 def split_fractions(value):
+    """The rule of `split`: train, val and test fractions, non-negative, train and test above 0, summing to 1."""
     try:
         fractions = {k: value[k] for k in ("train", "val", "test")}
     except Exception:

@@ -16,6 +16,7 @@ from recommender.features.extractor import (Extractor, FeatureSet, extract_featu
 
 
 def backbone_spec(cfg: DictConfig) -> BackboneSpec:
+    """The frozen backbone the configuration names (`cfg.backbone`), as a hashable spec."""
     b = cfg.backbone
     return BackboneSpec(name=b.name, alpha=b.alpha, image_size=b.image_size, weights=b.weights,
                         weights_dir=b.weights_dir)

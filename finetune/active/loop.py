@@ -216,6 +216,7 @@ class ActiveResult:
 
 
 def resolve_rare(images: ImageList, rare_class) -> list[int]:
+    """The label indices of the requested rare class(es); one error naming the target's classes otherwise."""
     requested = [str(rare_class)] if isinstance(rare_class, str) else [str(c) for c in rare_class]
     unknown = [c for c in requested if c not in images.class_names]
     if not requested or unknown:
@@ -251,6 +252,8 @@ def choose_start(cfg: DictConfig) -> tuple[str, str, str]:
 
 
 def run_active_learning(cfg: DictConfig) -> ActiveResult:
+    """The whole campaign: each requested strategy (`strategy`, or all of them) from the start network and from
+    the ImageNet network, over the seeds, on the same pools, rounds and test sets, so the starts pair."""
     start_time = time.perf_counter()
     al = cfg
     strategies = list(STRATEGIES) if al.strategy == "all" else [str(al.strategy)]

@@ -33,6 +33,7 @@ def expected_random_labels(result: ActiveResult, share: float) -> float:
 
 
 def to_json(result: ActiveResult) -> dict:
+    """active_learning.json: the campaign's configuration, pools, and every curve's per-seed values."""
     out = {"target": result.target, "rare_classes": result.rare_classes, "start": result.start,
            "start_how": result.start_how, "pool_positives": result.pool_positives, "pool_sizes": result.pool_sizes,
            "seconds": result.seconds, "starts": {}, "config": result.config,
@@ -62,6 +63,7 @@ def _half(values: list) -> str:
 
 
 def markdown(result: ActiveResult) -> str:
+    """report.md of a campaign: the answer first, then the table of labels needed and lift, the curves, notes."""
     cfg = result.config
     pool_pos, pool_n = np.mean(result.pool_positives), np.mean(result.pool_sizes)
     random_half = expected_random_labels(result, 0.5)
@@ -124,6 +126,7 @@ def markdown(result: ActiveResult) -> str:
 
 
 def plot_curves(result: ActiveResult, path: Path) -> None:
+    """curves.png: share of the rare images found and lift against labels spent, per strategy and start."""
     fig = figure((11, 4.2))
     axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]
     for start, style in zip(result.curves, ("-", "--")):
@@ -153,6 +156,7 @@ def plot_curves(result: ActiveResult, path: Path) -> None:
 
 
 def plot_top50(result: ActiveResult, path: Path, strategy: str) -> None:
+    """top50.png: the 50 pool images the final model ranks first, the true rare ones marked."""
     from recommender.explain.figures import thumbnail
 
     task = result.tasks[0]
@@ -173,6 +177,7 @@ def plot_top50(result: ActiveResult, path: Path, strategy: str) -> None:
 
 
 def write_active_learning(result: ActiveResult, out_dir) -> dict[str, Path]:
+    """Write the campaign's files (JSON, CSV, report.md/.html, figures, the next batch to label)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {n: out / n for n in ("active_learning.json", "active_learning.csv", "report.md", "report.html",
@@ -206,6 +211,7 @@ def write_active_learning(result: ActiveResult, out_dir) -> dict[str, Path]:
 
 
 def console_summary(result: ActiveResult) -> str:
+    """The console's summary: the start, and per strategy the labels needed and the final lift."""
     lines = [f"Active learning on {result.target}: rare class {'+'.join(result.rare_classes)}, start "
              f"{result.start} ({result.start_how})", *(f"note: {n}" for n in result.notes)]
     for start in result.curves:

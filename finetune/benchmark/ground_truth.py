@@ -17,6 +17,7 @@ GROUND_TRUTHS = ("fewshot", FINETUNE)  # benchmark.ground_truth
 
 
 def is_finetune(key) -> bool:
+    """Whether a protocol key is the fine-tuning ground truth (not a few-shot k)."""
     return str(key) == FINETUNE
 
 
@@ -26,6 +27,7 @@ def protocol_keys(bench: DictConfig) -> list[str]:
 
 
 def headline_key(bench: DictConfig) -> str:
+    """The protocol key the headline numbers come from: the headline k, or fine-tuning."""
     return str(bench.headline.k) if bench.ground_truth == "fewshot" else FINETUNE
 
 

@@ -44,10 +44,12 @@ def _with(cfg: DictConfig, **values) -> DictConfig:
 
 
 def protocol_config(cfg: DictConfig, top_blocks: int) -> DictConfig:
+    """The configuration of the stage-1 protocol that trains `top_blocks` top blocks on each source."""
     return _with(cfg, finetune={"strategy": "top_blocks", "top_blocks": int(top_blocks)})
 
 
 def dataset_refs(value, cfg: DictConfig) -> list[str]:
+    """`benchmark.targets` / `benchmark.sources` as dataset references (`all`: the catalog's sources)."""
     if value in (None, "all"):
         return catalog_sources(cfg.catalog)
     return [str(value)] if isinstance(value, str) else [str(v) for v in value]
@@ -133,6 +135,7 @@ def model_free_scores(target_ref: str, source_refs: list[str], cfg: DictConfig) 
 
 
 def model_based_scores(pools: list[Split], names: list[str]) -> dict:
+    """Every transferability score named in `names` of each source network's split, in source order."""
     out = {}
     for name in names:
         score = REGISTRY[name]

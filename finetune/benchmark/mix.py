@@ -129,6 +129,7 @@ DEFAULT = "prior_mix"  # the shipped default ranking (conf/distance/prior_mix.ya
 
 
 def model_free_names(run: TargetRun, top_blocks: int) -> list[str]:
+    """The model-free distances among a run's scores (what the prior + distance mix may use)."""
     return [n for n in run.scores[top_blocks] if n not in REGISTRY and n not in NAIVE
             and n not in (PRIOR, MIX, DEFAULT, SHIPPED_PRIOR_SCORE, SHIPPED_GAIN)]
 

@@ -159,6 +159,8 @@ def ground_truth_explained(result: Benchmark, head: dict) -> list[str]:
 
 
 def markdown(result: Benchmark, data: dict) -> str:
+    """report.md of the benchmark: the answer first, the protocol, the headline table, the paired tests,
+    the mix, the sensitivity to the protocol and the figures."""
     cfg = result.config
     bench = cfg["benchmark"]
     head = result.protocols[result.headline]
@@ -346,6 +348,7 @@ def _safe(name: str) -> str:
 
 
 def plot_heatmap(result: Benchmark, path: Path) -> None:
+    """weighted_tau_heatmap.png: each score's weighted tau on each target (headline protocol)."""
     head = result.protocols[result.headline]
     targets = [r.target for r in result.runs]
     scores = sorted(head["summary"] or {n for r in result.runs for n in r.scores[next(iter(r.scores))]},
@@ -368,6 +371,7 @@ def plot_heatmap(result: Benchmark, path: Path) -> None:
 
 
 def plot_scatter(result: Benchmark, run, path: Path) -> None:
+    """scatter_<target>.png: each score against the sources' accuracy on one target, one panel per score."""
     from matplotlib.lines import Line2D
 
     head = result.protocols[result.headline]["targets"][run.target]
@@ -433,6 +437,7 @@ def plot_accuracy_vs_k(result: Benchmark, path: Path) -> None:
 
 
 def write_benchmark(result: Benchmark, out_dir) -> dict[str, Path]:
+    """Write the benchmark's files (benchmark.json/.csv, report.md/.html, the figures)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = to_json(result)
@@ -472,6 +477,8 @@ def write_benchmark(result: Benchmark, out_dir) -> dict[str, Path]:
 
 
 def console_summary(result: Benchmark) -> str:
+    """The console's summary: the headline protocol, the targets left out, and every score's row of the headline
+    table (or why no score can be evaluated)."""
     head = result.protocols[result.headline]
     excluded = head["excluded_targets"]
     first = (f"Transfer benchmark, headline protocol {result.headline}: {len(result.runs)} targets, "

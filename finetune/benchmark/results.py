@@ -16,6 +16,7 @@ REFERENCE_DISTANCE = "class_mean_emd"  # the recommender's original ranking, wha
 
 
 def protocol_label(top_blocks: int, k) -> str:
+    """The name of a protocol: top<blocks>/k<k>, or top<blocks>/finetune."""
     return f"top{int(top_blocks)}/{FINETUNE if is_finetune(k) else f'k{k}'}"
 
 

@@ -55,6 +55,7 @@ def local_features(images, cfg: DictConfig, splits: tuple[str, ...]) -> tuple[np
 
 
 def compare(cfg: DictConfig) -> FewShotResult:
+    """Every configured few-shot classifier on the same paired episodes of the target."""
     fs = cfg.fewshot
     names = [str(fs.classifier)] if isinstance(fs.classifier, str) and fs.classifier != "all" else (
         list(CLASSIFIERS) if fs.classifier == "all" else [str(c) for c in fs.classifier])
@@ -97,6 +98,7 @@ def compare(cfg: DictConfig) -> FewShotResult:
 
 
 def format_table(result: FewShotResult) -> str:
+    """The comparison as console lines: accuracy and the paired difference to the prototype classifier."""
     lines = [f"{result.target}: {result.k}-shot, {result.accuracy.shape[1]} paired episodes, {result.n_test} test "
              "images (95% Student-t intervals over episodes)",
              f"{'classifier':14s} {'accuracy':>16s} {'minus prototype':>20s} {'s/episode':>10s}"]

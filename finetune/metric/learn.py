@@ -15,6 +15,7 @@ LOSSES = ("triplet", "crossentropy")
 
 
 def pairwise_distances(x: np.ndarray) -> np.ndarray:
+    """Euclidean distances between every pair of rows of `x`."""
     sq = np.sum(x**2, axis=1)
     return np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0))
 

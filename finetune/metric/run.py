@@ -34,6 +34,8 @@ def augmented_features(images, cfg: DictConfig, seed: int = 0) -> tuple[np.ndarr
 
 
 def learn_embedding(cfg: DictConfig, out_dir) -> dict:
+    """Learn a retrieval embedding on the target's train split and report k-NN accuracy and precision@k on
+    its test split against the raw features."""
     m = cfg.metric
     images = open_dataset(str(cfg.target), cfg)
     split = {s: dataset_features(images, cfg, s) for s in ("train", "val", "test")}

@@ -39,6 +39,7 @@ def _freeze_batchnorm(model: keras.Model) -> None:
 
 
 def augmentation_layers(aug) -> list[keras.layers.Layer]:
+    """The data-augmentation layers `finetune.augmentation` switches on (none by default)."""
     layers = []
     if aug.shift:
         layers.append(keras.layers.RandomTranslation(aug.shift_factor, aug.shift_factor, name="aug_shift"))
@@ -75,6 +76,7 @@ def build_network(backbone_spec, weights_path, ft, n_classes: int) -> keras.Mode
 
 
 def head_layers(ft, n_classes: int) -> list[keras.layers.Layer]:
+    """The new head: an optional hidden layer, dropout and the classifier."""
     layers = []
     if int(ft.hidden_units) > 0:
         layers.append(keras.layers.Dense(int(ft.hidden_units), activation="relu", name="hidden"))
@@ -84,10 +86,12 @@ def head_layers(ft, n_classes: int) -> list[keras.layers.Layer]:
 
 
 def classifier(n_classes: int) -> keras.layers.Layer:
+    """The softmax layer over the target's (or source's) classes."""
     return keras.layers.Dense(int(n_classes), activation="softmax", name="classifier")
 
 
 def chain(inputs, layers, name: str) -> keras.Model:
+    """A Keras model applying `layers` in order to `inputs`."""
     x = inputs
     for layer in layers:
         x = layer(x)

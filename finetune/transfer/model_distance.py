@@ -132,6 +132,8 @@ def cached_score(checkpoint: Path, target, stage1: DictConfig, score_name: str, 
 
 
 def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
+    """`distance=logme` (or any feature or prediction score): rank by one transferability score of each
+    source's stage-1 network on the target's train+val images; the distance is -score."""
     from finetune.transfer.adapted import adapted_split
 
     score_name = str(distance_cfg.get("score", "logme"))
@@ -356,6 +358,8 @@ def networks_note(origins: dict) -> str:
 
 
 def register() -> None:
+    """Register the rankers that need trained networks (model_score, prior_score, gain) in this process, for a
+    checkout that is not installed (an install declares them as entry points)."""
     register_distance(NAME, model_score_distance)
     register_distance("prior_score", prior_score_distance)
     register_distance("gain", gain_distance)

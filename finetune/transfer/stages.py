@@ -83,6 +83,7 @@ def _split_arrays(images: ImageList, cfg: DictConfig, split: str, cut: str | Non
 @functools.lru_cache(maxsize=8)
 def cut_extractor(spec, cut: str | None):
     # One extractor per backbone and cut: built and traced once, however many datasets and seeds use it.
+    """The frozen-bottom extractor of `spec` cut at `cut`, one per process."""
     return Extractor(spec, cut)
 
 
@@ -233,6 +234,7 @@ def checkpoint_problem(path: Path) -> str | None:
 
 
 def load_checkpoint(path: Path):
+    """A stage-1 network from its .keras file (not compiled: it is fine-tuned or read, not trained as is)."""
     import keras
 
     return keras.models.load_model(path, compile=False)

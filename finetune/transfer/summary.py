@@ -9,6 +9,7 @@ COLUMNS = ("target", "sources", "spearman_rho", "spearman_p", "kendall_tau", "ke
 
 
 def collect(root: str | Path) -> list[dict]:
+    """One row per validation.json below `root`: the target and its ranking scores."""
     rows = []
     for path in sorted(Path(root).rglob("validation.json")):
         data = json.loads(path.read_text())
@@ -20,6 +21,7 @@ def collect(root: str | Path) -> list[dict]:
 
 
 def markdown_table(rows: list[dict]) -> str:
+    """The collected rows as a Markdown table."""
     def fmt(v):
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 

@@ -13,6 +13,8 @@ def _num(value, fmt):
 
 
 def verdict(scores: dict) -> str:
+    """The validation's verdict in words: whether the sources' fine-tuned accuracies differ beyond seed noise (or
+    whether no seed spread was measured at all)."""
     if scores.get("replicated") is False:
         return ("No seed spread was measured (one seed, or every seed gave the same accuracies): nothing tells the "
                 "sources' differences from noise, so **no test of significance is possible**; run several distinct "
@@ -27,6 +29,7 @@ def verdict(scores: dict) -> str:
 
 
 def markdown(v: Validation) -> str:
+    """report.md of a validation: the verdict, the ranking against the measured accuracies, the statistics."""
     s = v.scores
     ft = v.config.get("finetune", {})
     lines = [
@@ -62,6 +65,7 @@ def markdown(v: Validation) -> str:
 
 
 def plot(v: Validation, path: Path) -> None:
+    """similarity_vs_accuracy.png: each source's ranking score against its fine-tuned accuracy."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,6 +89,7 @@ def plot(v: Validation, path: Path) -> None:
 
 
 def write_validation(v: Validation, out_dir) -> dict[str, Path]:
+    """Write the validation's files (validation.json/.csv, report.md, the figure)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {n: out / n for n in ("validation.json", "validation.csv", "report.md", "similarity_vs_accuracy.png")}

@@ -41,6 +41,7 @@ def split_argv(argv: list[str]) -> tuple[set[str], list[str]]:
 
 
 def version() -> str:
+    """The installed package's version."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as installed
 

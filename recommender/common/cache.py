@@ -46,6 +46,7 @@ def read_json(path: str | Path):
 
 
 def write_json(path: str | Path, value) -> None:
+    """Write `value` as JSON to `path` atomically (a reader never sees half a file)."""
     with atomic_output(path, ".json") as tmp:
         Path(tmp).write_text(json.dumps(value))
 
@@ -68,6 +69,7 @@ def read_npz(path: str | Path, required: Sequence[str] = ()) -> dict[str, np.nda
 
 
 def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write `arrays` as an .npz to `path` atomically."""
     with atomic_output(path, ".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -103,4 +105,5 @@ def valid_png(path: str | Path) -> bool:
 
 
 def copy_entry(path: str | Path, destination: str | Path) -> None:
+    """Copy a validated cache entry (a figure) to where a report wants it."""
     shutil.copyfile(path, destination)

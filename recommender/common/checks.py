@@ -28,6 +28,7 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 def integer(minimum: int | None = None, maximum: int | None = None, nullable: bool = False):
+    """A rule: a whole number within [minimum, maximum] (or null when `nullable`)."""
     def check(value):
         if value is None and nullable:
             return None
@@ -42,6 +43,7 @@ def integer(minimum: int | None = None, maximum: int | None = None, nullable: bo
 
 def number(minimum: float | None = None, maximum: float | None = None, above: float | None = None,
            below: float | None = None):
+    """A rule: a number within [minimum, maximum] and strictly between `above` and `below`."""
     def check(value):
         if not _number(value):
             return "must be a number"
@@ -57,6 +59,7 @@ def number(minimum: float | None = None, maximum: float | None = None, above: fl
     return check
 
 def choice(allowed: Sequence, numeric: bool = False):
+    """A rule: one of `allowed` (compared as numbers with `numeric`)."""
     def check(value):
         if numeric:
             ok = _number(value) and float(value) in [float(a) for a in allowed]
@@ -66,9 +69,11 @@ def choice(allowed: Sequence, numeric: bool = False):
     return check
 
 def boolean(value):
+    """The rule of a flag: true or false, not a string that looks like one."""
     return None if isinstance(value, bool) else "must be true or false"
 
 def integer_list(minimum: int = 1, allow_empty: bool = False):
+    """A rule: a list of whole numbers, each at least `minimum` (empty only with `allow_empty`)."""
     def check(value):
         if not isinstance(value, (list, tuple, ListConfig)) or (not allow_empty and len(value) == 0):
             return f"must be a {'' if allow_empty else 'non-empty '}list of whole numbers, e.g. [5,20]"
@@ -80,6 +85,7 @@ def integer_list(minimum: int = 1, allow_empty: bool = False):
     return check
 
 def writable_folder(value):
+    """The rule of an output or cache folder: it exists or can be made, and a file can be written in it."""
     if not isinstance(value, str) or not value:
         return "must be a folder path"
     path = Path(value).expanduser()

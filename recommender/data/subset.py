@@ -28,6 +28,7 @@ def make_spec(name: str, members: list[dict], chosen: list[dict], about: dict) -
             "members": members, "chosen": chosen, "about": about}
 
 def write_spec(spec: dict, path: str | Path) -> Path:
+    """Write a source spec to `path` atomically; returns the path."""
     from recommender.common.cache import write_json
 
     path = Path(path)

@@ -48,6 +48,7 @@ class DistanceSpec:
 
 
 def represent_args(cfg: Mapping, covariance: str | None = None, samples: int | None = None) -> dict:
+    """The keyword arguments of `domains.represent` a distance's options ask for."""
     return {"normalise": str(cfg.get("normalise", "none")), "whiten_dim": int(cfg.get("whiten_dim", 128)),
             "covariance": covariance, "covariance_dim": int(cfg.get("covariance_dim", 64)),
             "samples": samples, "seed": int(cfg.get("seed", 0))}
@@ -142,6 +143,7 @@ REGISTERED: dict[str, Callable] = {}
 
 
 def register_distance(name: str, factory: Callable) -> None:
+    """Make `factory` the distance named `name` in this process (what an entry point does when installed)."""
     REGISTERED[name] = factory
 
 
@@ -158,6 +160,7 @@ def provided(name: str) -> Callable | None:
 
 
 def needs_features(spec: DistanceSpec) -> bool:
+    """Whether the distance reads per-image features (whitening, covariances, samples), not class sums alone."""
     r = spec.represent
     # Standardising reads the class sums of squares; only whitening needs every image's features.
     return r["normalise"] == "whiten" or r["covariance"] is not None or r["samples"] is not None

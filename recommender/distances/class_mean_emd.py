@@ -26,6 +26,7 @@ def ground_cost(means_a, means_b, metric: str = "euclidean"):
 
 
 def class_mean_emd(source: Domain, target: Domain, ground_metric: str = "euclidean") -> DistanceResult:
+    """The EMD between the datasets' class means weighted by class size (Cui et al., CVPR 2018)."""
     cost = ground_cost(source.means, target.means, ground_metric)
     value, plan = solve(source.weights, target.weights, cost)
     return DistanceResult(value, plan, cost)

@@ -18,6 +18,8 @@ from .transport import solve
 
 
 def gaussian_emd(source: Domain, target: Domain) -> DistanceResult:
+    """The EMD between the two datasets' class Gaussians, with the 2-Wasserstein (Bures) distance between
+    classes as ground cost."""
     if source.covariances is None or target.covariances is None:
         raise ValueError("gaussian_emd needs class covariances: build the domains with represent(covariance=...).")
     cost = np.sqrt(wasserstein_squared(source.means, source.covariances, target.means, target.covariances))

@@ -69,6 +69,8 @@ def _self_term(domain: Domain, reg: float, scale: float | None) -> tuple[float, 
 
 
 def otdd(source: Domain, target: Domain, solver: str = "exact", sinkhorn_reg: float = 0.01) -> DistanceResult:
+    """The optimal transport dataset distance (Alvarez-Melis & Fusi, NeurIPS 2020) on the domains' samples:
+    cost |x - x'|^2 + W2(class, class')^2, solved exactly or by debiased Sinkhorn."""
     if solver not in SOLVERS:
         raise ValueError(f"distance.solver={solver!r} is not supported; use one of {SOLVERS}.")
     cost = pair_cost(source, target)

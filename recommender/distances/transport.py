@@ -13,6 +13,8 @@ MAX_ITERATIONS = 10_000_000
 
 
 def validated(a, b, cost) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, cost) as float arrays, checked at the boundary: 1-D non-empty weights, a matching cost, finite
+    non-negative values; weights normalised to sum to 1."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     cost = np.asarray(cost, dtype=np.float64)
@@ -41,10 +43,12 @@ def solve(a, b, cost) -> tuple[float, np.ndarray]:
 
 
 def emd_distance(a, b, cost) -> float:
+    """The exact EMD between weights `a` and `b` under `cost` (ot.emd2 semantics: arrays in, a number out)."""
     return solve(a, b, cost)[0]
 
 
 def transport_plan(a, b, cost) -> np.ndarray:
+    """The optimal transport plan (len(a) x len(b)) of the exact EMD."""
     return solve(a, b, cost)[1]
 
 

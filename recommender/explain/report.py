@@ -146,6 +146,7 @@ def format_table(ranking: Ranking) -> str:
 
 
 def markdown_table(ranking: Ranking) -> str:
+    """The report's table (`table_rows`) as Markdown, every cell escaped."""
     header, body = table_rows(ranking)
     body = [tuple(md_cell(c) for c in row) for row in body]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -340,6 +341,8 @@ def provenance_line(ranking: Ranking) -> str:
 
 def markdown_report(ranking: Ranking, top_flows: int = 5, figures: Mapping[str, Path] | None = None,
                     built: Mapping[str, dict] | None = None) -> str:
+    """report.md: the verdict, the table and chart, how far to trust it, notes, what to run next, the
+    method, then the figures that did not decide the order."""
     figures = figures or {}
     cfg = ranking.config
     backbone = cfg.get("backbone", {})

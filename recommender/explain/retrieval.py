@@ -51,6 +51,8 @@ class RetrievalIndex:
 
 def build_index(datasets: Sequence[str], cfg: DictConfig, extractor: Extractor | None = None,
                 embed: Callable[[np.ndarray], np.ndarray] | None = None) -> RetrievalIndex:
+    """A retrieval index over the train-split features of `datasets` (cached), optionally in a learned
+    embedding (`embed`)."""
     if not datasets:
         raise RecommenderError("Retrieval needs at least one dataset: datasets=all or datasets=[name,...].")
     extractor = extractor or make_extractor(cfg)

@@ -42,11 +42,13 @@ class BackboneSpec:
 
 
 def default_weights_dir() -> Path:
+    """RECOMMENDER_WEIGHTS_DIR, else ../shared/weights beside a checkout."""
     env = os.environ.get("RECOMMENDER_WEIGHTS_DIR")
     return Path(env).expanduser() if env else SHARED_DIR / "weights"
 
 
 def weights_filename(alpha: float) -> str:
+    """Keras' file name of the ImageNet MobileNetV2 weights (no top) for width `alpha`."""
     return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_224_no_top.h5"
 
 
@@ -82,6 +84,7 @@ def resolve_weights(spec: BackboneSpec) -> Path | None:
 
 
 def file_digest(path: Path | None) -> str:
+    """The SHA-256 of a weights file ("random-init" for none): part of the backbone's identity."""
     if path is None:
         return "random-init"
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

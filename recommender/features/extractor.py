@@ -69,6 +69,8 @@ class FeatureSet:
 
 
 def cache_key(image_list: ImageList, indices: np.ndarray, backbone: dict, rows_per_class: int | None = None) -> str:
+    """The content key of a feature cache entry: the dataset's content, the selected images, the backbone's
+    identity and the row sample (a pure function of what the features depend on, not of names or paths)."""
     payload = {
         "format": CACHE_FORMAT,
         "dataset": image_list.fingerprint,
@@ -216,6 +218,7 @@ def extract_features(
 def cache_path(image_list: ImageList, indices: np.ndarray, extractor: Extractor, cache_dir: str | Path,
                rows_per_class: int | None = None) -> Path:
     # Named by content alone: the same images reached as a catalog name, a path or a renamed copy share one entry.
+    """Where the features of `image_list[indices]` through `extractor` are cached in `cache_dir`."""
     key = cache_key(image_list, indices, extractor.identity, rows_per_class)
     return Path(cache_dir).expanduser() / f"features-{key}.npz"
 

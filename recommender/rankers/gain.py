@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recommender.rankers.statistics import decision_regret
+
 FEATURES = ("logme", "h_score_shrinkage", "knn_loo", "prior")
 PRIOR = "prior"
 
@@ -225,17 +227,11 @@ def inner_choice(catalog: Catalog, train: list[str], held_out: str | None, cover
             sources, mean, _, _ = predict_target(model, catalog, u, outer)
             chosen = decide(mean, threshold, model.q_)
             measured = [catalog.gains[u][s] for s in sources]
-            r.append(regret_of(measured, chosen))
+            r.append(decision_regret(measured, chosen))
         regrets.append(float(np.mean(r)))
     best = min(regrets)
     threshold = max(t for t, r in zip(THRESHOLDS, regrets) if r <= best + 1e-9)
     return features, threshold, dict(zip(map("+".join, CANDIDATES), errors)), dict(zip(map(str, THRESHOLDS), regrets))
-
-
-def regret_of(measured, chosen) -> float:
-    from recommender.rankers.statistics import decision_regret
-
-    return decision_regret(measured, chosen)
 
 
 def nested_loto(catalog: Catalog, coverage: float = 0.9) -> dict:
@@ -260,7 +256,7 @@ def nested_loto(catalog: Catalog, coverage: float = 0.9) -> dict:
                 "model": model.to_dict(), "sources": sources, "predicted": mean.tolist(), "low": low.tolist(),
                 "high": high.tolist(), "measured": measured.tolist(),
                 "covered": ((measured >= low) & (measured <= high)).tolist(),
-                "decision": None if chosen is None else sources[chosen], "regret": regret_of(measured, chosen),
+                "decision": None if chosen is None else sources[chosen], "regret": decision_regret(measured, chosen),
                 "weighted_tau": weighted_tau(mean, measured)}
         out[t] = result
     return out
