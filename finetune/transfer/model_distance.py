@@ -131,11 +131,36 @@ def cached_score(checkpoint: Path, target, stage1: DictConfig, score_name: str, 
     return value
 
 
+def network_score(checkpoint: Path, target, stage1: DictConfig, score_name: str) -> float:
+    """A transferability score of one stage-1 network on the target's train+val images (its adapted features, or
+    its source-class probabilities for LEEP and NCE), cached beside the network (`cached_score`)."""
+    from finetune.transfer.adapted import adapted_split
+
+    score = REGISTRY[score_name]
+
+    def compute() -> float:
+        pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
+        return float(score.function(pool.predictions if score.needs == "predictions" else pool.features,
+                                    pool.labels))
+    return cached_score(checkpoint, target, stage1, score_name, compute)
+
+
+def require_splittable(name: str, source_images, stage1: DictConfig) -> None:
+    """Every source whose network a ranking may train must split for training: checked before any work, not
+    minutes into it, with the ranking that needs no network named as the way out."""
+    from finetune.transfer.stages import check_splittable, transfer_config
+
+    for images in source_images:
+        try:
+            check_splittable(images, transfer_config(stage1))
+        except DatasetError as err:
+            raise DatasetError(f"distance={name} trains a network on every source, and {err} Or rank without "
+                               "training: distance=prior_mix.") from None
+
+
 def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
     """`distance=logme` (or any feature or prediction score): rank by one transferability score of each
     source's stage-1 network on the target's train+val images; the distance is -score."""
-    from finetune.transfer.adapted import adapted_split
-
     score_name = str(distance_cfg.get("score", "logme"))
     if score_name not in REGISTRY:
         raise DatasetError(f"distance.score={score_name!r} is not a transferability score; use one of "
@@ -152,12 +177,7 @@ def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
         if not networks:
             networks.update(trained_networks(source_images, stage1, seed, int(distance_cfg.get("jobs", 1))))
         checkpoint = networks[refs[source.name].name]
-
-        def compute() -> float:
-            pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
-            return float(score.function(pool.predictions if score.needs == "predictions" else pool.features,
-                                        pool.labels))
-        value = cached_score(checkpoint, target, stage1, score_name, compute)
+        value = network_score(checkpoint, target, stage1, score_name)
         log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, source.name, target.name, value)
         origins = {name: provenance(path) for name, path in networks.items()}
         return DistanceResult(value=-value, notes=(networks_note(origins),),
@@ -206,33 +226,19 @@ def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, sou
     # A shortlist: the prior's first k sources, and every source it never measured (nothing else can place them).
     rest = [] if k is None else by_prior[int(k):]
     shortlist = [n for n in names if n not in rest]
-    # Every source to train must split for training, checked before any work (not minutes into it).
-    from finetune.transfer.stages import check_splittable, transfer_config
-
-    for images in source_images:
-        if images.name in shortlist:
-            try:
-                check_splittable(images, transfer_config(stage1))
-            except DatasetError as err:
-                raise DatasetError(f"distance=prior_score trains a network on every source, and {err} Or rank "
-                                   "without training: distance=prior_mix.") from None
+    require_splittable("prior_score", [images for images in source_images if images.name in shortlist], stage1)
     notes = () if not rest else (
         f"Shortlist (distance.shortlist={k}): only {', '.join(shortlist)} were trained and ranked by the combined "
         f"score; {', '.join(rest)} follow in the catalog prior's order, untrained (docs/rankers.md shows what a "
         "shortlist of each size costs in ranking quality).",)
 
     def compute_all() -> None:
-        from finetune.transfer.adapted import adapted_split
 
         chosen = [images for images in source_images if images.name in shortlist]
         networks = trained_networks(chosen, stage1, seed, int(distance_cfg.get("jobs", 1)))
         measured = {}
         for images in chosen:
-            def compute(checkpoint=networks[images.name]) -> float:
-                pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
-                return float(score.function(pool.predictions if score.needs == "predictions" else pool.features,
-                                            pool.labels))
-            measured[images.name] = cached_score(networks[images.name], target, stage1, score_name, compute)
+            measured[images.name] = network_score(networks[images.name], target, stage1, score_name)
             log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, images.name, target.name,
                      measured[images.name])
         combined = prior_score({n: g for n, g in by_catalog.items() if n in shortlist}, shortlist,
@@ -269,8 +275,7 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
     target; a source the catalog never measured (a user's folder) the model fitted without the prior."""
     from recommender.rankers.gain import model_scores, shipped_predictions
 
-    from finetune.transfer.adapted import adapted_split, imagenet_scores
-    from finetune.transfer.stages import check_splittable, transfer_config
+    from finetune.transfer.adapted import imagenet_scores
 
     refuse_fixed_options("gain", distance_cfg)
     evidence = load_evidence(distance_cfg.get("evidence"), required=True)
@@ -291,12 +296,7 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
     if unknown:
         raise EvidenceError(f"distance.evidence: the gain model names {unknown}, which are not feature scores of "
                             "finetune.transferability; fix the file or run scripts/studies/study_gain.py again.")
-    for images in source_images:
-        try:
-            check_splittable(images, transfer_config(stage1))
-        except DatasetError as err:
-            raise DatasetError(f"distance=gain scores a trained network of every source, and {err} Or rank "
-                               "without training: distance=prior_mix.") from None
+    require_splittable("gain", source_images, stage1)
     values: dict[str, DistanceResult] = {}
 
     def compute_all() -> None:
@@ -309,12 +309,7 @@ def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_ima
         measured = {}
         for images in source_images:
             checkpoint = networks[images.name]
-            measured[images.name] = {}
-            for name in score_names:
-                def compute(checkpoint=checkpoint, name=name) -> float:
-                    pool = adapted_split(checkpoint, target, stage1, ("train", "val"))
-                    return float(REGISTRY[name].function(pool.features, pool.labels))
-                measured[images.name][name] = cached_score(checkpoint, target, stage1, name, compute)
+            measured[images.name] = {name: network_score(checkpoint, target, stage1, name) for name in score_names}
             steps.step(images.name)
         names = [images.name for images in source_images]
         prior_points = {n: 100 * prior_of[catalog_of[n]] for n in names if catalog_of[n] in prior_of}
