@@ -16,7 +16,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recommender.features.backbone import KERAS_ALPHAS
 from recommender.distances import EVIDENCE_DISTANCES, factory_of, provided, rules_of
-from recommender.features.extractor import RUNNERS
+from recommender.features.extract import RUNNERS
 from recommender.pool import rules as pool_rules
 from recommender.common.checks import (ConfigError, Rule, _number, boolean, choice, integer, number, writable_folder)
 from recommender.common.errors import RecommenderError

@@ -11,8 +11,8 @@ from omegaconf import DictConfig
 from recommender.data.datasets import DatasetError, ImageList, list_images, resolve_dataset, select
 from recommender.domains import Domain, build_domain
 from recommender.features.backbone import BackboneSpec
-from recommender.features.extractor import (Extractor, FeatureSet, extract_features, extract_features_together,
-                                            image_batches)
+from recommender.features.extract import extract_features, extract_features_together
+from recommender.features.extractor import Extractor, FeatureSet, image_batches
 
 
 def backbone_spec(cfg: DictConfig) -> BackboneSpec:

@@ -28,7 +28,7 @@ from recommender.data.datasets import catalog_sources  # noqa: E402
 from recommender.explain.retrieval import build_index, encode_query  # noqa: E402
 from recommender.distances.class_mean_emd import ground_cost  # noqa: E402
 from recommender.distances.transport import emd_distance  # noqa: E402
-from recommender.features.extractor import extract_features  # noqa: E402
+from recommender.features.extract import extract_features  # noqa: E402
 from recommender.data.images import load_rgb, resize_array  # noqa: E402
 
 

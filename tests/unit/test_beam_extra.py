@@ -7,7 +7,8 @@ import pytest
 import recommender.features
 from recommender.features.backbone import BackboneSpec
 from recommender.data.datasets import DatasetSpec, ImageList
-from recommender.features.extractor import Extractor, FeatureError, extract_features
+from recommender.features.extract import extract_features
+from recommender.features.extractor import Extractor, FeatureError
 
 
 def test_a_missing_beam_extra_names_the_install_command(monkeypatch, tmp_path):

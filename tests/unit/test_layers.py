@@ -43,9 +43,8 @@ def test_the_readme_layout_names_every_package_and_script_folder():
 
 
 def test_recommender_has_no_import_cycle_beyond_the_declared_ones():
-    """Module pairs of recommender/ that import each other, directly or through others (grimp). Two are declared
-    and held by a function-local import: a Ranking renders and writes its own report (ranking <-> explain), and
-    the local feature runner hands a beam run to the Beam runner, which reuses its decoding (extractor <-> beam).
+    """Module pairs of recommender/ that import each other, directly or through others (grimp). One is declared
+    and held by a function-local import: a Ranking renders and writes its own report (ranking <-> explain).
     Anything else is a new circle."""
     import grimp
 
