@@ -15,14 +15,15 @@ from omegaconf import DictConfig, OmegaConf
 from recommender.common.cache import read_json, write_json
 from recommender.config import load_config
 from recommender.data.datasets import (DatasetError, ImageList, catalog_sources, same_dataset, shared_images, unique_names)
-from recommender.distances import DistanceSpec, configure, needs_features, provided
+from recommender.distances import DistanceSpec, needs_features
 from recommender.domains import Domain, build_domain, represent
 from recommender.describe import (backbone_spec, canonical_ref, dataset_domain, dataset_features,  # noqa: F401
                                   dataset_features_together, load_images, make_extractor, open_dataset,
                                   split_indices_of)
 from recommender.pool import built_for
-from recommender.evidence import (EvidenceError, backbone_mismatch, catalog_name, load_evidence, measured_sources, prior_mix,
-                       verdict)
+from recommender.evidence import EvidenceError, backbone_mismatch, catalog_name, load_evidence, measured_sources
+from recommender.explain.verdict import predicted_verdict, verdict
+from recommender.rankers.base import Candidate, build_ranker
 from recommender.explain.figures import descriptor_quality
 from recommender.features.extractor import Extractor
 from recommender.ranking import Ranking, pairwise_distances, rank_sources
@@ -90,7 +91,8 @@ def candidate_datasets(cfg: DictConfig) -> tuple[ImageList, list[ImageList], lis
 def cached_table(domains: list[Domain], feature_sets: dict, distance: DistanceSpec, cfg: DictConfig,
                  known: dict) -> np.ndarray:
     """The pairwise distance table, kept on disk beside the features it was computed from: a pure function of
-    those cache files (their names are content hashes), the domain options and the distance's options."""
+    those cache files (their names are content hashes), the domain options and the distance's options. `known`:
+    (name, name) -> the distance the ranking already computed with this same distance."""
     payload = {"features": [feature_sets[d.name].path.name for d in domains],
                "domain": OmegaConf.to_container(cfg.domain, resolve=True),
                "distance": distance.table_key}
@@ -100,9 +102,26 @@ def cached_table(domains: list[Domain], feature_sets: dict, distance: DistanceSp
     n = len(domains)
     if isinstance(stored, list) and np.shape(stored) == (n, n):
         return np.asarray(stored, float)
-    table = pairwise_distances(domains, distance.table_function, known if distance.pairwise is None else None)
+    table = pairwise_distances(domains, distance.function, known)
     write_json(path, table.tolist())
     return table
+
+
+def evidence_notes(ranker, evidence: dict, cfg: DictConfig, catalogs: list[str | None], names: list[str]) -> list[str]:
+    """What a ranker that reads the catalog evidence must say before it ranks: it refuses evidence measured with
+    other weights (EvidenceError), and names the sources the catalog prior never measured."""
+    mismatch = backbone_mismatch(evidence, OmegaConf.to_container(cfg.backbone, resolve=True))
+    if mismatch and mismatch[0] == "weights":  # the prior was measured with other weights: it does not apply
+        raise EvidenceError(f"distance={ranker.name}: {mismatch[1]}. Use a distance (e.g. "
+                            "distance=class_mean_emd), or run scripts/benchmark.py with this backbone and set "
+                            "distance.evidence to its catalog_evidence.json.")
+    measured = measured_sources(evidence)
+    unseen = [n for n, c in zip(names, catalogs) if c is None or c not in measured]
+    if not unseen:
+        return []
+    note = ("No catalog transfer measurement for " + ", ".join(unseen) + ": the catalog prior knows nothing about "
+            f"them, so {ranker.unmeasured} alone places them." + ranker.unmeasured_caveat)
+    return [note]
 
 
 def recommend(target: str | None = None, sources: Sequence[str] | None = None, *,
@@ -158,33 +177,16 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
             log.warning(notes[-1])
     extractor = make_extractor(cfg)
     opened = [target_images, *source_images]
-    distance_cfg = OmegaConf.to_container(cfg.distance, resolve=True)
-    uses_prior = distance_cfg["name"] in ("prior_mix", "prior_score", "gain")
-    evidence = load_evidence(distance_cfg.get("evidence"), required=uses_prior)
+    options = OmegaConf.to_container(cfg.distance, resolve=True)
+    ranker = build_ranker(options, cfg)
+    evidence = load_evidence(options.get("evidence"), required=ranker.uses_evidence)
     catalog_of = {images.name: catalog_name(images, cfg) for images in opened} if evidence else {}
     target_catalog = catalog_of.get(target_images.name)
-    if uses_prior:
-        mismatch = backbone_mismatch(evidence, OmegaConf.to_container(cfg.backbone, resolve=True))
-        if mismatch and mismatch[0] == "weights":  # the prior was measured with other weights: it does not apply
-            raise EvidenceError(f"distance={distance_cfg['name']}: {mismatch[1]}. Use a distance (e.g. "
-                                "distance=class_mean_emd), or run scripts/benchmark.py with this backbone and set "
-                                "distance.evidence to its catalog_evidence.json.")
-        source_catalog = {images.name: catalog_of[images.name] for images in source_images}
-        unseen = [n for n, c in source_catalog.items() if c is None or c not in measured_sources(evidence)]
-        quick = distance_cfg["name"] == "prior_mix"
-        what = "the distance" if quick else "the trained network's score"
-        if unseen:
-            notes.append("No catalog transfer measurement for " + ", ".join(unseen) + ": the catalog prior knows "
-                         f"nothing about them, so {what} alone places them."
-                         + (" On image folders nobody tuned for, that distance predicted transfer little better "
-                            "than counting the sources' classes (docs/rankers.md); distance=prior_score (the "
-                            "default) places them by each one's trained network instead." if quick else ""))
-    if distance_cfg["name"] == "prior_mix":
-        distance = prior_mix(evidence, target_catalog, source_catalog)
-    elif provided(distance_cfg["name"]):
-        distance = provided(distance_cfg["name"])(distance_cfg, cfg, target_images, source_images)
-    else:
-        distance = configure(distance_cfg)
+    if ranker.uses_evidence:
+        notes.extend(evidence_notes(ranker, evidence, cfg, [catalog_of[images.name] for images in source_images],
+                                    [images.name for images in source_images]))
+    ranker.fit(evidence, target_catalog)
+    ranker.check(target_images, source_images, catalog_of)
     feature_sets = {}
     domains = []
     started, extracted = time.perf_counter(), 0
@@ -197,8 +199,8 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
             log.info("features %d/%d: %s (%d images) extracted and cached, %.0f s so far%s", i, len(opened),
                      images.name, features.n_images, elapsed, left)
         feature_sets[features.dataset] = features
-        domains.append(build_domain(features, cfg.domain.min_images_per_class, needs_features(distance)))
-    domains = represent(domains, **distance.represent)
+        domains.append(build_domain(features, cfg.domain.min_images_per_class, needs_features(ranker.table)))
+    domains = represent(domains, **ranker.represent)
     target_domain, source_domains = domains[0], domains[1:]
     for dom in [target_domain, *source_domains]:
         if dom.n_skipped:
@@ -206,10 +208,12 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         if dom.dropped:
             notes.append(f"{dom.name}: classes dropped (fewer than {cfg.domain.min_images_per_class} images): "
                          + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
-    results = rank_sources(target_domain, source_domains, distance.function, float(cfg.distance.gamma))
+    candidates = [Candidate(images, dom, catalog_of.get(images.name)) for images, dom in zip(opened, domains)]
+    scored = ranker.score(candidates[0], candidates[1:])
+    results = rank_sources(target_domain, source_domains, scored, float(cfg.distance.gamma))
     for result in results:
         notes.extend(n for n in result.notes if n not in notes)  # a note shared by several sources, once
-    judged = verdict(evidence, distance_cfg, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
+    judged = verdict(evidence, options, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
                      int(cfg.backbone.image_size), OmegaConf.to_container(cfg.backbone, resolve=True),
                      capped=cfg.features.max_images_per_class is not None)
     ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique
@@ -217,9 +221,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         result.ref = ref_of[result.name]
         result.gain = judged["gains"].get(result.name)
         result.shared_images = shared.get(result.name, 0)
-    if distance.kind == "gain":  # the verdict comes from this target's predicted gains
-        from recommender.explain.verdict import predicted_verdict
-
+    if ranker.kind == "gain":  # the verdict comes from this target's predicted gains
         # The catalog's figures hold under the catalog's protocol: every image, and a ranking of several sources.
         as_validated = cfg.features.max_images_per_class is None and len(results) > 1
         judged = predicted_verdict(judged, results, target_images.name,
@@ -246,13 +248,14 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         sources=results,
         distance_names=[d.name for d in all_domains],
         evidence=judged,
-        table=lambda: cached_table(all_domains, feature_sets, distance, cfg,
-                                   {(target_domain.name, r.name): r.distance for r in results}),
+        table=lambda: cached_table(all_domains, feature_sets, ranker.table, cfg,
+                                   {(target_domain.name, r.name): r.distance for r in results
+                                    if r.distance is not None}),
         config=OmegaConf.to_container(cfg, resolve=True),
-        distance_name=distance.name,
-        distance_label=distance.label,
-        kind=distance.kind,
-        table_label=distance.pairwise_label,
+        distance_name=ranker.name,
+        distance_label=ranker.label,
+        kind=ranker.kind,
+        table_label=ranker.table_label,
         notes=notes,
         domains={d.name: d for d in all_domains},
         feature_sets=feature_sets,

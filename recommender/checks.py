@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recommender.features.backbone import KERAS_ALPHAS
-from recommender.distances import EVIDENCE_DISTANCES, factory_of, provided, rules_of
+from recommender.rankers.base import ranker_class
 from recommender.features.extract import RUNNERS
 from recommender.pool import rules as pool_rules
 from recommender.common.checks import (ConfigError, Rule, _number, boolean, choice, integer, number, writable_folder)
@@ -134,34 +134,32 @@ def check_config(cfg: DictConfig, extra_rules: Iterable[Rule] = (), required: Se
 
 
 def distance_rules(cfg: DictConfig) -> tuple[Rule, ...]:
-    """The selected distance's own rules, declared next to its code: the RULES of its factory's module (the
-    option's `_target_`), or the `rules` of the factory another package provides (model_score, prior_score)."""
+    """The selected ranker's own rules, declared next to its code: a Ranker class's `rules`, else the RULES of its
+    module (a distance module's factory)."""
     distance = cfg.get("distance")
     if distance is None:
         return ()
-    if distance.get("_target_"):
-        try:
-            return rules_of(str(distance["_target_"]))
-        except ValueError:
-            return ()  # _distance_known says why
-    factory = provided(str(distance.get("name")))
-    return tuple(getattr(factory, "rules", ())) if factory else ()
+    try:
+        found = ranker_class(distance)
+    except ValueError:
+        return ()  # _distance_known says why
+    if found is None:
+        return ()
+    rules = getattr(found, "rules", None)
+    return tuple(rules) if rules is not None else tuple(getattr(sys.modules[found.__module__], "RULES", ()))
 
 
 def _distance_known(cfg: DictConfig) -> str | None:
-    """The option names a factory that imports (`_target_`), the evidence's own mix, or a provided distance."""
+    """The option names a ranker: a `_target_` that imports (its own or its YAML's), or an installed one."""
     distance = cfg.get("distance")
     if distance is None:
         return None
-    target, name = distance.get("_target_"), str(distance.get("name"))
-    if target:
-        try:
-            factory_of(str(target))
-        except ValueError as err:
-            return str(err)
-        return None
-    if name in EVIDENCE_DISTANCES or provided(name):
-        return None
+    try:
+        if ranker_class(distance) is not None:
+            return None
+    except ValueError as err:
+        return str(err)
+    name = str(distance.get("name"))
     from recommender.common.paths import CONF_DIR
 
     options = sorted(p.stem for p in (CONF_DIR / "distance").glob("*.yaml"))

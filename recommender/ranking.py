@@ -10,7 +10,7 @@ from recommender.distances import DistanceResult
 from recommender.distances.transport import similarity
 from recommender.domains import Domain
 
-Distance = Callable[[Domain, Domain], DistanceResult]
+Distance = Callable[[Domain, Domain], DistanceResult]  # a distance function, as the pairwise table reads it
 IMAGENET = "imagenet"  # the row of the ImageNet network itself, at gain 0
 
 
@@ -209,18 +209,15 @@ class Ranking:
         }
 
 
-def rank_sources(target: Domain, sources: list[Domain], distance: Distance,
-                 gamma: float = 0.01) -> list[SourceResult]:
-    """Sources sorted by the distance's value ascending, i.e. score descending (ties by name, so the order is
-    deterministic). A combined value (a prior mix, a model score) keeps the real distance it holds in `parts`,
-    if any, as the result's distance; its own value is only the score."""
+def rank_sources(target: Domain, sources: list[Domain], scored: list, gamma: float = 0.01) -> list[SourceResult]:
+    """Sources sorted by a ranker's values (`recommender.rankers.base.Scored`, one per source, higher first; ties
+    by name, so the order is deterministic). A result keeps the real distance the ranker computed, if any."""
     results = []
-    for src in sources:
-        found = distance(src, target)
-        real = found.value if not found.parts else found.parts.get("distance")
+    for src, found in zip(sources, scored, strict=True):
+        real = found.distance
         results.append(SourceResult(src.name, real, None if real is None else similarity(real, gamma), 0,
                                     len(src.class_names), src.n_images, src.n_skipped, src.dropped, found.plan,
-                                    found.cost, src.class_names, parts=dict(found.parts), score=-found.value,
+                                    found.cost, src.class_names, parts=dict(found.parts), score=float(found.value),
                                     notes=tuple(found.notes)))
     results.sort(key=lambda r: (round(-r.score, 12), r.name))
     for rank, result in enumerate(results, start=1):

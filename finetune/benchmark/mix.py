@@ -1,16 +1,7 @@
-"""The default ranking, earned leave-one-target-out: the catalog's measured per-source transfer (a prior that
-ships with the catalog) mixed with a model-free distance to the target.
-
-    score(s, t) = prior(s) / sd_prior + c * (-d(s, t)) / sd_distance,
-
-prior(s) = the mean gain of s's stage-1 network over the ImageNet network on the *other* catalog targets,
-sd_prior = the spread of the prior over sources, sd_distance = the mean over targets of the distance's spread
-over sources; c in WEIGHTS (inf = the distance alone; 1e-6 = the prior, the distance only breaking its ties).
-Both are chosen by nested leave-one-target-out: for every held-out target, first the distance with the best
-mean weighted Kendall tau *alone* on the other targets (it is what orders a user's own folders, which the prior
-has never measured), then the c with the best mean weighted tau of the mix on those targets (whose priors leave
-out both the held-out and the scored target); that fit scores the held-out target. A source the prior has
-never measured gets the mean prior of the others, so the distance alone places it.
+"""The rankings the benchmark adds to each target's scores from the catalog's own measurements: the catalog prior
+(PRIOR), the prior + distance mix fitted by nested leave-one-target-out (MIX), and the shipped rankings exactly as
+`recommend` computes them from the evidence (DEFAULT, SHIPPED_PRIOR_SCORE, SHIPPED_GAIN). The formulas and fits
+are recommender.rankers' (prior, mix, gain): this module only arranges the benchmark's runs around them.
 """
 from __future__ import annotations
 
@@ -20,14 +11,10 @@ import numpy as np
 
 from finetune.benchmark.results import NAIVE, TargetRun
 from finetune.transferability import REGISTRY
-from recommender.evidence import fold, loto_prior, prior_score
-
-# The catalog prior and the weighted tau have one owner, shared with the recommender.
-from recommender.evidence import loto_prior as prior  # noqa: F401
-from recommender.evidence import weighted_tau as _weighted_tau
+from recommender.rankers.mix import WEIGHTS, fit_mix, loto_scores, mixed_score
+from recommender.rankers.prior import fold, loto_prior, prior_score, prior_values
 
 MIX = "prior_mix_loto"
-WEIGHTS = (1e-6, 1 / 64, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
 
 
 def gains(accuracy: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, dict[str, float]]:
@@ -39,73 +26,13 @@ def gains(accuracy: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, dict[s
     return out
 
 
-def mixed_score(prior_of: dict[str, float], sources: list[str], distance_score: np.ndarray, c: float,
-                sd_prior: float, sd_distance: float) -> np.ndarray:
-    """The formula of the module docstring, for one target's sources (distance_score = -distance)."""
-    d = np.asarray(distance_score, float) / (sd_distance or 1.0)
-    if math.isinf(c):
-        return d
-    known = [prior_of[s] for s in sources if s in prior_of]
-    neutral = float(np.mean(known)) if known else 0.0
-    p = np.array([prior_of.get(s, neutral) for s in sources]) / (sd_prior or 1.0)
-    return p + c * d
-
-
-def _mean_tau(gain, per_target, targets, c, sd_prior, sd_distance, exclude) -> float:
-    taus = []
-    for u in targets:
-        sources = list(gain[u])
-        score = mixed_score(prior(gain, {*exclude, u}), sources, np.array([per_target[u][s] for s in sources]), c,
-                            sd_prior, sd_distance)
-        taus.append(_weighted_tau(score, np.array([gain[u][s] for s in sources])))
-    return float(np.mean(taus))
-
-
-def fit(gain: dict[str, dict[str, float]], distances: dict[str, dict[str, dict[str, float]]],
-        exclude=()) -> dict:
-    """The distance with the best mean weighted tau alone over the targets not in `exclude`, then the c with the
-    best mean weighted tau of the mix (see the module docstring).
-
-    distances: name -> target -> source -> (-distance). Returns {"distance", "c", "sd_prior", "sd_distance",
-    "distance_weighted_tau", "mean_weighted_tau"}; a tie keeps the first name, then the smaller c."""
-    targets = [t for t in gain if t not in exclude]
-    if len(targets) < 2:
-        raise ValueError("fitting the prior mix needs at least two targets besides the held-out one.")
-    full_prior = prior(gain, exclude)
-    sd_prior = float(np.std(list(full_prior.values()))) if full_prior else 1.0
-    alone = {}
-    for name in sorted(distances):
-        alone[name] = float(np.mean([_weighted_tau(np.array([distances[name][u][s] for s in gain[u]]),
-                                                   np.array(list(gain[u].values()))) for u in targets]))
-    name = max(sorted(alone), key=lambda n: (alone[n], -sorted(alone).index(n)))
-    sd_distance = float(np.mean([np.std(list(distances[name][t].values())) for t in targets]))
-    taus = [_mean_tau(gain, distances[name], targets, c, sd_prior, sd_distance, exclude) for c in WEIGHTS]
-    best = int(np.argmax(np.round(taus, 12)))
-    return {"distance": name, "c": WEIGHTS[best], "sd_prior": sd_prior, "sd_distance": sd_distance,
-            "distance_weighted_tau": alone[name], "mean_weighted_tau": taus[best]}
-
-
-def loto_scores(gain: dict[str, dict[str, float]], distances: dict[str, dict[str, dict[str, float]]]
-                ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-    """For every target: the mixed score of its sources with the (distance, c) fitted without it, and that fit."""
-    scores, folds = {}, {}
-    for t in gain:
-        chosen = fit(gain, distances, {t})
-        sources = list(gain[t])
-        scores[t] = mixed_score(prior(gain, {t}), sources,
-                                np.array([distances[chosen["distance"]][t][s] for s in sources]),
-                                chosen["c"], chosen["sd_prior"], chosen["sd_distance"])
-        folds[t] = chosen
-    return scores, folds
-
-
 PRIOR = "source_prior_loto"
 
 
 def source_prior(runs: list[TargetRun], top_blocks: int, k: str, held_out: str) -> dict[str, float]:
     """Each source's mean gain over the ImageNet network on the *other* targets (leave-one-target-out): the
     per-source main effect of transfer, learned without looking at the target being scored. The prior itself is
-    `recommender.evidence.loto_prior`'s, which the recommender reads from the evidence: one owner."""
+    `recommender.rankers.prior.loto_prior`'s, which the recommender reads from the evidence: one owner."""
     gains = {}
     for run in runs:
         mean = run.accuracy[top_blocks][str(k)].mean(axis=1)
@@ -114,12 +41,12 @@ def source_prior(runs: list[TargetRun], top_blocks: int, k: str, held_out: str) 
 
 
 def with_prior(runs: list[TargetRun], top_blocks: int, k: str) -> list[TargetRun]:
-    """The runs with the leave-one-target-out source prior added to each target's scores (0 for a source no
-    other target has measured: the prior knows nothing about it)."""
+    """The runs with the leave-one-target-out source prior added to each target's scores (`prior_values`: a source
+    no other target has measured gets the others' mean; all 0 when none was measured)."""
     out = []
     for run in runs:
-        prior = source_prior(runs, top_blocks, k, run.target)
-        out.append(run.with_scores(top_blocks, {PRIOR: np.array([prior.get(s, 0.0) for s in run.sources])}))
+        values = prior_values(source_prior(runs, top_blocks, k, run.target), run.sources)
+        out.append(run.with_scores(top_blocks, {PRIOR: np.zeros(len(run.sources)) if values is None else values}))
     return out
 
 
@@ -147,7 +74,7 @@ def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) ->
     out = []
     for run in runs:
         out.append(run.with_scores(top_blocks, {MIX: scores[run.target]}))
-    everything = fit(gain, distances)
+    everything = fit_mix(gain, distances)
     # The prior alone (PRIOR) as a runnable ranking: the same LOTO-chosen distance only breaks its ties and
     # places sources the prior never measured.
     prior_first = {t: {**f, "c": WEIGHTS[0], "mean_weighted_tau": float("nan")} for t, f in folds.items()}

@@ -12,7 +12,8 @@ from finetune.benchmark.measure import distance_config
 from finetune.benchmark.mix import MIX, PRIOR
 from finetune.benchmark.results import Benchmark
 from finetune.transfer.adapted import BASELINE
-from recommender.evidence import evidence_document, prior_score_evidence
+from recommender.evidence import evidence_document
+from recommender.rankers.prior import prior_score_evidence
 
 
 def options_of(cfg) -> dict:

@@ -25,8 +25,11 @@ from recommender.common.checks import Rule, choice, integer
 from recommender.common.paths import CONF_DIR
 from recommender import open_dataset
 from recommender.data.datasets import DatasetError
-from recommender.distances import DistanceResult, DistanceSpec, configure, register_distance
-from recommender.evidence import EvidenceError, catalog_name, load_evidence, loto_prior, prior_score
+from recommender.data.datasets import ImageList
+from recommender.distances import DistanceSpec, configure
+from recommender.rankers.base import Candidate, Ranker, Scored, register_ranker
+from recommender.evidence import EvidenceError
+from recommender.rankers.prior import loto_prior, prior_score
 
 from finetune.transfer.shipped import provenance
 from finetune.transferability import REGISTRY
@@ -158,182 +161,189 @@ def require_splittable(name: str, source_images, stage1: DictConfig) -> None:
                                "training: distance=prior_mix.") from None
 
 
-def model_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
+class ModelScore(Ranker):
     """`distance=logme` (or any feature or prediction score): rank by one transferability score of each
-    source's stage-1 network on the target's train+val images; the distance is -score."""
-    score_name = str(distance_cfg.get("score", "logme"))
-    if score_name not in REGISTRY:
-        raise DatasetError(f"distance.score={score_name!r} is not a transferability score; use one of "
-                           f"{sorted(REGISTRY)}.")
-    score = REGISTRY[score_name]
-    top_blocks, seed = int(distance_cfg.get("top_blocks", 4)), int(distance_cfg.get("stage1_seed", 0))
-    stage1 = stage1_config(cfg, top_blocks)
-    check_checkpoint_dir(stage1)
-    refs = {images.name: images for images in source_images}
-    target = open_dataset(target_images, stage1)
-    networks: dict[str, Path] = {}
+    source's stage-1 network on the target's train+val images, higher first."""
 
-    def function(source, target_domain) -> DistanceResult:
-        if not networks:
-            networks.update(trained_networks(source_images, stage1, seed, int(distance_cfg.get("jobs", 1))))
-        checkpoint = networks[refs[source.name].name]
-        value = network_score(checkpoint, target, stage1, score_name)
-        log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, source.name, target.name, value)
+    name, kind = NAME, "model"
+
+    def fit(self, evidence: dict | None = None, held_out: str | None = None) -> ModelScore:
+        self.score_name = str(self.options.get("score", "logme"))
+        if self.score_name not in REGISTRY:
+            raise DatasetError(f"distance.score={self.score_name!r} is not a transferability score; use one of "
+                               f"{sorted(REGISTRY)}.")
+        self.top_blocks, self.seed = int(self.options.get("top_blocks", 4)), int(self.options.get("stage1_seed", 0))
+        self.stage1 = stage1_config(self.cfg, self.top_blocks)
+        check_checkpoint_dir(self.stage1)
+        self.table = pairwise_table()
+        self.label = (f"-{self.score_name} ({REGISTRY[self.score_name].reference}) of each source's stage-1 network "
+                      f"(top {self.top_blocks} blocks trained on the source) on the target's train+val images")
+        return self
+
+    def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
+        networks = trained_networks([s.images for s in sources], self.stage1, self.seed,
+                                    int(self.options.get("jobs", 1)))
+        opened = open_dataset(target.images, self.stage1)
         origins = {name: provenance(path) for name, path in networks.items()}
-        return DistanceResult(value=-value, notes=(networks_note(origins),),
-                              parts={score_name: value, "network": origins[source.name].to_dict()})
+        out = []
+        for source in sources:
+            value = network_score(networks[source.name], opened, self.stage1, self.score_name)
+            log.debug("%s of %s's stage-1 network on %s: %.4f", self.score_name, source.name, target.name, value)
+            out.append(Scored(value, notes=(networks_note(origins),), parts={
+                self.score_name: value, "network": origins[source.name].to_dict()}))
+        return out
 
-    # The dataset-to-dataset table (figures) would need every dataset's network on every other: it uses the
-    # model-free class-mean EMD instead, and the report names it.
+
+def pairwise_table() -> DistanceSpec:
+    """What the dataset-to-dataset table of a network ranker shows: it would need every dataset's network on every
+    other, so it shows the model-free class-mean EMD, and the report names it."""
     table = configure({"name": "class_mean_emd", "ground_metric": "euclidean"})
-    return DistanceSpec(NAME, function, table.represent,
-                        f"-{score_name} ({score.reference}) of each source's stage-1 network (top {top_blocks} "
-                        "blocks trained on the source) on the target's train+val images",
-                        pairwise=table.function, table_key={"pairwise": "class_mean_emd"}, kind="model",
-                        table_label=table.label)
+    return DistanceSpec(table.name, table.function, table.represent, table.label, table_key={"pairwise": "class_mean_emd"})
 
 
-def prior_score_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
+class PriorScore(Ranker):
     """`distance=prior_score`: the catalog prior plus the LogME of each source's stage-1 network on the target,
-    z-scored over the sources (recommender.evidence.prior_score), with the weight the evidence fitted by nested
-    leave-one-target-out: a catalog target gets the weight and prior that leave it out, any other target the
+    z-scored over the sources (recommender.rankers.prior.prior_score), with the weight the evidence fitted by
+    nested leave-one-target-out: a catalog target gets the weight and prior that leave it out, any other target the
     weight fitted on every catalog target. Every source's network is trained once (`trained_networks`)."""
-    refuse_fixed_options("prior_score", distance_cfg)
-    evidence = load_evidence(distance_cfg.get("evidence"), required=True)
-    section = evidence.get("prior_score")
-    if not section:
-        raise EvidenceError(f"distance=prior_score: the evidence file {distance_cfg.get('evidence') or 'shipped'} has "
-                            "no prior_score section; run scripts/studies/study_rankers.py on the benchmark.json beside it.")
-    score_name, top_blocks = str(section["score"]), int(section["top_blocks"])
-    if score_name not in REGISTRY:
-        raise EvidenceError(f"distance.evidence: prior_score.score={score_name!r} is not a transferability score "
-                            f"(one of {sorted(REGISTRY)}); fix the file or run the benchmark again.")
-    score = REGISTRY[score_name]
-    seed = int(distance_cfg.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
-    stage1 = stage1_config(cfg, top_blocks)
-    check_checkpoint_dir(stage1)
-    target = open_dataset(target_images, stage1)
-    target_catalog = catalog_name(target_images, cfg)
-    catalog_of = {images.name: catalog_name(images, cfg) for images in source_images}
-    w = float(section["folds"].get(target_catalog) if target_catalog in section["folds"] else section["all_targets"])
-    prior_of = loto_prior(evidence["gains"], {target_catalog})
-    values: dict[str, DistanceResult] = {}
 
-    names = [images.name for images in source_images]
-    by_catalog = {n: prior_of[catalog_of[n]] for n in names if catalog_of[n] in prior_of}
-    k = distance_cfg.get("shortlist")
-    by_prior = sorted(by_catalog, key=lambda n: (-by_catalog[n], n))
-    # A shortlist: the prior's first k sources, and every source it never measured (nothing else can place them).
-    rest = [] if k is None else by_prior[int(k):]
-    shortlist = [n for n in names if n not in rest]
-    require_splittable("prior_score", [images for images in source_images if images.name in shortlist], stage1)
-    notes = () if not rest else (
-        f"Shortlist (distance.shortlist={k}): only {', '.join(shortlist)} were trained and ranked by the combined "
-        f"score; {', '.join(rest)} follow in the catalog prior's order, untrained (docs/rankers.md shows what a "
-        "shortlist of each size costs in ranking quality).",)
+    name, kind, uses_evidence = "prior_score", "prior_model", True
 
-    def compute_all() -> None:
+    def fit(self, evidence: dict | None = None, held_out: str | None = None) -> PriorScore:
+        refuse_fixed_options("prior_score", self.options)
+        section = evidence.get("prior_score")
+        if not section:
+            raise EvidenceError(f"distance=prior_score: the evidence file {self.options.get('evidence') or 'shipped'} "
+                                "has no prior_score section; run scripts/studies/study_rankers.py on the "
+                                "benchmark.json beside it.")
+        self.score_name, top_blocks = str(section["score"]), int(section["top_blocks"])
+        if self.score_name not in REGISTRY:
+            raise EvidenceError(f"distance.evidence: prior_score.score={self.score_name!r} is not a transferability "
+                                f"score (one of {sorted(REGISTRY)}); fix the file or run the benchmark again.")
+        self.seed = int(self.options.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
+        self.stage1 = stage1_config(self.cfg, top_blocks)
+        check_checkpoint_dir(self.stage1)
+        self.w = float(section["folds"][held_out] if held_out in section["folds"] else section["all_targets"])
+        self.prior_ = loto_prior(evidence["gains"], {held_out})
+        self.table = pairwise_table()
+        self.label = (f"catalog prior + {self.w:g} × {self.score_name} ({REGISTRY[self.score_name].reference}) of "
+                      f"each source's stage-1 network (top {top_blocks} blocks trained on the source) on the "
+                      "target's train+val images, both z-scored over the sources; the weight fitted "
+                      "leave-one-target-out by the catalog benchmark")
+        return self
 
-        chosen = [images for images in source_images if images.name in shortlist]
-        networks = trained_networks(chosen, stage1, seed, int(distance_cfg.get("jobs", 1)))
+    def shortlist(self, sources: list[Candidate]) -> tuple[list[str], list[str]]:
+        """(the sources to train and score, the rest): the prior's first `distance.shortlist` sources and every
+        source it never measured (nothing else can place them); the rest follow in the prior's order."""
+        names = [s.name for s in sources]
+        by_prior = sorted((s for s in sources if s.catalog in self.prior_),
+                          key=lambda s: (-self.prior_[s.catalog], s.name))
+        k = self.options.get("shortlist")
+        rest = [] if k is None else [s.name for s in by_prior[int(k):]]
+        return [n for n in names if n not in rest], rest
+
+    def check(self, target: ImageList, sources: list[ImageList], catalog_of: dict) -> None:
+        chosen, _ = self.shortlist([Candidate(s, None, catalog_of.get(s.name)) for s in sources])
+        require_splittable("prior_score", [s for s in sources if s.name in chosen], self.stage1)
+
+    def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
+        shortlist, rest = self.shortlist(sources)
+        by_name = {s.name: s for s in sources}
+        chosen = [by_name[n] for n in shortlist]
+        k = self.options.get("shortlist")
+        notes = () if not rest else (
+            f"Shortlist (distance.shortlist={k}): only {', '.join(shortlist)} were trained and ranked by the "
+            f"combined score; {', '.join(rest)} follow in the catalog prior's order, untrained (docs/rankers.md shows "
+            "what a shortlist of each size costs in ranking quality).",)
+        networks = trained_networks([s.images for s in chosen], self.stage1, self.seed,
+                                    int(self.options.get("jobs", 1)))
+        opened = open_dataset(target.images, self.stage1)
         measured = {}
-        for images in chosen:
-            measured[images.name] = network_score(networks[images.name], target, stage1, score_name)
-            log.debug("%s of %s's stage-1 network on %s: %.4f", score_name, images.name, target.name,
-                     measured[images.name])
-        combined = prior_score({n: g for n, g in by_catalog.items() if n in shortlist}, shortlist,
-                               [measured[n] for n in shortlist], w)
+        for source in chosen:
+            measured[source.name] = network_score(networks[source.name], opened, self.stage1, self.score_name)
+            log.debug("%s of %s's stage-1 network on %s: %.4f", self.score_name, source.name, target.name,
+                      measured[source.name])
+        prior_of = {s.name: self.prior_[s.catalog] for s in sources if s.catalog in self.prior_}
+        combined = prior_score({n: g for n, g in prior_of.items() if n in shortlist}, shortlist,
+                               [measured[n] for n in shortlist], self.w)
         origins = {name: provenance(path) for name, path in networks.items()}
+        values = {}
         for name, value in zip(shortlist, combined):
-            gain = by_catalog.get(name)
-            values[name] = DistanceResult(value=-float(value), notes=(*notes, networks_note(origins)), parts={
-                score_name: measured[name], "prior_gain_points": None if gain is None else 100 * gain,
+            gain = prior_of.get(name)
+            values[name] = Scored(float(value), notes=(*notes, networks_note(origins)), parts={
+                self.score_name: measured[name], "prior_gain_points": None if gain is None else 100 * gain,
                 "network": origins[name].to_dict()})
         for i, name in enumerate(rest):  # below every shortlisted source, in the prior's order
-            values[name] = DistanceResult(value=-(float(np.min(combined)) - 1 - i), parts={
-                "shortlisted": False, "prior_gain_points": 100 * by_catalog[name]})
-
-    def function(source, target_domain) -> DistanceResult:
-        if not values:
-            compute_all()
-        return values[source.name]
-
-    table = configure({"name": "class_mean_emd", "ground_metric": "euclidean"})
-    label = (f"catalog prior + {w:g} × {score_name} ({score.reference}) of each source's stage-1 network (top "
-             f"{top_blocks} blocks trained on the source) on the target's train+val images, both z-scored over "
-             "the sources; the weight fitted leave-one-target-out by the catalog benchmark")
-    return DistanceSpec("prior_score", function, table.represent, label, pairwise=table.function,
-                        table_key={"pairwise": "class_mean_emd"}, kind="prior_model", table_label=table.label)
+            values[name] = Scored(float(np.min(combined)) - 1 - i, parts={
+                "shortlisted": False, "prior_gain_points": 100 * prior_of[name]})
+        return [values[s.name] for s in sources]
 
 
-def gain_distance(distance_cfg: dict, cfg: DictConfig, target_images, source_images) -> DistanceSpec:
-    """`distance=gain`: each source's predicted accuracy gain over the ImageNet network on *this* target, with a
-    90% interval (recommender.rankers.gain). The features are each source network's scores on the target minus
-    the ImageNet network's own (LogME, shrinkage H-score, kNN, as the evidence's model names them) and, for a
+class Gain(Ranker):
+    """`distance=gain`: each source's predicted accuracy gain over the ImageNet network on *this* target, in points,
+    with a 90% interval (recommender.rankers.gain). The features are each source network's scores on the target
+    minus the ImageNet network's own (LogME, shrinkage H-score, kNN, as the evidence's model names them) and, for a
     source the catalog measured, its prior (mean gain on the other catalog targets). A catalog target gets the
     model fitted without it (nested leave-one-target-out); any other target the model fitted on every catalog
     target; a source the catalog never measured (a user's folder) the model fitted without the prior."""
-    from recommender.rankers.gain import model_scores, shipped_predictions
 
-    from finetune.transfer.adapted import imagenet_scores
+    name, kind, uses_evidence = "gain", "gain", True
 
-    refuse_fixed_options("gain", distance_cfg)
-    evidence = load_evidence(distance_cfg.get("evidence"), required=True)
-    section = evidence.get("gain")
-    if not section:
-        raise EvidenceError(f"distance=gain: the evidence file {distance_cfg.get('evidence') or 'shipped'} has no "
-                            "gain section; run scripts/studies/study_gain.py on the benchmark.json beside it.")
-    top_blocks = int(str(section["protocol"]).split("/")[0].removeprefix("top"))
-    seed = int(distance_cfg.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
-    stage1 = stage1_config(cfg, top_blocks)
-    check_checkpoint_dir(stage1)
-    target = open_dataset(target_images, stage1)
-    target_catalog = catalog_name(target_images, cfg)
-    prior_of = loto_prior(evidence["gains"], {target_catalog})
-    catalog_of = {images.name: catalog_name(images, cfg) for images in source_images}
-    score_names = model_scores(section)
-    unknown = [n for n in score_names if n not in REGISTRY or REGISTRY[n].needs != "features"]
-    if unknown:
-        raise EvidenceError(f"distance.evidence: the gain model names {unknown}, which are not feature scores of "
-                            "finetune.transferability; fix the file or run scripts/studies/study_gain.py again.")
-    require_splittable("gain", source_images, stage1)
-    values: dict[str, DistanceResult] = {}
+    def fit(self, evidence: dict | None = None, held_out: str | None = None) -> Gain:
+        from recommender.rankers.gain import model_scores
 
-    def compute_all() -> None:
+        refuse_fixed_options("gain", self.options)
+        self.section = evidence.get("gain")
+        if not self.section:
+            raise EvidenceError(f"distance=gain: the evidence file {self.options.get('evidence') or 'shipped'} has "
+                                "no gain section; run scripts/studies/study_gain.py on the benchmark.json beside it.")
+        top_blocks = int(str(self.section["protocol"]).split("/")[0].removeprefix("top"))
+        self.seed = int(self.options.get("stage1_seed", evidence.get("benchmark", {}).get("stage1_seed", 0)))
+        self.stage1 = stage1_config(self.cfg, top_blocks)
+        check_checkpoint_dir(self.stage1)
+        self.held_out = held_out
+        self.prior_ = loto_prior(evidence["gains"], {held_out})
+        self.score_names = model_scores(self.section)
+        unknown = [n for n in self.score_names if n not in REGISTRY or REGISTRY[n].needs != "features"]
+        if unknown:
+            raise EvidenceError(f"distance.evidence: the gain model names {unknown}, which are not feature scores "
+                                "of finetune.transferability; fix the file or run scripts/studies/study_gain.py again.")
+        self.table = pairwise_table()
+        self.label = ("the predicted gain over ImageNet on this target: a linear model of each source network's "
+                      "scores on the target relative to the ImageNet network's (" + ", ".join(self.score_names)
+                      + ") and, for a catalog source, the catalog prior, fitted leave-one-target-out on the catalog "
+                      "benchmark, with a 90% conformal interval")
+        return self
+
+    def check(self, target: ImageList, sources: list[ImageList], catalog_of: dict) -> None:
+        require_splittable("gain", sources, self.stage1)
+
+    def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
         from recommender.common.logs import Steps
+        from recommender.rankers.gain import shipped_predictions
 
-        networks = trained_networks(source_images, stage1, seed, int(distance_cfg.get("jobs", 1)))
+        from finetune.transfer.adapted import imagenet_scores
+
+        networks = trained_networks([s.images for s in sources], self.stage1, self.seed,
+                                    int(self.options.get("jobs", 1)))
         origins = {name: provenance(path) for name, path in networks.items()}
-        reference = imagenet_scores(target, stage1, score_names)
-        steps = Steps("scoring each source's network on the target", len(source_images), log)
+        opened = open_dataset(target.images, self.stage1)
+        reference = imagenet_scores(opened, self.stage1, self.score_names)
+        steps = Steps("scoring each source's network on the target", len(sources), log)
         measured = {}
-        for images in source_images:
-            checkpoint = networks[images.name]
-            measured[images.name] = {name: network_score(checkpoint, target, stage1, name) for name in score_names}
-            steps.step(images.name)
-        names = [images.name for images in source_images]
-        prior_points = {n: 100 * prior_of[catalog_of[n]] for n in names if catalog_of[n] in prior_of}
-        relative = {n: {k: measured[n][k] - reference[k] for k in score_names} for n in names}
-        predicted, threshold = shipped_predictions(section, target_catalog, names, relative, prior_points)
-        for name, (mean, low, high, path, model) in zip(names, predicted):
-            values[name] = DistanceResult(value=-mean, notes=(networks_note(origins),), parts={
-                "predicted_gain_points": mean, "low_points": low, "high_points": high,
-                "interval": f"{int(round(100 * model.coverage))}%", "model": path, "half_width": model.q_,
-                "threshold_half_widths": threshold, **measured[name],
-                "prior_gain_points": prior_points.get(name), "network": origins[name].to_dict()})
-
-    def function(source, target_domain) -> DistanceResult:
-        if not values:
-            compute_all()
-        return values[source.name]
-
-    table = configure({"name": "class_mean_emd", "ground_metric": "euclidean"})
-    label = ("the predicted gain over ImageNet on this target: a linear model of each source network's scores "
-             "on the target relative to the ImageNet network's (" + ", ".join(score_names) + ") and, for a "
-             "catalog source, the catalog prior, fitted leave-one-target-out on the catalog benchmark, with a 90% "
-             "conformal interval")
-    return DistanceSpec("gain", function, table.represent, label, pairwise=table.function,
-                        table_key={"pairwise": "class_mean_emd"}, kind="gain", table_label=table.label)
+        for source in sources:
+            measured[source.name] = {name: network_score(networks[source.name], opened, self.stage1, name)
+                                     for name in self.score_names}
+            steps.step(source.name)
+        names = [s.name for s in sources]
+        prior_points = {s.name: 100 * self.prior_[s.catalog] for s in sources if s.catalog in self.prior_}
+        relative = {n: {k: measured[n][k] - reference[k] for k in self.score_names} for n in names}
+        predicted, threshold = shipped_predictions(self.section, self.held_out, names, relative, prior_points)
+        return [Scored(mean, notes=(networks_note(origins),), parts={
+            "predicted_gain_points": mean, "low_points": low, "high_points": high,
+            "interval": f"{int(round(100 * model.coverage))}%", "model": path, "half_width": model.q_,
+            "threshold_half_widths": threshold, **measured[name], "prior_gain_points": prior_points.get(name),
+            "network": origins[name].to_dict()}) for name, (mean, low, high, path, model) in zip(names, predicted)]
 
 
 def networks_note(origins: dict) -> str:
@@ -355,9 +365,9 @@ def networks_note(origins: dict) -> str:
 def register() -> None:
     """Register the rankers that need trained networks (model_score, prior_score, gain) in this process, for a
     checkout that is not installed (an install declares them as entry points)."""
-    register_distance(NAME, model_score_distance)
-    register_distance("prior_score", prior_score_distance)
-    register_distance("gain", gain_distance)
+    register_ranker(NAME, ModelScore)
+    register_ranker("prior_score", PriorScore)
+    register_ranker("gain", Gain)
 
 
 # Each factory's own options, read by recommender.checks when the distance is selected.
@@ -365,9 +375,9 @@ _NETWORK_RULES = (Rule("distance.score", choice(sorted(REGISTRY)), optional=True
                   # at most N_BLOCKS - 1 top blocks (one always stays frozen), as finetune.top_blocks
                   Rule("distance.top_blocks", integer(1, 15), optional=True),
                   Rule("distance.stage1_seed", integer(0), optional=True))
-model_score_distance.rules = (*_NETWORK_RULES, Rule("distance.jobs", integer(1, 64), optional=True))
-gain_distance.rules = (Rule("distance.stage1_seed", integer(0), optional=True),
+ModelScore.rules = (*_NETWORK_RULES, Rule("distance.jobs", integer(1, 64), optional=True))
+Gain.rules = (Rule("distance.stage1_seed", integer(0), optional=True),
                        Rule("distance.jobs", integer(1, 64), optional=True))
-prior_score_distance.rules = (*_NETWORK_RULES,
+PriorScore.rules = (*_NETWORK_RULES,
                               Rule("distance.jobs", integer(1, 64), optional=True),  # networks trained at a time
                               Rule("distance.shortlist", integer(1, nullable=True), optional=True))  # sources trained

@@ -6,7 +6,8 @@ one, the class-level transport plan and ground cost. `configure(cfg.distance)` t
 `conf/distance/` into (what to represent, the bound distance function): each option's YAML names its module's
 factory (`_target_: recommender.distances.class_mean_emd.distance_spec`), and the module declares the rules of
 its own options next to it (`RULES`), which `recommender.checks` reads. A distance of your own is the same: one
-module and one YAML (docs/method.md)."""
+module and one YAML (docs/method.md). A distance ranks sources as a `recommender.rankers.base.DistanceRanker`
+(score = -distance)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,25 +27,14 @@ class DistanceResult:
 
 @dataclass(frozen=True)
 class DistanceSpec:
+    """A distance with its options bound: what rankers (recommender.rankers.base.DistanceRanker) and the
+    dataset-to-dataset table call."""
+
     name: str
-    function: Callable  # (source Domain, target Domain) -> DistanceResult
+    function: Callable  # (source Domain, target Domain) -> DistanceResult, smaller = closer
     represent: dict  # keyword arguments of domains.represent
     label: str  # how reports name it
-    pairwise: Callable | None = None  # what the dataset-to-dataset table uses, when not `function`
     table_key: dict = field(default_factory=dict)  # the options the dataset-to-dataset table depends on
-    # What its value is made of: "distance", "prior" (the catalog's measured transfer, a distance breaking ties),
-    # "mix" (prior and distance), "model" (a trained network's score) or "prior_model" (prior and a trained
-    # network's score): the report says which decided the order.
-    kind: str = "distance"
-    table_label: str = ""  # how reports name what the dataset-to-dataset table shows, when not `label`
-
-    @property
-    def pairwise_label(self) -> str:
-        return self.table_label or self.label
-
-    @property
-    def table_function(self) -> Callable:
-        return self.pairwise or self.function
 
 
 def represent_args(cfg: Mapping, covariance: str | None = None, samples: int | None = None) -> dict:
@@ -72,17 +62,15 @@ def _configure(cfg: Mapping) -> DistanceSpec:
     name = str(cfg.get("name"))
     # Every model-free distance, built in or your own, is its module's factory: named by the option's YAML, or,
     # for a configuration without one (the evidence file names distances by their options), by conf/distance/<name>.yaml.
-    target = cfg.get("_target_") or _target_of(name)
+    target = cfg.get("_target_") or target_of(name)
     if target:
         return _from_target(str(target), cfg)
-    if name in ("model_score", "prior_score"):
-        raise ValueError(f"distance={name} needs each source's trained network, which the fine-tuning package "
-                         "provides: call finetune.transfer.model_distance.register() first (scripts/recommend.py does).")
     raise ValueError(f"distance={name!r} names no factory: give its conf/distance/ YAML a _target_ "
                      "(package.module.factory; docs/method.md).")
 
 
-def _target_of(name: str) -> str | None:
+def target_of(name: str) -> str | None:
+    """The `_target_` of conf/distance/<name>.yaml (None: no such option, or it names none)."""
     from omegaconf import OmegaConf
 
     from recommender.common.paths import CONF_DIR
@@ -107,24 +95,12 @@ def factory_of(target: str) -> Callable:
                          "package.module.factory that Python can import (docs/method.md).") from None
 
 
-def rules_of(target: str) -> tuple:
-    """The rules the factory's module declares for its options (`RULES`; none declared: no rules)."""
-    import sys
-
-    return tuple(getattr(sys.modules[factory_of(target).__module__], "RULES", ()))
-
-
 def _from_target(target: str, cfg: Mapping) -> DistanceSpec:
     """`_target_: package.module.factory` in a conf/distance/ YAML: factory(distance options) -> DistanceSpec."""
     spec = factory_of(target)(dict(cfg))
     if not isinstance(spec, DistanceSpec):
         raise ValueError(f"distance._target_={target!r} returned {type(spec).__name__}, not a DistanceSpec.")
     return spec
-
-
-# The distances that are not a factory of the datasets' features alone: prior_mix (recommender/evidence.py) and
-# those another package provides through entry points (model_score, prior_score: finetune/transfer/model_distance.py).
-EVIDENCE_DISTANCES = ("prior_mix",)
 
 
 def represent_rules() -> tuple:
@@ -135,29 +111,6 @@ def represent_rules() -> tuple:
     return (Rule("distance.normalise", choice(NORMALISATIONS), optional=True),
             Rule("distance.whiten_dim", integer(1), optional=True),
             Rule("distance.covariance_dim", integer(1), optional=True))
-
-# Distances another package provides: name -> factory(distance_cfg, cfg, target ImageList, source ImageLists).
-# They need more than the datasets' features (e.g. a network trained on each source), which is why the
-# recommender only calls them and never imports their package.
-REGISTERED: dict[str, Callable] = {}
-
-
-def register_distance(name: str, factory: Callable) -> None:
-    """Make `factory` the distance named `name` in this process (what an entry point does when installed)."""
-    REGISTERED[name] = factory
-
-
-def provided(name: str) -> Callable | None:
-    """The factory another package provides for distance `name`: registered in this process, or declared as an
-    entry point of the group "recommender.distances" (pyproject.toml), loaded on first use. None if neither."""
-    if name not in REGISTERED:
-        from importlib.metadata import entry_points
-
-        for entry in entry_points(group="recommender.distances"):
-            if entry.name == name:
-                REGISTERED[name] = entry.load()
-    return REGISTERED.get(name)
-
 
 def needs_features(spec: DistanceSpec) -> bool:
     """Whether the distance reads per-image features (whitening, covariances, samples), not class sums alone."""

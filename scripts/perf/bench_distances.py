@@ -26,6 +26,7 @@ from recommender.distances import configure, needs_features  # noqa: E402
 from recommender.distances.otdd import otdd  # noqa: E402
 from recommender.domains import build_domain, represent  # noqa: E402
 from recommender.ranking import pairwise_distances, rank_sources  # noqa: E402
+from recommender.rankers.base import distance_scored  # noqa: E402
 
 OPTIONS = {
     "class_mean_emd": ["distance=class_mean_emd"],
@@ -53,7 +54,7 @@ def in_process(overrides: list[str]) -> float:
     domains = [build_domain(dataset_features(d, cfg, extractor=extractor), cfg.domain.min_images_per_class,
                             needs_features(spec)) for d in [target, *sources]]
     domains = represent(domains, **spec.represent)
-    rank_sources(domains[0], domains[1:], spec.function)
+    rank_sources(domains[0], domains[1:], [distance_scored(spec.function(d, domains[0])) for d in domains[1:]])
     pairwise_distances(domains, spec.function)
     return time.perf_counter() - start
 

@@ -134,8 +134,9 @@ def against_default(result: dict) -> dict | None:
     diff = a - b
     p = float(stats.wilcoxon(a, b).pvalue) if np.any(diff != 0) else 1.0
     # Its verdict, as `recommend` gave it: start from the first-ranked source when that source's gain measured on
-    # the other catalog targets has its 95% t-interval above 0 (recommender.evidence.decide), else ImageNet.
-    from recommender.evidence import loto_prior, prior_score, source_gains
+    # the other catalog targets has its 95% t-interval above 0 (recommender.explain.verdict.decide), else ImageNet.
+    from recommender.explain.verdict import source_gains
+    from recommender.rankers.prior import loto_prior, prior_score
 
     evidence = json.loads(SHIPPED.read_text())
     data = json.loads((ROOT / "docs" / "benchmark" / "benchmark.json").read_text())

@@ -33,11 +33,10 @@ from scipy import stats
 
 from finetune.evaluation import ranking_metrics
 from finetune.benchmark.mix import gains as mean_gains  # noqa: E402
-from recommender.evidence import (fit_prior_score, loto_prior as prior, prior_score,  # noqa: E402
-                                  prior_score_evidence,
-                                  standardise as z)
-
-from recommender.evidence import PRIOR_SCORE_WEIGHTS as WEIGHTS  # noqa: E402
+from recommender.rankers.prior import (fit_prior_score, loto_prior as prior, prior_score,  # noqa: E402
+                                       prior_score_evidence)
+from recommender.rankers.prior import PRIOR_SCORE_WEIGHTS as WEIGHTS  # noqa: E402
+from recommender.rankers.statistics import standardise as z  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ("logme", "h_score_shrinkage", "knn_loo")
@@ -116,7 +115,7 @@ def evaluate(accuracy, features) -> dict:
         rows = feats[t]
         scores = {"prior": rows["prior"], **{n: rows[n] for n in MODEL}, "source_classes": rows["source_classes"],
                   EMD: rows[EMD]}
-        # prior+logme is the shipped distance=prior_score: its fit and formula are recommender.evidence's own.
+        # prior+logme is the shipped distance=prior_score: its fit and formula are recommender.rankers.prior's own.
         logme = {u: dict(zip(gain[u], features[u]["logme"])) for u in accuracy}
         w = fit_prior_score(gain, logme, {t})
         chosen["prior+logme"][t] = w
@@ -278,7 +277,7 @@ def main() -> None:
 
 
 def write_prior_score_evidence(path: Path, accuracy, features, head: str) -> None:
-    """The `prior_score` section (recommender.evidence.prior_score_evidence) of the catalog_evidence.json beside
+    """The `prior_score` section (recommender.rankers.prior.prior_score_evidence) of the catalog_evidence.json beside
     the benchmark.json read (for the committed run in docs/benchmark/, the shipped conf/evidence/catalog.json): what
     `recommend distance=prior_score` reads. A benchmark run writes it itself."""
     from recommender.evidence import SHIPPED

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import make_folder_dataset
 from recommender import recommend
-from recommender.evidence import prior_score
+from recommender.rankers.prior import prior_score
 
 COLOURS = {"yellow": (230, 220, 30), "purple": (140, 30, 160)}
 FAST = ("+finetune=default", "finetune.epochs.head=1", "finetune.epochs.finetune=1", "finetune.hidden_units=8",

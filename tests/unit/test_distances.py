@@ -152,6 +152,7 @@ def test_every_distance_option_configures_and_ranks_a_twin_first(option):
 
     from recommender.config import CONF_DIR
     from recommender.ranking import rank_sources
+    from recommender.rankers.base import distance_scored
 
     spec = configure(OmegaConf.to_container(OmegaConf.merge(OmegaConf.load(CONF_DIR / "distance" / f"{option}.yaml"),
                                                             {"seed": 0, "covariance_dim": 2}), resolve=True))
@@ -161,7 +162,8 @@ def test_every_distance_option_configures_and_ranks_a_twin_first(option):
     twin = image_domain("twin", rows=rows + 0.01, labels=np.repeat([0, 1], 10))
     far = image_domain("far", rows=rows + 5, labels=np.repeat([0, 1], 10))
     domains = represent([target, twin, far], **spec.represent)
-    ranked = rank_sources(domains[0], domains[1:], spec.function)
+    scored = [distance_scored(spec.function(d, domains[0])) for d in domains[1:]]
+    ranked = rank_sources(domains[0], domains[1:], scored)
     assert [r.name for r in ranked] == ["twin", "far"] and ranked[0].plan is not None
 
 
@@ -202,15 +204,15 @@ def test_a_sinkhorn_that_does_not_converge_is_no_distance_and_otdd_solves_exactl
     assert found.notes and "did not converge" in found.notes[0] and "exact solver was used" in found.notes[0]
 
 
-def test_distances_another_package_provides_are_found_by_name_without_importing_it_first():
-    """The default, prior_score, lives in finetune; the recommender finds it through the entry points that
+def test_rankers_another_package_provides_are_found_by_name_without_importing_it_first():
+    """The default, gain, lives in finetune; the recommender finds it through the entry points that
     pyproject.toml declares, so `from recommender import recommend; recommend("plants")` works as it is."""
     import subprocess
     import sys
 
-    code = ("import sys; from recommender.distances import REGISTERED, provided; assert not REGISTERED; "
-            "assert 'finetune' not in sys.modules; f = provided('prior_score'); print(f.__module__, f.__name__); "
-            "print(provided('no_such_distance'))")
+    code = ("import sys; from recommender.rankers.base import REGISTERED, Ranker, ranker_class; assert not REGISTERED; "
+            "assert 'finetune' not in sys.modules; f = ranker_class({'name': 'gain'}); "
+            "print(f.__module__, f.__name__, issubclass(f, Ranker)); print(ranker_class({'name': 'no_such_ranker'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["finetune.transfer.model_distance", "prior_score_distance", "None"]
+    assert done.stdout.split() == ["finetune.transfer.model_distance", "Gain", "True", "None"]

@@ -27,13 +27,15 @@ def test_nothing_left_is_a_clear_error():
 
 def test_rank_sources_orders_by_distance_and_breaks_ties_by_name():
     from recommender.distances.class_mean_emd import class_mean_emd
+    from recommender.rankers.base import distance_scored
     from recommender.ranking import rank_sources
 
     target = domain("t", means=[[0.0, 0.0], [1.0, 0.0]])
     far = domain("far", means=[[0.0, 3.0], [1.0, 3.0]])  # every class 3 away: EMD 3
     near = domain("near", means=[[0.0, 1.0], [1.0, 1.0]])  # EMD 1
     twin = domain("a_twin", means=[[0.0, 1.0], [1.0, 1.0]])  # the same EMD as `near`: name decides
-    results = rank_sources(target, [far, near, twin], class_mean_emd, gamma=0.5)
+    scored = [distance_scored(class_mean_emd(source, target)) for source in (far, near, twin)]
+    results = rank_sources(target, [far, near, twin], scored, gamma=0.5)
     assert [(r.name, r.rank) for r in results] == [("a_twin", 1), ("near", 2), ("far", 3)]
     assert results[2].distance == pytest.approx(3.0) and results[2].similarity == pytest.approx(np.exp(-1.5))
     np.testing.assert_allclose(results[0].plan, [[0.5, 0.0], [0.0, 0.5]])  # each class to its own twin

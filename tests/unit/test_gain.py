@@ -119,7 +119,7 @@ def test_the_verdict_from_predictions():
 
 
 def test_scores_equal_within_their_precision_are_ties():
-    from recommender.evidence import prior_score
+    from recommender.rankers.prior import prior_score
     from recommender.rankers.statistics import standardise
 
     logme = [-0.3323 + 3e-14 * i for i in range(4)]  # identical images: LogME agrees to 13 digits

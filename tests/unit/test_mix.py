@@ -4,7 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from finetune.benchmark.mix import fit, gains, loto_scores, mixed_score, prior
+from finetune.benchmark.mix import gains
+from recommender.rankers.mix import fit_mix as fit, loto_scores, mixed_score
+from recommender.rankers.prior import loto_prior as prior
 
 
 def test_gains_and_the_leave_one_target_out_prior_by_hand():
@@ -55,7 +57,7 @@ def test_the_fit_picks_the_informative_distance_and_mixes_it_with_the_prior():
 
 
 def test_a_catalog_target_gets_the_fold_that_left_it_out():
-    from recommender.evidence import fold
+    from recommender.rankers.prior import fold
 
     evidence = {"gains": {"t1": {"a": 0.2}, "t2": {"a": -0.1}, "t3": {"a": 0.0}},
                 "default": {"folds": {"t1": {"distance": "x"}}, "all_targets": {"distance": "y"}}}

@@ -3,8 +3,9 @@ nested leave-one-target-out."""
 import numpy as np
 import pytest
 
-from recommender.evidence import (PRIOR_SCORE_WEIGHTS, fit_prior_score, loto_prior, prior_score,
-                                  prior_score_evidence, weighted_tau)
+from recommender.rankers.prior import (PRIOR_SCORE_WEIGHTS, fit_prior_score, loto_prior, prior_score,
+                                       prior_score_evidence)
+from recommender.rankers.statistics import weighted_tau
 
 
 def test_the_formula_by_hand():

@@ -8,7 +8,7 @@ import pytest
 
 from recommender.common.errors import RecommenderError
 from recommender.common.paths import EVIDENCE_DIR
-from recommender.evidence import verdict
+from recommender.explain.verdict import verdict
 
 
 def test_a_network_archive_with_garbage_inside_is_removed_with_one_error(tmp_path, monkeypatch):

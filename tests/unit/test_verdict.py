@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from recommender.evidence import decide, source_gains, verdict
+from recommender.explain.verdict import decide, source_gains, verdict
 from recommender.ranking import Ranking
 from recommender.explain.report import format_table, markdown_report, table_rows
 
