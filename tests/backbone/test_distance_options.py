@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import make_folder_dataset
@@ -120,11 +121,13 @@ def test_distance_logme_ranks_by_each_trained_source_networks_logme(tmp_path, cf
     assert written["distance"]["name"] == "model_score"
 
 
-def test_model_score_without_the_fine_tuning_package_says_what_to_do():
-    from recommender.distances import configure
+def test_model_score_without_the_fine_tuning_package_says_what_to_do(monkeypatch):
+    import recommender.rankers.base as base
 
+    monkeypatch.setattr(base, "_entry_point", lambda name: None)  # as in a checkout that is not installed
+    monkeypatch.setattr(base, "REGISTERED", {})
     with pytest.raises(ValueError, match="finetune.transfer.model_distance.register"):
-        configure({"name": "model_score", "score": "logme"})
+        base.build_ranker({"name": "model_score", "score": "logme"})
 
 
 def _worked_example() -> tuple[str, str]:
@@ -136,6 +139,47 @@ def _worked_example() -> tuple[str, str]:
 
 
 TOY_MODULE, TOY_YAML = _worked_example()
+
+
+def _ranker_example() -> tuple[str, str]:
+    """The module and the YAML exactly as docs/method.md shows them ("A ranker of your own")."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "method.md").read_text()
+    module = "# nearest_class.py" + text.split("```python\n# nearest_class.py", 1)[1].split("```", 1)[0]
+    yaml = "# my_conf/distance/nearest_class.yaml" + text.split(
+        "```yaml\n# my_conf/distance/nearest_class.yaml", 1)[1].split("```", 1)[0]
+    return module, yaml
+
+
+RANKER_MODULE, RANKER_YAML = _ranker_example()
+
+
+def test_a_ranker_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory, tmp_path, monkeypatch):
+    """The worked example of docs/method.md, verbatim: a Ranker class named by _target_ ranks, its own option
+    rule is checked, and its values are minus the mean nearest-class distance computed here by hand."""
+    from omegaconf import OmegaConf
+
+    from recommender.checks import check_config
+
+    target, near, far = folders
+    (tmp_path / "nearest_class.py").write_text(RANKER_MODULE)
+    (tmp_path / "conf" / "distance").mkdir(parents=True)
+    (tmp_path / "conf" / "distance" / "nearest_class.yaml").write_text(RANKER_YAML)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = cfg_factory(f"target={target}", f"sources=[{far},{near}]", f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
+                      "distance=nearest_class")
+    check_config(cfg)
+    ranking = recommend(cfg=cfg)
+    assert [s.name for s in ranking.sources] == ["near", "far"]
+    assert ranking.distance_name == "nearest_class" and ranking.distance_label.startswith("mean euclidean")
+    t = ranking.domains["target"].means
+    for source in ranking.sources:
+        s = ranking.domains[source.name].means
+        by_hand = np.mean([min(np.sqrt(((row - other) ** 2).sum()) for other in s) for row in t])
+        assert source.distance == pytest.approx(by_hand, rel=1e-9) and source.score == pytest.approx(-by_hand)
+    OmegaConf.set_struct(cfg, False)
+    cfg.distance.metric = "manhattan"
+    with pytest.raises(Exception, match=r"distance.metric='manhattan' must be one of"):
+        check_config(cfg)  # the ranker's own rule
 
 
 def test_a_distance_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory, tmp_path, monkeypatch):
