@@ -3,7 +3,7 @@ comes from the module that uses it."""
 from __future__ import annotations
 
 from finetune.active.loop import STRATEGIES as ACTIVE_STRATEGIES
-from finetune.benchmark.ground_truth import GROUND_TRUTHS
+from finetune.benchmark.ground_truth import GROUND_TRUTHS, few_shot
 from finetune.fewshot.episodes import EPISODE_CLASSIFIERS
 from finetune.transfer.model import N_BLOCKS, STRATEGIES
 from finetune.transferability import REGISTRY
@@ -78,7 +78,7 @@ def headline_is_measured(cfg) -> str | None:
     if int(b.headline.top_blocks) not in [int(x) for x in b.top_blocks]:
         return (f"benchmark.headline.top_blocks={b.headline.top_blocks} is not in benchmark.top_blocks="
                 f"{list(b.top_blocks)}; add it there or choose one of those.")
-    if b.ground_truth == "fewshot" and int(b.headline.k) not in [int(x) for x in b.fewshot.k]:
+    if few_shot(b) and int(b.headline.k) not in [int(x) for x in b.fewshot.k]:
         return (f"benchmark.headline.k={b.headline.k} is not in benchmark.fewshot.k={list(b.fewshot.k)}; "
                 "add it there or choose one of those.")
     return None

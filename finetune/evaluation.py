@@ -99,12 +99,12 @@ def ranking_metrics(score, mean_accuracy) -> dict:
         }
 
 
-def distinguishable(accuracy: np.ndarray, alpha: float = 0.05) -> tuple[bool, float, str]:
-    """Do the sources (rows 1.. of `accuracy`, columns = paired episodes) differ at all?
+def distinguishable(sources: np.ndarray, alpha: float = 0.05) -> tuple[bool, float, str]:
+    """Do the sources (one row each, columns = paired episodes; the ImageNet network is not among them) differ?
 
     Friedman's test (rank-based repeated-measures ANOVA) over episodes as blocks; with two sources, the
     Wilcoxon signed-rank test. Returns (p < alpha, p, test name)."""
-    rows = np.asarray(accuracy, float)[1:]
+    rows = np.asarray(sources, float)
     if rows.shape[0] < 2 or rows.shape[1] < 2 or np.ptp(rows) == 0:
         return False, 1.0, "none (too few sources or episodes, or all equal)"
     if rows.shape[0] == 2:

@@ -8,6 +8,7 @@ import numpy as np
 from scipy import stats
 
 from finetune.benchmark.mix import model_free_names, with_mix, with_prior
+from finetune.benchmark.ground_truth import Protocol
 from finetune.benchmark.results import TargetRun
 from finetune.evaluation import (
     distinguishable,
@@ -21,31 +22,31 @@ from finetune.evaluation import (
 from finetune.transfer.adapted import BASELINE
 
 
-def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 1000, seed: int = 0,
+def evaluate(runs: list[TargetRun], protocol: Protocol, bootstrap: int = 1000, seed: int = 0,
              alpha: float = 0.05, candidates=None) -> dict:
-    """Per-target and summary evaluation of every score under one protocol (stage-1 top blocks, k)."""
-    k = str(k)
+    """Per-target and summary evaluation of every score under one protocol (stage-1 top blocks, ground truth)."""
+    top_blocks = protocol.top_blocks
     mix = {}
     if len(runs) > 1:
-        runs = with_prior(runs, top_blocks, k)
+        runs = with_prior(runs, protocol)
     if len(runs) > 2 and all(model_free_names(r, top_blocks) for r in runs):
-        runs, mix = with_mix(runs, top_blocks, k, candidates)
+        runs, mix = with_mix(runs, protocol, candidates)
     targets = {}
     for run in runs:
-        acc = run.accuracy[top_blocks][k]
-        mean, half = mean_ci(acc)
-        diff_mean, diff_half = mean_ci(acc[1:] - acc[0])
-        ok, p, test = distinguishable(acc, alpha)
+        measured = run.accuracy[protocol]
+        (base_mean, mean), (base_half, half) = (np.split(v, [1]) for v in mean_ci(measured.rows()))
+        diff_mean, diff_half = mean_ci(measured.sources - measured.baseline)
+        ok, p, test = distinguishable(measured.sources, alpha)
         scores = run.scores[top_blocks]
-        per_score = {name: ranking_metrics(values, mean[1:]) for name, values in scores.items()}
+        per_score = {name: ranking_metrics(values, mean) for name, values in scores.items()}
         targets[run.target] = {
-            "discriminates": ok, "friedman_p": p, "test": test, "n_episodes": int(acc.shape[1]),
-            "accuracy": {BASELINE: float(mean[0]), **{s: float(m) for s, m in zip(run.sources, mean[1:])}},
-            "ci95": {BASELINE: float(half[0]), **{s: float(h) for s, h in zip(run.sources, half[1:])}},
+            "discriminates": ok, "friedman_p": p, "test": test, "n_episodes": measured.n_episodes,
+            "accuracy": {BASELINE: float(base_mean[0]), **{s: float(m) for s, m in zip(run.sources, mean)}},
+            "ci95": {BASELINE: float(base_half[0]), **{s: float(h) for s, h in zip(run.sources, half)}},
             "gain_over_imagenet": {s: float(d) for s, d in zip(run.sources, diff_mean)},
             "gain_ci95": {s: float(h) for s, h in zip(run.sources, diff_half)},
-            "spread_points": float(100 * np.ptp(mean[1:])),
-            "best_source": run.sources[int(np.argmax(mean[1:]))],
+            "spread_points": float(100 * np.ptp(mean)),
+            "best_source": run.sources[int(np.argmax(mean))],
             "any_source_beats_imagenet": bool(np.any(diff_mean - diff_half > 0)),
             "scores": {name: {s: float(v) for s, v in zip(run.sources, values)} for name, values in scores.items()},
             **{metric: {name: m[metric] for name, m in per_score.items()}
@@ -54,7 +55,7 @@ def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 10
     counted = [r for r in runs if targets[r.target]["discriminates"]]
     names = sorted({n for r in runs for n in r.scores[top_blocks]})
     summary = {}
-    boot = _bootstrap(counted, top_blocks, k, names, bootstrap, seed)
+    boot = _bootstrap(counted, protocol, names, bootstrap, seed)
     for name in names:
         entry = {"n_targets": len(counted)}
         for metric in ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret"):
@@ -69,7 +70,7 @@ def evaluate(runs: list[TargetRun], top_blocks: int, k: str, bootstrap: int = 10
             "excluded_targets": [r.target for r in runs if not targets[r.target]["discriminates"]]}
 
 
-def _bootstrap(runs: list[TargetRun], top_blocks: int, k: str, names: list[str], n: int, seed: int) -> dict:
+def _bootstrap(runs: list[TargetRun], protocol: Protocol, names: list[str], n: int, seed: int) -> dict:
     """Bootstrap over episodes: resample each target's episodes (the same columns for all its sources, which
     keeps the pairing), recompute the mean accuracies and every score's metrics, average over targets.
     Every metric is vectorised over resamples (weighted tau by `weighted_tau_rows`, equal to SciPy's)."""
@@ -79,11 +80,11 @@ def _bootstrap(runs: list[TargetRun], top_blocks: int, k: str, names: list[str],
     metrics = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")
     per_target = {name: {m: [] for m in metrics} for name in names}
     for run in runs:
-        acc = run.accuracy[top_blocks][k][1:]
+        acc = run.accuracy[protocol].sources
         columns = rng.integers(0, acc.shape[1], (n, acc.shape[1]))
         means = np.stack([acc[:, c].mean(axis=1) for c in columns])  # (n, sources)
         best = means.max(axis=1)
-        for name, values in run.scores[top_blocks].items():
+        for name, values in run.scores[protocol.top_blocks].items():
             values = np.asarray(values, float)
             constant = np.ptp(values) == 0
             pick = means[:, int(np.argmax(values))]
@@ -97,11 +98,11 @@ def _bootstrap(runs: list[TargetRun], top_blocks: int, k: str, names: list[str],
     return {name: {m: np.mean(v, axis=0) for m, v in per_target[name].items() if v} for name in names}
 
 
-def order_agreement(runs: list[TargetRun], a: tuple[int, str], b: tuple[int, str]) -> dict:
+def order_agreement(runs: list[TargetRun], a: Protocol, b: Protocol) -> dict:
     """Kendall tau between the sources' mean accuracies under two protocols, per target."""
     out = {}
     for run in runs:
-        x = run.accuracy[a[0]][str(a[1])][1:].mean(axis=1)
-        y = run.accuracy[b[0]][str(b[1])][1:].mean(axis=1)
+        x = run.accuracy[a].sources.mean(axis=1)
+        y = run.accuracy[b].sources.mean(axis=1)
         out[run.target] = tau_or_zero(stats.kendalltau(x, y).statistic) if len(x) > 1 else float("nan")
     return out

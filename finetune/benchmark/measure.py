@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from finetune.benchmark.ground_truth import few_shot_keys, is_finetune, protocol_keys
-from finetune.benchmark.results import FORMAT, TargetRun
+from finetune.benchmark.ground_truth import protocols
+from finetune.benchmark.results import FORMAT, Accuracies, TargetRun
 from finetune.fewshot.episodes import draw_episodes, episode_accuracies
 from finetune.transfer.adapted import Split, adapted_split, cut_name_of, imagenet_split
 from finetune.transferability import REGISTRY
@@ -216,9 +216,9 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
     if len(base_test.labels) == 0:
         raise DatasetError(f"benchmark: target {target.name!r} has an empty test split; add images.")
     accuracy, scores = {}, {}
-    ks = protocol_keys(bench)
-    episodes = {k: draw_episodes(base_pool.labels, int(k), int(bench.fewshot.episodes), int(bench.fewshot.seed))
-                for k in few_shot_keys(ks)}
+    shots = list(dict.fromkeys(p.k for p in protocols(bench) if not p.is_finetune))
+    episodes = {k: draw_episodes(base_pool.labels, k, int(bench.fewshot.episodes), int(bench.fewshot.seed))
+                for k in shots}
     for b in bench.top_blocks:
         b = int(b)
         cfg_b = protocol_config(cfg, b)
@@ -229,13 +229,13 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
             tests.append(adapted_split(ckpt, target, cfg_b, test_splits))
             _check_aligned(target.name, base_pool, pools[-1], "train+val")
             _check_aligned(target.name, base_test, tests[-1], "test")
-        accuracy[b] = {}
-        for k in ks:
-            if is_finetune(k):
-                accuracy[b][k] = _finetune_accuracies(target_ref, source_refs, sources, cfg_b, checkpoints, b)
+        for protocol in protocols(bench, b):
+            if protocol.is_finetune:
+                rows = _finetune_accuracies(target_ref, source_refs, sources, cfg_b, checkpoints, b)
             else:
-                accuracy[b][k] = _parallel_accuracies(pools, tests, episodes[k], float(bench.fewshot.c),
-                                                      int(bench.jobs), str(bench.fewshot.classifier))
+                rows = _parallel_accuracies(pools, tests, episodes[protocol.k], float(bench.fewshot.c),
+                                            int(bench.jobs), str(bench.fewshot.classifier))
+            accuracy[protocol] = Accuracies.from_rows(rows)
         pools = pools[1:]
         scores[b] = model_based_scores(pools, [n for n in bench.scores if n in REGISTRY])
     run = TargetRun(target=target.name, sources=[s.name for s in sources], accuracy=accuracy, scores=scores,

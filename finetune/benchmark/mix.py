@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from finetune.benchmark.results import NAIVE, TargetRun
+from finetune.benchmark.ground_truth import Protocol
+from finetune.benchmark.results import NAIVE, Accuracies, TargetRun
 from finetune.transferability import REGISTRY
 from recommender.rankers.mix import WEIGHTS, fit_mix, loto_scores, mixed_score
 from recommender.rankers.prior import fold, loto_prior, prior_score, prior_values
@@ -17,36 +18,34 @@ from recommender.rankers.prior import fold, loto_prior, prior_score, prior_value
 MIX = "prior_mix_loto"
 
 
-def gains(accuracy: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, dict[str, float]]:
-    """target -> source -> mean accuracy gain over the ImageNet network, from (sources, (1 + S, E) episodes)."""
-    out = {}
-    for target, (sources, acc) in accuracy.items():
-        mean = np.asarray(acc, float).mean(axis=1)
-        out[target] = {s: float(m - mean[0]) for s, m in zip(sources, mean[1:])}
-    return out
+def gains(measured: dict[str, tuple[list[str], Accuracies]]) -> dict[str, dict[str, float]]:
+    """target -> source -> mean accuracy gain over the ImageNet network, from (sources, their Accuracies)."""
+    return {target: dict(zip(sources, map(float, m.gains()))) for target, (sources, m) in measured.items()}
+
+
+def run_gains(runs: list[TargetRun], protocol: Protocol) -> dict[str, dict[str, float]]:
+    """target -> source -> mean accuracy gain over the ImageNet network under `protocol`."""
+    return gains({r.target: (r.sources, r.accuracy[protocol]) for r in runs})
 
 
 PRIOR = "source_prior_loto"
 
 
-def source_prior(runs: list[TargetRun], top_blocks: int, k: str, held_out: str) -> dict[str, float]:
+def source_prior(runs: list[TargetRun], protocol: Protocol, held_out: str) -> dict[str, float]:
     """Each source's mean gain over the ImageNet network on the *other* targets (leave-one-target-out): the
     per-source main effect of transfer, learned without looking at the target being scored. The prior itself is
     `recommender.rankers.prior.loto_prior`'s, which the recommender reads from the evidence: one owner."""
-    gains = {}
-    for run in runs:
-        mean = run.accuracy[top_blocks][str(k)].mean(axis=1)
-        gains[run.target] = {source: float(m - mean[0]) for source, m in zip(run.sources, mean[1:])}
-    return loto_prior(gains, {held_out})
+    return loto_prior(run_gains(runs, protocol), {held_out})
 
 
-def with_prior(runs: list[TargetRun], top_blocks: int, k: str) -> list[TargetRun]:
+def with_prior(runs: list[TargetRun], protocol: Protocol) -> list[TargetRun]:
     """The runs with the leave-one-target-out source prior added to each target's scores (`prior_values`: a source
     no other target has measured gets the others' mean; all 0 when none was measured)."""
     out = []
     for run in runs:
-        values = prior_values(source_prior(runs, top_blocks, k, run.target), run.sources)
-        out.append(run.with_scores(top_blocks, {PRIOR: np.zeros(len(run.sources)) if values is None else values}))
+        values = prior_values(source_prior(runs, protocol, run.target), run.sources)
+        out.append(run.with_scores(protocol.top_blocks,
+                                   {PRIOR: np.zeros(len(run.sources)) if values is None else values}))
     return out
 
 
@@ -61,11 +60,12 @@ def model_free_names(run: TargetRun, top_blocks: int) -> list[str]:
             and n not in (PRIOR, MIX, DEFAULT, SHIPPED_PRIOR_SCORE, SHIPPED_GAIN)]
 
 
-def with_mix(runs: list[TargetRun], top_blocks: int, k: str, candidates=None) -> tuple[list[TargetRun], dict]:
+def with_mix(runs: list[TargetRun], protocol: Protocol, candidates=None) -> tuple[list[TargetRun], dict]:
     """The runs with the nested leave-one-target-out prior + distance mix (finetune/benchmark/mix.py) added to each
     target's scores, and the fits: one per held-out target, and one on every target (for new targets).
     `candidates`: the distances the mix may use (None: every model-free distance scored)."""
-    gain = gains({r.target: (r.sources, r.accuracy[top_blocks][k]) for r in runs})
+    top_blocks = protocol.top_blocks
+    gain = run_gains(runs, protocol)
     names = sorted(set.intersection(*(set(model_free_names(r, top_blocks)) for r in runs)))
     names = [n for n in names if candidates is None or n in candidates]
     distances = {n: {r.target: dict(zip(r.sources, map(float, r.scores[top_blocks][n]))) for r in runs}

@@ -16,7 +16,7 @@ from finetune.benchmark.mix import DEFAULT, MIX, PRIOR, SHIPPED_GAIN, SHIPPED_PR
 from finetune.benchmark.results import NAIVE, REFERENCE_DISTANCE, Benchmark
 from finetune.benchmark.serialise import evidence_json, to_json
 from finetune.transferability import REGISTRY
-from finetune.benchmark.ground_truth import few_shot_keys, is_finetune
+from finetune.benchmark.ground_truth import Protocol, few_shot
 
 METRICS = ("weighted_tau", "kendall_tau", "pearson", "top1_relative_accuracy", "top1_regret")
 
@@ -182,7 +182,7 @@ def markdown(result: Benchmark, data: dict) -> str:
          f"(standardised features, L2, C = {bench['fewshot']['c']}) is fitted on the support images' pooled "
          "features of each network and scored on the target's test split. **The same episodes for every source "
          "and for the ImageNet network**, so all differences are paired."
-         if bench["ground_truth"] == "fewshot" else
+         if few_shot(bench) else
          f"- **Ground truth** (`finetune`): stage 2 of `finetune` (the target's train split, early stopping on "
          f"its validation split, one evaluation on its test split) from every stage-1 network and from ImageNet, "
          f"over seeds {cfg['finetune']['seeds']}; the same seeds for every network, so columns pair like "
@@ -410,21 +410,21 @@ def plot_accuracy_vs_k(result: Benchmark, path: Path) -> None:
     from matplotlib.lines import Line2D
 
     runs = result.runs
-    b = int(str(result.headline).split("/")[0].removeprefix("top")) if str(result.headline).startswith("top") \
-        else sorted(runs[0].accuracy)[-1]
-    b = b if b in runs[0].accuracy else sorted(runs[0].accuracy)[-1]
+    measured_blocks = sorted({p.top_blocks for p in runs[0].accuracy})
+    b = Protocol.parse(result.headline).top_blocks if str(result.headline).startswith("top") else measured_blocks[-1]
+    b = b if b in measured_blocks else measured_blocks[-1]
     cols = min(5, len(runs))
     rows = int(np.ceil(len(runs) / cols))
     fig = figure((3.2 * cols, 2.8 * rows + 1.0))
     sources = list(dict.fromkeys(s for run in runs for s in run.sources))  # one colour per source, every panel
     for i, run in enumerate(runs):
         ax = fig.add_subplot(rows, cols, i + 1)
-        ks = few_shot_keys(run.accuracy[b])
-        if not ks:
+        shots = [p for p in run.accuracy if p.top_blocks == b and not p.is_finetune]
+        if not shots:
             continue
-        x = [int(k) for k in ks]
+        x = [p.k for p in shots]
         for j, name in enumerate([BASELINE, *run.sources]):
-            y = [run.accuracy[b][k][j].mean() for k in ks]
+            y = [(run.accuracy[p].baseline if j == 0 else run.accuracy[p].sources[j - 1]).mean() for p in shots]
             ax.plot(x, y, "-", color="black" if name == BASELINE else colour(sources.index(name)),
                     lw=2 if name == BASELINE else 1.2, marker=".")
         ax.set_title(run.target, fontsize=10)
@@ -487,7 +487,7 @@ def console_summary(result: Benchmark) -> str:
              f"{len(excluded)} left out (sources not distinguishable)")
     if len(excluded) == len(result.runs):
         # Every score's statistics would be NaN: say why there are none instead of printing a table of them.
-        tuned = is_finetune(result.config["benchmark"]["ground_truth"])
+        tuned = not few_shot(result.config["benchmark"])
         what, noise, more = (("fine-tuned", "seeds'", "more seeds (finetune.seeds)") if tuned else
                              ("few-shot", "episodes'", "more episodes (benchmark.fewshot.episodes)"))
         return "\n".join([first, f"No score can be evaluated: on every target the sources' {what} accuracies did "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from finetune.benchmark.ground_truth import FINETUNE, is_finetune
+from finetune.benchmark.ground_truth import Protocol
 
 
 FORMAT = 1  # bump when what a cached target run holds changes
@@ -15,30 +15,56 @@ NAIVE = ("source_images", "source_classes", "random")
 REFERENCE_DISTANCE = "class_mean_emd"  # the recommender's original ranking, what every score is compared with
 
 
-def protocol_label(top_blocks: int, k) -> str:
-    """The name of a protocol: top<blocks>/k<k>, or top<blocks>/finetune."""
-    return f"top{int(top_blocks)}/{FINETUNE if is_finetune(k) else f'k{k}'}"
+@dataclass(frozen=True)
+class Accuracies:
+    """One protocol's accuracies on one target: the ImageNet network (`baseline`, one value per episode or seed)
+    held apart from the sources (`sources`, one row per source in the run's order), on the same episodes
+    (columns). Files store them as one array with the ImageNet row first; `from_rows` and `rows` are the only
+    places that know it."""
+
+    baseline: np.ndarray
+    sources: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows) -> Accuracies:
+        rows = np.asarray(rows, float)
+        return cls(rows[0], rows[1:])
+
+    def rows(self) -> np.ndarray:
+        """The stored layout: (1 + sources, episodes), ImageNet first."""
+        return np.vstack([self.baseline[None, :], self.sources])
+
+    @property
+    def n_episodes(self) -> int:
+        return int(self.baseline.shape[0])
+
+    def gains(self) -> np.ndarray:
+        """Each source's mean accuracy minus the ImageNet network's, over the paired episodes (a fraction)."""
+        mean = self.rows().mean(axis=1)
+        return mean[1:] - mean[0]
 
 
 @dataclass
 class TargetRun:
     """Everything measured for one target: accuracies per protocol and scores per stage-1 protocol.
 
-    accuracy[top_blocks][k]: (1 + n_sources, n_episodes), row 0 the ImageNet network, then `sources` in order;
-    the same episodes (columns) for every row. scores[top_blocks][score]: one value per source."""
+    accuracy[Protocol]: the ImageNet network and `sources` in order, on the same episodes (`Accuracies`).
+    scores[top_blocks][score]: one value per source."""
 
     target: str
     sources: list[str]
-    accuracy: dict[int, dict[str, np.ndarray]]
+    accuracy: dict[Protocol, Accuracies]
     scores: dict[int, dict[str, np.ndarray]]
     n_pool: int = 0
     n_test: int = 0
     seconds: float = 0.0
 
     def to_json(self) -> dict:
+        stored: dict[str, dict] = {}
+        for protocol, measured in self.accuracy.items():
+            stored.setdefault(str(protocol.top_blocks), {})[protocol.key] = measured.rows().tolist()
         return {"target": self.target, "sources": self.sources, "n_pool": self.n_pool, "n_test": self.n_test,
-                "seconds": self.seconds,
-                "accuracy": {str(b): {str(k): a.tolist() for k, a in ks.items()} for b, ks in self.accuracy.items()},
+                "seconds": self.seconds, "accuracy": stored,
                 "scores": {str(b): {s: v.tolist() for s, v in sc.items()} for b, sc in self.scores.items()}}
 
     def with_scores(self, top_blocks: int, added: dict[str, np.ndarray]) -> "TargetRun":
@@ -51,8 +77,8 @@ class TargetRun:
     def from_json(cls, d: dict) -> "TargetRun":
         return cls(target=d["target"], sources=list(d["sources"]), n_pool=d["n_pool"], n_test=d["n_test"],
                    seconds=d["seconds"],
-                   accuracy={int(b): {str(k): np.asarray(a, float) for k, a in ks.items()}
-                             for b, ks in d["accuracy"].items()},
+                   accuracy={Protocol.of(b, k): Accuracies.from_rows(a) for b, ks in d["accuracy"].items()
+                             for k, a in ks.items()},
                    scores={int(b): {s: np.asarray(v, float) for s, v in sc.items()} for b, sc in d["scores"].items()})
 
 

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from finetune.benchmark.diagnostics import feature_change, stage1_accuracy
 from finetune.benchmark.evaluate import evaluate, order_agreement
-from finetune.benchmark.ground_truth import headline_key, protocol_keys
+from finetune.benchmark.ground_truth import few_shot, headline as headline_protocol, protocols as measured_protocols
 from finetune.benchmark.measure import (
     dataset_refs,
     extract_shared,
@@ -29,7 +29,7 @@ from finetune.benchmark.measure import (
     target_cache_path,
 )
 from finetune.benchmark.mix import with_shipped_default
-from finetune.benchmark.results import Benchmark, protocol_label
+from finetune.benchmark.results import Benchmark
 from finetune.fewshot.episodes import pool_labels, refuse_k_beyond_the_pool
 from finetune.parallel import in_parallel, worker_pool
 from recommender import DatasetError, open_dataset, same_dataset
@@ -56,7 +56,7 @@ def plan(cfg: DictConfig) -> list[tuple[str, list[str]]]:
             raise DatasetError(f"benchmark: target {t!r} has fewer than two candidate sources; list at least two "
                                "other datasets in benchmark.sources.")
         pairs.append((t, chosen))
-        if cfg.benchmark.ground_truth == "fewshot":  # a k the pool cannot hold is refused before any work
+        if few_shot(cfg.benchmark):  # a k the pool cannot hold is refused before any work
             refuse_k_beyond_the_pool(pool_labels(opened[t], cfg), cfg.benchmark.fewshot.k, opened[t].class_names,
                                      f"benchmark.fewshot.k (target {t})")
     return pairs
@@ -130,27 +130,24 @@ def run_benchmark(cfg: DictConfig) -> Benchmark:
     runs = [run for run, _ in measured]
     timings["targets"] = {run.target: seconds for run, seconds in measured}
     timings["targets_seconds"] = time.perf_counter() - t0
-    ks = protocol_keys(bench)
     evidence = load_evidence(bench.get("evidence"))
     references = imagenet_references([t for t, _ in pairs], cfg, evidence)
     runs = with_shipped_default(runs, int(bench.headline.top_blocks), evidence, references)
     candidates = mix_candidates(cfg)
     protocols, measured = {}, {}
-    for b in bench.top_blocks:
-        for k in ks:
-            measured[protocol_label(b, k)] = (int(b), k)
-            protocols[protocol_label(b, k)] = evaluate(runs, int(b), k, int(bench.bootstrap), int(bench.seed),
-                                                       candidates=candidates)
-    head_k = headline_key(bench)
-    headline = protocol_label(bench.headline.top_blocks, head_k)
+    for protocol in measured_protocols(bench):
+        measured[protocol.label] = protocol
+        protocols[protocol.label] = evaluate(runs, protocol, int(bench.bootstrap), int(bench.seed),
+                                             candidates=candidates)
+    head = headline_protocol(bench)
+    headline = head.label
     if headline not in protocols:
         raise DatasetError(f"benchmark.headline={dict(bench.headline)} is not among the measured protocols "
                            f"{list(protocols)}; pick top_blocks from benchmark.top_blocks and k from "
                            "benchmark.fewshot.k.")
-    head = (int(bench.headline.top_blocks), head_k)
     sensitivity = {label: order_agreement(runs, head, measured[label]) for label in protocols if label != headline}
-    changed = feature_change(pairs, cfg, checkpoints, head[0]) if bench.ground_truth == "fewshot" else {}
-    own = stage1_accuracy(needed, cfg, checkpoints, head[0])
+    changed = feature_change(pairs, cfg, checkpoints, head.top_blocks) if not head.is_finetune else {}
+    own = stage1_accuracy(needed, cfg, checkpoints, head.top_blocks)
     return Benchmark(runs=runs, config=OmegaConf.to_container(cfg, resolve=True), protocols=protocols,
                      headline=headline, sensitivity=sensitivity, feature_change=changed, stage1_accuracy=own,
                      seconds=time.perf_counter() - start, timings=timings)

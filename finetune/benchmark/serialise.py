@@ -100,8 +100,7 @@ def to_json(result: Benchmark) -> dict:
         "order_agreement_with_headline": result.sensitivity,
         "feature_change_cka": result.feature_change,
         "stage1_accuracy": result.stage1_accuracy,
-        "episodes": {run.target: {str(b): {k: a.tolist() for k, a in ks.items()} for b, ks in run.accuracy.items()}
-                     for run in result.runs},
+        "episodes": {run.target: run.to_json()["accuracy"] for run in result.runs},
         "sources": {run.target: run.sources for run in result.runs},
         "seconds": result.seconds, "timings": result.timings,
         # How long measuring each target took when it was measured (cold), kept with its cache entry.

@@ -20,7 +20,8 @@ import numpy as np
 from finetune.benchmark.evaluate import evaluate
 from finetune.benchmark.measure import mix_candidates
 from finetune.benchmark.mix import DEFAULT, MIX, PRIOR, SHIPPED_PRIOR_SCORE, with_shipped_default
-from finetune.benchmark.results import TargetRun, protocol_label
+from finetune.benchmark.ground_truth import Protocol
+from finetune.benchmark.results import Accuracies, TargetRun
 from recommender import load_config
 from recommender.evidence import load_evidence
 
@@ -35,8 +36,8 @@ def runs_of(bench: dict, top_blocks: int) -> list[TargetRun]:
         sources = list(bench["sources"][target])
         scores = {name: np.array([by_source[s] for s in sources], float)
                   for name, by_source in measured["scores"].items() if name not in DERIVED}
-        accuracy = {int(b): {str(k): np.asarray(a, float) for k, a in ks.items()}
-                    for b, ks in bench["episodes"][target].items()}
+        accuracy = {Protocol.of(b, k): Accuracies.from_rows(a) for b, ks in bench["episodes"][target].items()
+                    for k, a in ks.items()}
         runs.append(TargetRun(target, sources, accuracy, {top_blocks: scores}))
     return runs
 
@@ -48,9 +49,10 @@ def main(argv: list[str]) -> None:
     runs = with_shipped_default(runs_of(bench, top_blocks), top_blocks, load_evidence(cfg.benchmark.get("evidence")))
     out = {"protocols": {}}
     for k in bench["episodes"][next(iter(bench["episodes"]))][str(top_blocks)]:
-        result = evaluate(runs, top_blocks, k, int(cfg.benchmark.bootstrap), int(cfg.benchmark.seed),
+        protocol = Protocol.of(top_blocks, k)
+        result = evaluate(runs, protocol, int(cfg.benchmark.bootstrap), int(cfg.benchmark.seed),
                           candidates=mix_candidates(cfg))
-        label = protocol_label(top_blocks, k)
+        label = protocol.label
         out["protocols"][label] = {"summary": result["summary"], "excluded_targets": result["excluded_targets"],
                                    "targets": {t: {key: v[key] for key in KEPT} for t, v in result["targets"].items()}}
         if label == bench["protocol"]["headline"]:

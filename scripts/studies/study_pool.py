@@ -74,6 +74,7 @@ def measure(cfg, sizes, out: Path) -> None:
     from recommender import open_dataset
     from recommender.data.datasets import catalog_sources
     from finetune.parallel import in_parallel, worker_pool
+    from finetune.benchmark.ground_truth import Protocol
     from finetune.benchmark.measure import measure_target, protocol_config
     from finetune.transfer.stages import train_source
     from recommender.common.logs import Steps
@@ -102,7 +103,7 @@ def measure(cfg, sizes, out: Path) -> None:
     for t in targets:
         run = measure_target(t, [ref for _, ref in sources[t]], cfg, checkpoints)
         runs[t] = {"roles": [role for role, _ in sources[t]], "refs": [ref for _, ref in sources[t]],
-                   "sources": run.sources, "accuracy": run.accuracy[4]["20"].tolist(),
+                   "sources": run.sources, "accuracy": run.accuracy[Protocol(4, 20)].rows().tolist(),
                    "logme": run.scores[4]["logme"].tolist(), "n_pool": run.n_pool, "n_test": run.n_test}
         log.info("measured %s", t)
     payload = {"protocol": "top4/k20", "episodes": int(cfg.benchmark.fewshot.episodes), "sizes": sizes,
@@ -401,6 +402,7 @@ def finetune_check(cfg, out: Path, size: int) -> None:
     from omegaconf import OmegaConf
 
     from recommender import open_dataset
+    from finetune.benchmark.ground_truth import Protocol
     from finetune.benchmark.measure import measure_target, protocol_config
     from finetune.transfer.stages import train_source
 
@@ -415,7 +417,7 @@ def finetune_check(cfg, out: Path, size: int) -> None:
         start = time.perf_counter()
         run = measure_target(t, refs, cfg, checkpoints)
         found[t] = {"sources": ["imagenet", f"emd{size}", f"random{size}-seed0"], "seeds": list(FINETUNE_SEEDS),
-                    "accuracy": run.accuracy[4]["finetune"].tolist(), "seconds": time.perf_counter() - start}
+                    "accuracy": run.accuracy[Protocol(4)].rows().tolist(), "seconds": time.perf_counter() - start}
         log.info("fine-tuned %s", t)
     (out / "finetune.json").write_text(json.dumps({"protocol": "top4/finetune", "size": size, "targets": found},
                                                   indent=1))
@@ -443,6 +445,7 @@ def resolution_check(cfg, out: Path) -> None:
     """Is 64 px the reason? For every target whose best catalog source beat ImageNet (interval above 0 in this
     study), that source again at Tiny ImageNet's 64 x 64, measured on the same episodes as the full-size one."""
     from recommender import open_dataset
+    from finetune.benchmark.ground_truth import Protocol
     from finetune.benchmark.measure import measure_target, protocol_config
     from finetune.transfer.stages import train_source
 
@@ -455,7 +458,7 @@ def resolution_check(cfg, out: Path) -> None:
         refs = [source, str(downsampled(cfg, source).resolve())]
         checkpoints = {(4, open_dataset(r, cfg).fingerprint): train_source(r, cfg4, int(cfg.benchmark.stage1_seed))
                        for r in refs}
-        acc = 100 * measure_target(target, refs, cfg, checkpoints).accuracy[4]["20"]
+        acc = 100 * measure_target(target, refs, cfg, checkpoints).accuracy[Protocol(4, 20)].rows()
         found[target] = {"source": source, "gain_full": _interval(acc[1] / 100 - acc[0] / 100),
                          "gain_64px": _interval(acc[2] / 100 - acc[0] / 100),
                          "64px_minus_full": _paired(acc[2] / 100, acc[1] / 100)}

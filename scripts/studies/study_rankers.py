@@ -33,8 +33,9 @@ from scipy import stats
 
 from finetune.evaluation import ranking_metrics
 from finetune.benchmark.mix import gains as mean_gains  # noqa: E402
+from finetune.benchmark.results import Accuracies  # noqa: E402
 from recommender.rankers.prior import (fit_prior_score, loto_prior as prior, prior_score,  # noqa: E402
-                                       prior_score_evidence)
+                                       prior_score_evidence, prior_values)
 from recommender.rankers.prior import PRIOR_SCORE_WEIGHTS as WEIGHTS  # noqa: E402
 from recommender.rankers.statistics import standardise as z  # noqa: E402
 
@@ -50,7 +51,7 @@ def load(path: Path):
     head = data["protocol"]["headline"]
     blocks, k = head.split("/")
     blocks, k = blocks.removeprefix("top"), k.removeprefix("k")
-    accuracy = {t: (data["sources"][t], np.asarray(data["episodes"][t][blocks][k], float)) for t in data["sources"]}
+    accuracy = {t: (data["sources"][t], Accuracies.from_rows(data["episodes"][t][blocks][k])) for t in data["sources"]}
     features = {}
     for t, (sources, _) in accuracy.items():
         scores = data["targets"][t]["scores"]
@@ -105,7 +106,7 @@ def pairwise_fit(targets, feats, gain, names):
 
 def evaluate(accuracy, features) -> dict:
     gain = mean_gains(accuracy)
-    mean_acc = {t: acc.mean(axis=1)[1:] for t, (_, acc) in accuracy.items()}
+    mean_acc = {t: measured.sources.mean(axis=1) for t, (_, measured) in accuracy.items()}
     results = {name: {} for name in ("prior", *MODEL, "prior+logme", "prior+model", "learned", "model_free",
                                      "source_classes", EMD)}
     chosen = {"prior+logme": {}, "prior+model": {}}
@@ -141,16 +142,16 @@ def shortlist_curve(accuracy, features) -> list[dict]:
     out = []
     for k in range(1, n + 1):
         per_target = {}
-        for t, (sources, acc) in accuracy.items():
+        for t, (sources, measured) in accuracy.items():
             p = prior(gain, {t})
-            quick = np.array([p.get(s, np.mean(list(p.values()))) for s in sources])
+            quick = prior_values(p, sources)
             order = np.argsort(-quick, kind="stable")
             final = np.empty(len(sources))
             final[order] = -np.arange(len(sources), dtype=float)  # below the shortlist: the prior's order
             top = order[:k]
             final[top] = len(sources) + prior_score(p, [sources[i] for i in top], [logme[t][sources[i]] for i in top],
                                                     fit_prior_score(gain, logme, {t}))
-            per_target[t] = ranking_metrics(final, acc.mean(axis=1)[1:])
+            per_target[t] = ranking_metrics(final, measured.sources.mean(axis=1))
         taus = np.array([m["weighted_tau"] for m in per_target.values()])
         out.append({"k": k, "networks": k, "mean_weighted_tau": float(taus.mean()),
                     "tau_ci95_over_targets": float(stats.t.ppf(0.975, len(taus) - 1) * taus.std(ddof=1)
@@ -166,8 +167,8 @@ def split_half(accuracy) -> dict:
     transfer would still score about this against 50-episode measurements; against all 100 episodes a little
     higher, so this is a lower bound of the ceiling that episode noise sets."""
     out = {}
-    for t, (_, acc) in accuracy.items():
-        even, odd = acc[:, 0::2].mean(axis=1)[1:], acc[:, 1::2].mean(axis=1)[1:]
+    for t, (_, measured) in accuracy.items():
+        even, odd = measured.sources[:, 0::2].mean(axis=1), measured.sources[:, 1::2].mean(axis=1)
         out[t] = ranking_metrics(even, odd)
     return out
 

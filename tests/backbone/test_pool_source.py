@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from finetune.benchmark.ground_truth import Protocol
 from recommender import load_config, open_dataset, recommend
 from recommender.data.subset import write_spec
 from recommender.pool import build_source
@@ -80,8 +81,8 @@ def test_a_built_source_runs_through_recommend_train_and_the_benchmark(pool_and_
                          "~benchmark.distances", "+benchmark.distances={class_mean_emd:{distance:class_mean_emd}}"],
                         config_name="benchmark")
     run = run_benchmark(bench).runs[0]
-    assert run.sources == ["built", "other"] and run.accuracy[2]["2"].shape == (3, 3)
-    assert np.all(np.isfinite(run.accuracy[2]["2"]))
+    assert run.sources == ["built", "other"] and run.accuracy[Protocol(2, 2)].rows().shape == (3, 3)
+    assert np.all(np.isfinite(run.accuracy[Protocol(2, 2)].rows()))
 
 
 def test_recommend_with_a_pool_ranks_the_source_built_for_the_target(pool_and_target):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATASETS, needs_shared
+from finetune.benchmark.ground_truth import Protocol
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides, shared_cach
     result = run_benchmark(cfg)
     run = result.runs[0]
     assert run.target == "plants" and run.sources == ["animals", "xray"]  # the target is never its own source
-    assert run.accuracy[2]["4"].shape == (3, 4)
+    assert run.accuracy[Protocol(2, 4)].rows().shape == (3, 4)
     data = to_json(result)
     scores = data["targets"]["plants"]["scores"]
     assert {"logme", "leep", "nce", "h_score", "gbc", "parc", "knn_loo", "class_mean_emd", "class_mean_emd_cosine_224",
@@ -47,7 +48,7 @@ def test_a_small_real_benchmark_end_to_end(tmp_path, test_overrides, shared_cach
     assert "data:image/png;base64," in paths["report.html"].read_text()
     # A second run reads every target from the cache: the same numbers.
     again = run_benchmark(cfg)
-    assert np.array_equal(again.runs[0].accuracy[2]["4"], run.accuracy[2]["4"])
+    assert np.array_equal(again.runs[0].accuracy[Protocol(2, 4)].rows(), run.accuracy[Protocol(2, 4)].rows())
 
 
 @needs_shared
@@ -63,7 +64,7 @@ def test_the_finetune_ground_truth_pairs_seeds_like_episodes(test_overrides, sha
                        "benchmark.headline.top_blocks=2", "benchmark.bootstrap=5", "benchmark.jobs=1",
                        "finetune.epochs.head=1", "finetune.epochs.finetune=1"], config_name="benchmark")
     result = run_benchmark(cfg)
-    accuracy = result.runs[0].accuracy[2]["finetune"]
+    accuracy = result.runs[0].accuracy[Protocol(2)].rows()
     assert accuracy.shape == (3, 2)  # ImageNet + 2 sources, one column per fine-tuning seed
     assert ((accuracy >= 0) & (accuracy <= 1)).all()
     assert to_json(result)["protocol"]["headline"] == "top2/finetune"
@@ -106,4 +107,4 @@ def test_two_worker_processes_give_the_same_networks_and_accuracies(tmp_path, te
     for name in weights_one:
         assert [n for n, _ in weights_one[name]] == [n for n, _ in weights_two[name]]
         assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(weights_one[name], weights_two[name]))
-    assert np.array_equal(one.runs[0].accuracy[2]["4"], two.runs[0].accuracy[2]["4"])
+    assert np.array_equal(one.runs[0].accuracy[Protocol(2, 4)].rows(), two.runs[0].accuracy[Protocol(2, 4)].rows())

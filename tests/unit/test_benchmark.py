@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from finetune.benchmark.results import TargetRun
+from finetune.benchmark.ground_truth import Protocol
+from finetune.benchmark.results import Accuracies, TargetRun
 from finetune.evaluation import distinguishable, mean_ci, ranking_metrics
 from finetune.benchmark.evaluate import evaluate
 from finetune.fewshot.episodes import draw_episodes, episode_accuracies, logistic_predict
@@ -82,11 +83,11 @@ def test_ranking_metrics_by_hand():
 def test_distinguishable_uses_a_paired_test():
     rng = np.random.default_rng(2)
     episode_effect = rng.normal(0, 0.1, 50)  # large, shared by all sources: cancels in a paired test
-    rows = [0.7 + episode_effect, 0.7 + episode_effect + 0.01 + rng.normal(0, 0.002, 50),
+    rows = [0.7 + episode_effect + 0.01 + rng.normal(0, 0.002, 50),
             0.7 + episode_effect + 0.02 + rng.normal(0, 0.002, 50), 0.7 + episode_effect + rng.normal(0, 0.002, 50)]
-    ok, p, test = distinguishable(np.array(rows))  # row 0 is the baseline and is not tested
+    ok, p, test = distinguishable(np.array(rows))  # the sources' rows only
     assert ok and p < 1e-6 and test.startswith("Friedman")
-    same = np.array([0.7 + episode_effect] * 4)
+    same = np.array([0.7 + episode_effect] * 3)
     assert distinguishable(same)[0] is False
 
 
@@ -97,20 +98,23 @@ def test_mean_ci_is_the_student_t_interval():
     assert half[0] == pytest.approx(stats.t.ppf(0.975, 3) * np.std([0.1, 0.2, 0.3, 0.4], ddof=1) / 2)
 
 
+P = Protocol(2, 20)  # the toy runs' protocol: top 2 blocks, 20 shots
+
+
 def _toy_run(name, gains, score):
     rng = np.random.default_rng(len(name))
     base = 0.6 + rng.normal(0, 0.05, 40)
     acc = np.vstack([base, *[base + g + rng.normal(0, 0.003, 40) for g in gains]])
     sources = [f"s{i}" for i in range(len(gains))]
-    return TargetRun(name, sources, {2: {"20": acc}}, {2: {"good": np.array(score, float),
-                                                             "bad": -np.array(score, float)}})
+    return TargetRun(name, sources, {P: Accuracies.from_rows(acc)}, {2: {"good": np.array(score, float),
+                                                                      "bad": -np.array(score, float)}})
 
 
 def test_evaluate_recomputes_from_its_own_numbers_and_leaves_out_indistinct_targets():
     runs = [_toy_run("a", [0.01, 0.03, 0.02], [1, 3, 2]), _toy_run("bb", [0.0, 0.0, 0.0], [1, 2, 3]),
             _toy_run("ccc", [0.05, 0.01, 0.03], [3, 1, 2])]
-    runs[1].accuracy[2]["20"][1:] = runs[1].accuracy[2]["20"][0]  # sources identical: not distinguishable
-    result = evaluate(runs, 2, "20", bootstrap=50, seed=0)
+    runs[1].accuracy[P].sources[:] = runs[1].accuracy[P].baseline  # sources identical: not distinguishable
+    result = evaluate(runs, P, bootstrap=50, seed=0)
     assert result["excluded_targets"] == ["bb"]
     assert result["summary"]["good"]["n_targets"] == 2
     assert result["summary"]["good"]["mean_kendall_tau"] == pytest.approx(1.0)
@@ -141,15 +145,15 @@ def test_the_source_prior_never_looks_at_the_target_it_scores():
 
     runs = [_toy_run("a", [0.01, 0.03, 0.02], [1, 3, 2]), _toy_run("bb", [0.02, 0.04, 0.00], [1, 2, 3]),
             _toy_run("ccc", [0.05, 0.01, 0.03], [3, 1, 2])]
-    prior = source_prior(runs, 2, "20", held_out="a")
+    prior = source_prior(runs, P, held_out="a")
     for i, source in enumerate(["s0", "s1", "s2"]):
-        expected = np.mean([r.accuracy[2]["20"][1 + i].mean() - r.accuracy[2]["20"][0].mean() for r in runs[1:]])
+        expected = np.mean([r.accuracy[P].sources[i].mean() - r.accuracy[P].baseline.mean() for r in runs[1:]])
         assert prior[source] == pytest.approx(expected)
-    before = with_prior(runs, 2, "20")[0].scores[2][PRIOR].copy()
-    runs[0].accuracy[2]["20"][1:] += 0.5  # the held-out target's own numbers do not move its prior ...
-    assert with_prior(runs, 2, "20")[0].scores[2][PRIOR] == pytest.approx(before)
-    runs[1].accuracy[2]["20"][2] += 0.5  # ... another target's numbers do
-    assert with_prior(runs, 2, "20")[0].scores[2][PRIOR][1] == pytest.approx(before[1] + 0.5 / 2)
+    before = with_prior(runs, P)[0].scores[2][PRIOR].copy()
+    runs[0].accuracy[P].sources[:] += 0.5  # the held-out target's own numbers do not move its prior ...
+    assert with_prior(runs, P)[0].scores[2][PRIOR] == pytest.approx(before)
+    runs[1].accuracy[P].sources[1] += 0.5  # ... another target's numbers do
+    assert with_prior(runs, P)[0].scores[2][PRIOR][1] == pytest.approx(before[1] + 0.5 / 2)
 
 
 def test_the_prototype_episode_classifier_matches_the_single_network_one():
@@ -185,12 +189,12 @@ def test_the_prior_mix_never_looks_at_the_target_it_scores():
 
     runs = [_toy_run("a", [0.01, 0.03, 0.02], [1, 3, 2]), _toy_run("bb", [0.02, 0.04, 0.00], [1, 2, 3]),
             _toy_run("ccc", [0.05, 0.01, 0.03], [3, 1, 2]), _toy_run("dddd", [0.0, 0.02, 0.01], [1, 3, 2])]
-    mixed, fits = with_mix(runs, 2, "20")
+    mixed, fits = with_mix(runs, P)
     assert set(fits["folds"]) == {"a", "bb", "ccc", "dddd"} and fits["all_targets"]["distance"] in ("good", "bad")
     before = mixed[0].scores[2][MIX].copy()
-    runs[0].accuracy[2]["20"][1:] = runs[0].accuracy[2]["20"][1:][::-1].copy()  # reorder a's own sources
-    assert with_mix(runs, 2, "20")[0][0].scores[2][MIX] == pytest.approx(before)
-    result = evaluate(runs, 2, "20", bootstrap=20, seed=0)
+    runs[0].accuracy[P].sources[:] = runs[0].accuracy[P].sources[::-1].copy()  # reorder a's own sources
+    assert with_mix(runs, P)[0][0].scores[2][MIX] == pytest.approx(before)
+    result = evaluate(runs, P, bootstrap=20, seed=0)
     assert MIX in result["summary"] and result["mix"]["folds"]["a"] == fits["folds"]["a"]
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from finetune.benchmark.mix import gains
+from finetune.benchmark.results import Accuracies
 from recommender.rankers.mix import fit_mix as fit, loto_scores, mixed_score
 from recommender.rankers.prior import loto_prior as prior
 
@@ -12,7 +13,7 @@ from recommender.rankers.prior import loto_prior as prior
 def test_gains_and_the_leave_one_target_out_prior_by_hand():
     acc = {"t1": (["a", "b"], np.array([[0.5, 0.7], [0.7, 0.9], [0.4, 0.6]])),  # imagenet 0.6, a 0.8, b 0.5
            "t2": (["a", "b"], np.array([[0.8, 0.8], [0.7, 0.7], [0.9, 0.9]]))}  # imagenet 0.8, a 0.7, b 0.9
-    g = gains(acc)
+    g = gains({t: (sources, Accuracies.from_rows(rows)) for t, (sources, rows) in acc.items()})
     assert g["t1"] == pytest.approx({"a": 0.2, "b": -0.1}) and g["t2"] == pytest.approx({"a": -0.1, "b": 0.1})
     assert prior(g) == pytest.approx({"a": 0.05, "b": 0.0})
     assert prior(g, {"t1"}) == pytest.approx({"a": -0.1, "b": 0.1})  # t1's own measurements are left out
