@@ -124,6 +124,84 @@ def evidence_notes(ranker, evidence: dict, cfg: DictConfig, catalogs: list[str |
     return [note]
 
 
+def shared_image_notes(target: ImageList, shared: dict[str, int]) -> list[str]:
+    """What the report says about sources holding the target's own images byte for byte (name -> count)."""
+    notes = []
+    for name, n in shared.items():
+        if n:  # the target's own images in a source: its score and gain describe the copy, not a transfer
+            notes.append(f"The target shares {n} of its {len(target.refs)} images, byte for byte, with the "
+                         f"source {name}: that source's place in the ranking says little about transfer, and "
+                         "training from it would put the target's test images into pretraining (train.py and "
+                         "validate.py refuse it).")
+            log.warning(notes[-1])
+    return notes
+
+
+def describe_candidates(opened: list[ImageList], cfg: DictConfig, extractor: Extractor, ranker,
+                        notes: list[str]) -> tuple[dict, list[Domain]]:
+    """(feature sets by dataset, domains in `opened` order, in the ranker's feature space): features from the
+    cache or extracted (with progress and the time left), unreadable images and dropped classes added to
+    `notes`."""
+    feature_sets, domains = {}, []
+    started, extracted = time.perf_counter(), 0
+    for i, images in enumerate(opened, start=1):
+        features = dataset_features(images, cfg, extractor=extractor)
+        if features.extracted:
+            extracted += 1
+            elapsed = time.perf_counter() - started
+            left = "" if i == len(opened) else f"; about {elapsed / extracted * (len(opened) - i):.0f} s left"
+            log.info("features %d/%d: %s (%d images) extracted and cached, %.0f s so far%s", i, len(opened),
+                     images.name, features.n_images, elapsed, left)
+        feature_sets[features.dataset] = features
+        domains.append(build_domain(features, cfg.domain.min_images_per_class, needs_features(ranker.table)))
+    domains = represent(domains, **ranker.represent)
+    for dom in domains:
+        if dom.n_skipped:
+            notes.append(f"{dom.name}: {dom.n_skipped} unreadable image(s) skipped.")
+        if dom.dropped:
+            notes.append(f"{dom.name}: classes dropped (fewer than {cfg.domain.min_images_per_class} images): "
+                         + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
+    return feature_sets, domains
+
+
+def decide_start(ranker, evidence: dict | None, options: dict, cfg: DictConfig, target: ImageList,
+                 target_catalog: str | None, catalog_of: dict, results: list) -> dict:
+    """The verdict: what the benchmark measured about this ranking and each source (`verdict`), and where to
+    start: from this target's predicted gains under a ranker that predicts them (kind "gain"), else from the
+    gains measured on other targets. Sets each result's measured gain."""
+    judged = verdict(evidence, options, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
+                     int(cfg.backbone.image_size), OmegaConf.to_container(cfg.backbone, resolve=True),
+                     capped=cfg.features.max_images_per_class is not None)
+    for result in results:
+        result.gain = judged["gains"].get(result.name)
+    if ranker.kind != "gain":
+        return judged
+    # The catalog's figures hold under the catalog's protocol: every image, and a ranking of several sources.
+    as_validated = cfg.features.max_images_per_class is None and len(results) > 1
+    judged = predicted_verdict(judged, results, target.name, canonical_ref(str(cfg.target), target, cfg),
+                               (evidence.get("gain") or {}).get("summary") if as_validated else None)
+    if not as_validated:
+        judged["sentences"].append(
+            "The catalog's figures for this model are not quoted: they were measured with every image of each "
+            "dataset and several sources ranked, and this run "
+            + ("caps the images per class (features.max_images_per_class)." if len(results) > 1
+               else "ranks a single source."))
+    return judged
+
+
+def descriptor_qualities(opened: list[ImageList], domains: list[Domain], cfg: DictConfig, extractor: Extractor,
+                         notes: list[str]) -> dict:
+    """Each dataset's descriptor quality (k-NN on its test split); a dataset without one gets a note instead."""
+    log.info("descriptor quality: k-NN on the test split of %d datasets (extracted once, then cached)", len(opened))
+    quality = {}
+    for dom, images in zip(domains, opened):
+        try:
+            quality[dom.name] = descriptor_quality_of(images, cfg, extractor)
+        except DatasetError as err:  # a tiny dataset has no test split: rank it, but say why it has no score
+            notes.append(f"No descriptor-quality score: {err}")
+    return quality
+
+
 def recommend(target: str | None = None, sources: Sequence[str] | None = None, *,
               cfg: DictConfig | None = None, overrides: Sequence[str] = ()) -> Ranking:
     """Rank the candidate pretraining sources for `target`, best first, and decide where to start.
@@ -167,16 +245,9 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
     if OmegaConf.is_missing(cfg, "target"):
         raise DatasetError("No target dataset: pass target=<name or folder> (e.g. target=plants).")
     target_images, source_images, refs, notes = candidate_datasets(cfg)
-    shared = {images.name: shared_images(target_images, images) for images in source_images}
-    for name, n in shared.items():
-        if n:  # the target's own images in a source: its score and gain describe the copy, not a transfer
-            notes.append(f"The target shares {n} of its {len(target_images.refs)} images, byte for byte, with the "
-                         f"source {name}: that source's place in the ranking says little about transfer, and "
-                         "training from it would put the target's test images into pretraining (train.py and "
-                         "validate.py refuse it).")
-            log.warning(notes[-1])
-    extractor = make_extractor(cfg)
     opened = [target_images, *source_images]
+    shared = {images.name: shared_images(target_images, images) for images in source_images}
+    notes.extend(shared_image_notes(target_images, shared))
     options = OmegaConf.to_container(cfg.distance, resolve=True)
     ranker = build_ranker(options, cfg)
     evidence = load_evidence(options.get("evidence"), required=ranker.uses_evidence)
@@ -187,68 +258,26 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
                                     [images.name for images in source_images]))
     ranker.fit(evidence, target_catalog)
     ranker.check(target_images, source_images, catalog_of)
-    feature_sets = {}
-    domains = []
-    started, extracted = time.perf_counter(), 0
-    for i, images in enumerate(opened, start=1):
-        features = dataset_features(images, cfg, extractor=extractor)
-        if features.extracted:
-            extracted += 1
-            elapsed = time.perf_counter() - started
-            left = "" if i == len(opened) else f"; about {elapsed / extracted * (len(opened) - i):.0f} s left"
-            log.info("features %d/%d: %s (%d images) extracted and cached, %.0f s so far%s", i, len(opened),
-                     images.name, features.n_images, elapsed, left)
-        feature_sets[features.dataset] = features
-        domains.append(build_domain(features, cfg.domain.min_images_per_class, needs_features(ranker.table)))
-    domains = represent(domains, **ranker.represent)
-    target_domain, source_domains = domains[0], domains[1:]
-    for dom in [target_domain, *source_domains]:
-        if dom.n_skipped:
-            notes.append(f"{dom.name}: {dom.n_skipped} unreadable image(s) skipped.")
-        if dom.dropped:
-            notes.append(f"{dom.name}: classes dropped (fewer than {cfg.domain.min_images_per_class} images): "
-                         + ", ".join(f"{c} ({n})" for c, n in dom.dropped.items()))
+    extractor = make_extractor(cfg)
+    feature_sets, domains = describe_candidates(opened, cfg, extractor, ranker, notes)
     candidates = [Candidate(images, dom, catalog_of.get(images.name)) for images, dom in zip(opened, domains)]
-    scored = ranker.score(candidates[0], candidates[1:])
-    results = rank_sources(target_domain, source_domains, scored, float(cfg.distance.gamma))
+    results = rank_sources(domains[0], domains[1:], ranker.score(candidates[0], candidates[1:]),
+                           float(cfg.distance.gamma))
     for result in results:
         notes.extend(n for n in result.notes if n not in notes)  # a note shared by several sources, once
-    judged = verdict(evidence, options, target_catalog, [(r.name, catalog_of.get(r.name)) for r in results],
-                     int(cfg.backbone.image_size), OmegaConf.to_container(cfg.backbone, resolve=True),
-                     capped=cfg.features.max_images_per_class is not None)
-    ref_of = {d.name: ref for d, ref in zip(source_domains, refs)}  # display names are unique
+    ref_of = {d.name: ref for d, ref in zip(domains[1:], refs)}  # display names are unique
     for result in results:
         result.ref = ref_of[result.name]
-        result.gain = judged["gains"].get(result.name)
         result.shared_images = shared.get(result.name, 0)
-    if ranker.kind == "gain":  # the verdict comes from this target's predicted gains
-        # The catalog's figures hold under the catalog's protocol: every image, and a ranking of several sources.
-        as_validated = cfg.features.max_images_per_class is None and len(results) > 1
-        judged = predicted_verdict(judged, results, target_images.name,
-                                   canonical_ref(str(cfg.target), target_images, cfg),
-                                   (evidence.get("gain") or {}).get("summary") if as_validated else None)
-        if not as_validated:
-            judged["sentences"].append(
-                "The catalog's figures for this model are not quoted: they were measured with every image of "
-                "each dataset and several sources ranked, and this run "
-                + ("caps the images per class (features.max_images_per_class)." if len(results) > 1
-                   else "ranks a single source."))
-    all_domains = [target_domain, *source_domains]
-    quality = {}
-    if cfg.report.explain:
-        log.info("descriptor quality: k-NN on the test split of %d datasets (extracted once, then cached)",
-                 len(opened))
-        for dom, images in zip(domains, opened):
-            try:
-                quality[dom.name] = descriptor_quality_of(images, cfg, extractor)
-            except DatasetError as err:  # a tiny dataset has no test split: rank it, but say why it has no score
-                notes.append(f"No descriptor-quality score: {err}")
+    judged = decide_start(ranker, evidence, options, cfg, target_images, target_catalog, catalog_of, results)
+    quality = descriptor_qualities(opened, domains, cfg, extractor, notes) if cfg.report.explain else {}
+    target_domain = domains[0]
     return Ranking(
         target=target_domain,
         sources=results,
-        distance_names=[d.name for d in all_domains],
+        distance_names=[d.name for d in domains],
         evidence=judged,
-        table=lambda: cached_table(all_domains, feature_sets, ranker.table, cfg,
+        table=lambda: cached_table(domains, feature_sets, ranker.table, cfg,
                                    {(target_domain.name, r.name): r.distance for r in results
                                     if r.distance is not None}),
         config=OmegaConf.to_container(cfg, resolve=True),
@@ -257,7 +286,7 @@ def recommend(target: str | None = None, sources: Sequence[str] | None = None, *
         kind=ranker.kind,
         table_label=ranker.table_label,
         notes=notes,
-        domains={d.name: d for d in all_domains},
+        domains={d.name: d for d in domains},
         feature_sets=feature_sets,
         descriptor_quality=quality,
     )

@@ -180,6 +180,13 @@ class ModelScore(Ranker):
                       f"(top {self.top_blocks} blocks trained on the source) on the target's train+val images")
         return self
 
+    @classmethod
+    def validated_as(cls, evidence: dict, options, any_prior: bool, image_size: int) -> str | None:
+        """The score's own benchmark row, under the benchmark's stage-1 protocol and image size only."""
+        same_protocol = str(evidence.get("protocol", "")).startswith(f"top{int(options.get('top_blocks', 4))}/")
+        same_size = image_size == int(evidence.get("image_size", image_size))
+        return str(options.get("score", "logme")) if same_protocol and same_size else None
+
     def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
         networks = trained_networks([s.images for s in sources], self.stage1, self.seed,
                                     int(self.options.get("jobs", 1)))
@@ -231,6 +238,14 @@ class PriorScore(Ranker):
                       "target's train+val images, both z-scored over the sources; the weight fitted "
                       "leave-one-target-out by the catalog benchmark")
         return self
+
+    @classmethod
+    def validated_as(cls, evidence: dict, options, any_prior: bool, image_size: int) -> str | None:
+        """Its benchmark row at the evidence's image size; with no source the prior knows, its score alone."""
+        section = evidence.get("prior_score")
+        if not section or image_size != int(evidence.get("image_size", image_size)):
+            return None
+        return "prior_score" if any_prior else str(section["score"])
 
     def shortlist(self, sources: list[Candidate]) -> tuple[list[str], list[str]]:
         """(the sources to train and score, the rest): the prior's first `distance.shortlist` sources and every

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from recommender.evidence import backbone_mismatch, measured_sources
+from recommender.rankers.base import validated_as
 
 WIDE_INTERVAL_POINTS = 4.0  # an interval wider than this (lower to upper bound) says: check by fine-tuning first
 
@@ -93,32 +94,6 @@ def predicted_verdict(base: dict, ranked: list, target_name: str, target_ref: st
             "predicted": {"source": top.name, "gain_points": p["predicted_gain_points"],
                           "low_points": p["low_points"], "high_points": p["high_points"],
                           "interval": p["interval"], "rule": rule_words(threshold, half)}}
-
-
-def _validated_score(evidence: dict, distance_cfg: dict, any_prior: bool = True,
-                     image_size: int | None = None) -> str | None:
-    """The benchmark's name for this distance configuration at this image size, if the committed benchmark
-    measured it. With no source the prior knows, prior_mix is its distance alone, and is validated as that."""
-    if distance_cfg.get("name") == "prior_mix":
-        return evidence["default"]["score"] if any_prior else evidence["default"]["all_targets"]["distance"]
-    if distance_cfg.get("name") == "prior_score":  # with no source the prior knows, its score alone
-        section = evidence.get("prior_score")
-        return None if not section else "prior_score" if any_prior else str(section["score"])
-    if distance_cfg.get("name") == "model_score":  # measured under the benchmark's own stage-1 protocol only
-        same_protocol = str(evidence.get("protocol", "")).startswith(f"top{int(distance_cfg.get('top_blocks', 4))}/")
-        return str(distance_cfg.get("score")) if same_protocol else None
-    ignored = ("gamma", "evidence", "image_size", "_target_")
-    wanted = {k: v for k, v in distance_cfg.items() if k not in ignored}
-    size = int(evidence.get("image_size", 0)) if image_size is None else int(image_size)
-    # Newer evidence lists every validated distance with its image size; older files, the mix's candidates only,
-    # all at the evidence's own image size.
-    measured_at = evidence.get("validated_distances") or {
-        n: {**d, "image_size": int(evidence.get("image_size", size))} for n, d in evidence["distances"].items()}
-    for name, measured in measured_at.items():
-        if int(measured.get("image_size", size)) == size and \
-                {k: v for k, v in measured.items() if k not in ignored} == wanted:
-            return name
-    return None
 
 
 def source_gains(evidence: dict, target: str | None, catalog_names) -> dict[str, dict | None]:
@@ -200,10 +175,7 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
     out = {"protocol": evidence.get("protocol"), "sentences": [],
            "target_in_catalog": target is not None and target in evidence["gains"]}
     measured = measured_sources(evidence)
-    score = _validated_score(evidence, distance_cfg, any(cat in measured for _, cat in ranked), image_size)
-    if distance_cfg.get("name") in ("prior_mix", "model_score", "prior_score") and \
-            image_size != int(evidence.get("image_size", image_size)):
-        score = None  # measured at the evidence's image size only
+    score = validated_as(evidence, distance_cfg, any(cat in measured for _, cat in ranked), image_size)
     if mismatch:  # another width: the ranking was not validated with it
         out["sentences"].append(f"Not validated for this backbone: {mismatch[1]}.")
         score = None

@@ -83,6 +83,12 @@ class Ranker:
         """One `Scored` per source, in the order given; higher is better."""
         raise NotImplementedError
 
+    @classmethod
+    def validated_as(cls, evidence: dict, options: Mapping, any_prior: bool, image_size: int) -> str | None:
+        """The row of the committed benchmark that measured this ranker with these options at this image size
+        (the report quotes its summary), or None. `any_prior`: some candidate is a source the catalog measured."""
+        return None
+
     # What reports and the pairwise table read; a fitted ranker's `table` is a DistanceSpec.
     label = ""
     table: DistanceSpec | None = None
@@ -106,6 +112,10 @@ def distance_scored(found: DistanceResult) -> Scored:
 class DistanceRanker(Ranker):
     """A model-free distance (recommender/distances/) as a ranker: it scores -distance; nothing to fit."""
 
+    @classmethod
+    def validated_as(cls, evidence: dict, options: Mapping, any_prior: bool, image_size: int) -> str | None:
+        return validated_distance(evidence, options, image_size)
+
     def fit(self, evidence: dict | None = None, held_out: str | None = None) -> DistanceRanker:
         self.table = configure(self.options)
         self.name, self.label = self.table.name, self.table.label
@@ -113,6 +123,29 @@ class DistanceRanker(Ranker):
 
     def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
         return [distance_scored(self.table.function(s.domain, target.domain)) for s in sources]
+
+
+def validated_distance(evidence: dict, options: Mapping, image_size: int | None = None) -> str | None:
+    """The benchmark's name for a distance configuration (its options, matched) at this image size, or None."""
+    ignored = ("gamma", "evidence", "image_size", "_target_")
+    wanted = {k: v for k, v in options.items() if k not in ignored}
+    size = int(evidence.get("image_size", 0)) if image_size is None else int(image_size)
+    # Newer evidence lists every validated distance with its image size; older files, the mix's candidates only,
+    # all at the evidence's own image size.
+    measured_at = evidence.get("validated_distances") or {
+        n: {**d, "image_size": int(evidence.get("image_size", size))} for n, d in evidence["distances"].items()}
+    for name, measured in measured_at.items():
+        if int(measured.get("image_size", size)) == size and \
+                {k: v for k, v in measured.items() if k not in ignored} == wanted:
+            return name
+    return None
+
+
+def validated_as(evidence: dict, options: Mapping, any_prior: bool, image_size: int) -> str | None:
+    """The committed benchmark's row that validated the ranker `options` names (`Ranker.validated_as`)."""
+    found = ranker_class(options)
+    ranker = found if isinstance(found, type) and issubclass(found, Ranker) else DistanceRanker
+    return ranker.validated_as(evidence, options, any_prior, image_size)
 
 
 def _entry_point(name: str):

@@ -115,6 +115,14 @@ class PriorMix(Ranker):
                                             "fitted leave-one-target-out)")
         return self
 
+    @classmethod
+    def validated_as(cls, evidence: dict, options, any_prior: bool, image_size: int) -> str | None:
+        """Its benchmark row, at the evidence's image size only; with no source the prior knows, its distance
+        alone, validated as that."""
+        if image_size != int(evidence.get("image_size", image_size)):
+            return None
+        return evidence["default"]["score"] if any_prior else evidence["default"]["all_targets"]["distance"]
+
     def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
         found = [self.table.function(s.domain, target.domain) for s in sources]
         values = mixed_score(self.prior_, [s.catalog for s in sources], [-f.value for f in found], self.c_, *self.sd_)
