@@ -89,7 +89,7 @@ class Ranking:
     # "model" (a score of each source's trained network on the target) or "prior_model" (prior + that score).
     kind: str = "distance"
     table_label: str = ""  # what the pairwise table (`distances`) holds: the distance under a combined ranking
-    evidence: dict = field(default_factory=dict)  # recommender.evidence.verdict: validation and plain verdicts
+    evidence: dict = field(default_factory=dict)  # recommender.explain.verdict: validation and plain verdicts
     notes: list[str] = field(default_factory=list)
     domains: dict[str, Domain] = field(default_factory=dict)
     feature_sets: dict = field(default_factory=dict)  # name -> train-split FeatureSet (per-image features)
@@ -118,7 +118,7 @@ class Ranking:
     @property
     def decision(self) -> str:
         """"source", "build" (a source built from a pool), "interchangeable", "imagenet" or "unmeasured"
-        (recommender.evidence.decide)."""
+        (recommender.explain.verdict.decide)."""
         return self.evidence.get("decision", "unmeasured")
 
     @property

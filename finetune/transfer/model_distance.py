@@ -1,15 +1,18 @@
-"""`distance=logme` (or any score of finetune/transferability) for `recommend`: rank sources by a model-based
-transferability score, for users who accept training every source first.
+"""The rankers that read each source's trained stage-1 network on the target (recommender.rankers.base.Ranker):
 
-Each source's stage-1 network (the benchmark's protocol: `distance.top_blocks` top blocks trained on the source,
-`finetune.*` for the rest) is trained on first use and reused from `finetune.checkpoint_dir` afterwards; the
-target's train+val images go through it (its frozen bottom once, cached), and the score reads the adapted pooled
-features (or the source-class probabilities, for LEEP and NCE) with the target's labels. The distance is
--score, so the ranking's "lower is better" holds; the score itself is kept in the result's parts.
+    ModelScore   distance=logme (or any score of finetune/transferability): one transferability score;
+    PriorScore   distance=prior_score: the catalog prior plus the LogME of each source's network;
+    Gain         distance=gain (the default): each source's predicted gain over ImageNet on this target.
 
-The recommender does not import this package: it finds `prior_score_distance` and `model_score_distance` by
-name through the entry points pyproject.toml declares (group "recommender.distances"); `register()` adds them
-to its registry by hand, for a process that runs from a checkout that is not installed.
+Each source's stage-1 network (the benchmark's protocol: top blocks trained on the source, `finetune.*` for the
+rest) is the shipped one, else trained on first use and reused from `finetune.checkpoint_dir` afterwards; the
+target's train+val images go through it (its frozen bottom once, cached), and a score reads the adapted pooled
+features (or the source-class probabilities, for LEEP and NCE) with the target's labels. Each ranker scores
+higher-is-better and keeps what its value is made of in the result's parts.
+
+The recommender does not import this package: it finds these classes by name through the entry points
+pyproject.toml declares (group "recommender.rankers"); `register()` adds them by hand, for a process that runs
+from a checkout that is not installed.
 """
 from __future__ import annotations
 

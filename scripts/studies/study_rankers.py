@@ -10,7 +10,7 @@ docs/rankers.md and docs/rankers.json. No network is trained here: the model-bas
 computed through each source's cached stage-1 network.
 
 Candidates, and how many were tried (each is a fit on the same ten targets, so the best of them is optimistic):
-  prior                the catalog prior alone (finetune.benchmark.mix.prior: the mean gain on the other targets)
+  prior                the catalog prior alone (recommender.rankers.prior.loto_prior: the mean gain on the other targets)
   logme, h_score_shrinkage, knn_loo    one model-based score alone
   prior+logme          z(prior) + w z(logme), w in WEIGHTS chosen by inner leave-one-target-out
   prior+model          z(prior) + w mean(z(logme), z(h_score_shrinkage), z(knn_loo)), w likewise
@@ -68,9 +68,7 @@ def with_prior(features, gain, held_out: set) -> dict:
     out = {}
     for t, rows in features.items():
         p = prior(gain, {*held_out, t})
-        sources = list(gain[t])
-        known = [p[s] for s in sources if s in p]
-        out[t] = {**rows, "prior": np.array([p.get(s, np.mean(known)) for s in sources])}
+        out[t] = {**rows, "prior": prior_values(p, list(gain[t]))}
     return out
 
 
