@@ -155,14 +155,65 @@ def decide(ranked: list[str], gains: list[dict | None], interchangeable: list[st
     return "source", f"Start from {top}: it gained {_points(gain)} over ImageNet weights alone."
 
 
+def validation(evidence: dict, distance_cfg: dict, ranked: list[tuple[str, str | None]], image_size: int,
+               mismatch: tuple[str, str] | None, capped: bool) -> tuple[dict | None, list[str]]:
+    """(the validated figures of this ranking in the committed benchmark, or None; the sentences that quote them,
+    or say why none is quoted: another backbone width, a capped or single-source run, a shortlist, or a ranking
+    the benchmark never measured)."""
+    measured = measured_sources(evidence)
+    score = validated_as(evidence, distance_cfg, any(cat in measured for _, cat in ranked), image_size)
+    if mismatch:  # another width: the ranking was not validated with it
+        return None, [f"Not validated for this backbone: {mismatch[1]}."]
+    if score and (capped or len(ranked) < 2):  # validated with every image, and several sources ranked
+        return None, ["The benchmark's figure for this ranking is not quoted: it was measured with every image of "
+                      "each dataset and several sources ranked, and this run "
+                      + ("ranks a single source." if len(ranked) < 2 else
+                         "caps the images per class (features.max_images_per_class).")]
+    shortlist = distance_cfg.get("shortlist")
+    if shortlist is not None and int(shortlist) < len(ranked):
+        return None, ([f"With distance.shortlist={shortlist} only part of the ranking used the trained networks: "
+                       "the figure validated for the whole ranking does not apply; docs/rankers.md gives each "
+                       "shortlist size's leave-one-target-out figure."] if score else [])
+    summaries = {**evidence["summary"], **({"prior_score": evidence["prior_score"]["summary"]}
+                                           if evidence.get("prior_score") else {})}
+    if not (score and score in summaries):
+        return None, ["This distance configuration is not in the committed benchmark: its ranking is not "
+                      "validated (run scripts/benchmark.py with it in benchmark.distances)."]
+    s = summaries[score]
+    lo, hi = s.get("ci95") or [float("nan")] * 2
+    return ({"score": score, "mean_weighted_tau": s["mean_weighted_tau"], "ci95": s.get("ci95"),
+             "mean_top1_regret": s.get("mean_top1_regret"), "n_targets": s.get("n_targets")},
+            [f"On the {s.get('n_targets')} catalog targets of the benchmark ({evidence.get('protocol')}, each target "
+             f"scored without its own measurements), this ranking's mean weighted Kendall tau with the measured "
+             f"transfer was {s['mean_weighted_tau']:.2f} [95% CI {lo:.2f}, {hi:.2f}], and taking its first source "
+             f"cost on average {s.get('mean_top1_regret', float('nan')):.2f} accuracy points against the best "
+             "source."])
+
+
+def interchangeable(gains: dict, ranked: list[tuple[str, str | None]]) -> list[str]:
+    """The sources whose measured gains over the targets in `gains` (target -> catalog source -> gain) do not
+    differ from the first source's (paired t-test over those targets, p >= 0.05; at least two shared targets)."""
+    top_catalog = ranked[0][1]
+    same = []
+    for name, cat in ranked[1:]:
+        pairs = [(g[top_catalog], g[cat]) for g in gains.values() if cat and top_catalog in g and cat in g]
+        if len(pairs) >= 2:
+            a, b = np.array(pairs).T
+            p = 1.0 if np.all(a == b) else float(stats.ttest_rel(a, b).pvalue)
+            if p >= 0.05:
+                same.append(name)
+    return same
+
+
 def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranked: list[tuple[str, str | None]],
             image_size: int, backbone: dict | None = None, capped: bool = False) -> dict:
     """What the report says about a ranking. ranked: (display name, catalog name or None), best first.
 
     - decision, headline: see `decide`; gains: display name -> measured gain over ImageNet in points (or None);
-    - validated: the configured distance's mean weighted tau, interval and top-1 regret in the benchmark;
+    - validated: the configured ranking's mean weighted tau, interval and top-1 regret in the benchmark
+      (`validation`);
     - interchangeable: the sources whose measured gain over ImageNet on the other catalog targets does not
-      differ from the top source's (paired t-test over those targets, p >= 0.05);
+      differ from the top source's (`interchangeable`);
     - start_from_imagenet: the top source's gain over ImageNet on the other catalog targets is within the noise
       (95% t-interval over targets reaching 0) or below it."""
     mismatch = None if evidence is None or backbone is None else backbone_mismatch(evidence, backbone)
@@ -172,58 +223,15 @@ def verdict(evidence: dict | None, distance_cfg: dict, target: str | None, ranke
                "No catalog benchmark evidence was found, so nothing here is validated.")
         return {"validated": None, "interchangeable": [], "start_from_imagenet": None, "decision": decision,
                 "headline": headline, "gains": {name: None for name, _ in ranked}, "sentences": [why]}
-    out = {"protocol": evidence.get("protocol"), "sentences": [],
+    validated, sentences = validation(evidence, distance_cfg, ranked, image_size, mismatch, capped)
+    out = {"protocol": evidence.get("protocol"), "sentences": sentences, "validated": validated,
            "target_in_catalog": target is not None and target in evidence["gains"]}
-    measured = measured_sources(evidence)
-    score = validated_as(evidence, distance_cfg, any(cat in measured for _, cat in ranked), image_size)
-    if mismatch:  # another width: the ranking was not validated with it
-        out["sentences"].append(f"Not validated for this backbone: {mismatch[1]}.")
-        score = None
-    not_quoted = bool(score and (capped or len(ranked) < 2))
-    if not_quoted:  # validated with every image, and several sources ranked
-        out["sentences"].append("The benchmark's figure for this ranking is not quoted: it was measured with every "
-                                "image of each dataset and several sources ranked, and this run "
-                                + ("ranks a single source." if len(ranked) < 2 else
-                                   "caps the images per class (features.max_images_per_class)."))
-        score = None
-    shortlist = distance_cfg.get("shortlist")
-    if score and shortlist is not None and int(shortlist) < len(ranked):
-        out["sentences"].append(f"With distance.shortlist={shortlist} only part of the ranking used the trained "
-                                "networks: the figure validated for the whole ranking does not apply; "
-                                "docs/rankers.md gives each shortlist size's leave-one-target-out figure.")
-        score = None
-    summaries = {**evidence["summary"], **({"prior_score": evidence["prior_score"]["summary"]}
-                                           if evidence.get("prior_score") else {})}
-    if score and score in summaries:
-        s = summaries[score]
-        out["validated"] = {"score": score, "mean_weighted_tau": s["mean_weighted_tau"], "ci95": s.get("ci95"),
-                            "mean_top1_regret": s.get("mean_top1_regret"), "n_targets": s.get("n_targets")}
-        lo, hi = s.get("ci95") or [float("nan")] * 2
-        out["sentences"].append(
-            f"On the {s.get('n_targets')} catalog targets of the benchmark ({evidence.get('protocol')}, each "
-            f"target scored without its own measurements), this ranking's mean weighted Kendall tau with the "
-            f"measured transfer was {s['mean_weighted_tau']:.2f} [95% CI {lo:.2f}, {hi:.2f}], and taking its "
-            f"first source cost on average {s.get('mean_top1_regret', float('nan')):.2f} accuracy points "
-            "against the best source.")
-    else:
-        out["validated"] = None
-        if not mismatch and not not_quoted and not (shortlist is not None and int(shortlist) < len(ranked)):
-            out["sentences"].append("This distance configuration is not in the committed benchmark: its ranking is "
-                                    "not validated (run scripts/benchmark.py with it in benchmark.distances).")
     per_catalog = source_gains(evidence, target, {cat for _, cat in ranked})
     out["gains"] = {name: per_catalog[cat] for name, cat in ranked}
-    gains = {t: g for t, g in evidence["gains"].items() if t != target}
-    top_name, top_catalog = ranked[0]
+    top_name = ranked[0][0]
     top_gain = out["gains"][top_name]
-    same = []
-    if top_gain is not None:
-        for name, cat in ranked[1:]:
-            pairs = [(g[top_catalog], g[cat]) for g in gains.values() if cat and top_catalog in g and cat in g]
-            if len(pairs) >= 2:
-                a, b = np.array(pairs).T
-                p = 1.0 if np.all(a == b) else float(stats.ttest_rel(a, b).pvalue)
-                if p >= 0.05:
-                    same.append(name)
+    same = [] if top_gain is None else \
+        interchangeable({t: g for t, g in evidence["gains"].items() if t != target}, ranked)
     out["interchangeable"] = same
     built = frozenset(name for name, cat in ranked if cat is not None and cat.startswith("built:"))
     out["decision"], out["headline"] = decide([name for name, _ in ranked], [out["gains"][n] for n, _ in ranked],
