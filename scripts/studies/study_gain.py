@@ -113,6 +113,36 @@ def ceiling(gains: dict, halves: dict, other: dict | None) -> dict:
     return out
 
 
+def split_half(source: Path) -> dict:
+    """The episodes' own ceiling for the shipped networks (whose gains a user of them gets): each target's gains
+    from its even episodes taken as a perfect predictor of those from its odd episodes (the same statistics as the
+    model: weighted τ, the verdict "best source if its gain > 0", its regret, go/no-go against the odd half's 95%
+    intervals). Half the episodes each, so a lower bound of what a perfect predictor of the full measurement scores."""
+    from finetune.benchmark.results import Accuracies
+
+    data = json.loads(source.read_text())
+    blocks, k = data["protocol"]["headline"].split("/")
+    taus, regrets, named, right, positives = [], [], [], [], []
+    for t in data["sources"]:
+        rows = np.asarray(data["episodes"][t][blocks.removeprefix("top")][k.removeprefix("k")], float)
+        even, odd = Accuracies.from_rows(rows[:, 0::2]), Accuracies.from_rows(rows[:, 1::2])
+        predicted, measured = 100 * even.gains(), 100 * odd.gains()
+        differences = 100 * (odd.sources - odd.baseline)
+        halves = stats.t.ppf(0.975, differences.shape[1] - 1) * differences.std(axis=1, ddof=1) \
+            / np.sqrt(differences.shape[1])
+        taus.append(weighted_tau(predicted, measured))
+        chosen = int(np.argmax(predicted)) if predicted.max() > 0 else None
+        regrets.append(decision_regret(measured, chosen))
+        positives += [t] if np.any(measured - halves > 0) else []
+        if chosen is not None:
+            named.append(t)
+            right += [t] if measured[chosen] > 0 else []
+    return {"split_half_weighted_tau": float(np.mean(taus)), "split_half_decision_regret": float(np.mean(regrets)),
+            "split_half_go_precision": len(right) / len(named) if named else None,
+            "split_half_go_recall": len([t for t in positives if t in named]) / len(positives) if positives else None,
+            "split_half_named": named, "split_half_positives": positives}
+
+
 def evidence_section(catalog: Catalog, result: dict, head: str) -> dict:
     """What recommend reads: per catalog target the fold fitted without it; for any other target the model
     fitted on every catalog target, with the features and threshold chosen by LOTO over all of them."""
@@ -219,9 +249,18 @@ def report(summary: dict, result: dict, ceil: dict, source: str, reference: dict
             f"with mean weighted τ {ceil['other_run_weighted_tau']:.2f}, and its verdict (best source if its gain > 0) "
             f"costs {ceil['other_run_decision_regret']:.2f} points of regret, with go/no-go recall "
             f"{ceil['other_run_go_recall']:.2f} and precision {ceil['other_run_go_precision']:.2f} (it names a "
-            f"source on {', '.join(ceil['other_run_named'])}): no predictor can be judged much beyond that with "
-            "this ground truth. The goals of weighted τ ≥ 0.80 and precision ≥ 0.8 sit at or above these figures.",
+            f"source on {', '.join(ceil['other_run_named'])}): no predictor of a *retrained* network's gain can be "
+            "judged much beyond that with this ground truth.",
         ]
+    lines += [
+        f"- For the shipped networks themselves (the ones a user of this tool trains from), only the episodes' noise "
+        f"counts. Each target's even episodes taken as a perfect predictor of its odd episodes rank them with mean "
+        f"weighted τ {ceil['split_half_weighted_tau']:.2f}, decide with regret {ceil['split_half_decision_regret']:.2f} "
+        f"points, go/no-go precision {ceil['split_half_go_precision']:.2f} and recall "
+        f"{ceil['split_half_go_recall']:.2f} (half the episodes each: a lower bound). So the ranking goal (weighted "
+        "τ ≥ 0.80) is not out of reach for noise: the model's 0.71 is short of signal; the precision goal (0.8) sits "
+        "at the ceiling of both rulers.",
+    ]
     lines += ["", "## Per target (catalog path)", "",
               "| target | features | threshold × q | q (90%) | verdict | its measured gain | regret | weighted τ | covered |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -266,7 +305,7 @@ def main(argv: list[str]) -> None:
     result = nested_loto(catalog, COVERAGE)
     summary = summarise(result, catalog, halves)
     summary["against_prior_score"] = against_default(result)
-    ceil = ceiling(gains, halves, other)
+    ceil = {**ceiling(gains, halves, other), **split_half(source)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "gain.json").write_text(json.dumps({"source": str(source), "protocol": head, "summary": summary,
                                                "ceiling": ceil, "imagenet_scores": reference,
