@@ -19,7 +19,7 @@ from recommender import DatasetError, ImageList, open_dataset, recommend, same_d
 
 from finetune.transfer.adapted import BASELINE, adapted_split, imagenet_split
 from finetune.evaluation import mean_ci
-from finetune.fewshot.episodes import logistic_probabilities
+from finetune.transferability.logistic import logistic_probabilities
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("random", "uncertainty", "margin", "top_score", "proportional")

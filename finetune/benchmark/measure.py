@@ -184,7 +184,8 @@ def _target_key(target: ImageList, sources: list[ImageList], checkpoints: dict, 
                "split": OmegaConf.to_container(cfg.split), "seed": int(cfg.seed),
                "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
                "cap": cfg.features.max_images_per_class}
-    for volatile in ("jobs", "bootstrap", "headline", "distances", "evidence"):  # not what accuracies depend on
+    # Not what the accuracies depend on; scores are added to a cached run when missing (with_missing_scores).
+    for volatile in ("jobs", "bootstrap", "headline", "distances", "evidence", "scores"):
         payload["benchmark"].pop(volatile, None)
     if payload["benchmark"]["fewshot"].get("classifier") == "logistic":
         # The default classifier is left out of the key, so targets measured before the option existed stay valid.
@@ -208,9 +209,13 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
     stored = read_json(cache)
     if stored is not None:
         try:
-            return with_model_free(TargetRun.from_json(stored), model_free_scores(target_ref, source_refs, cfg))
+            run = TargetRun.from_json(stored)
         except (ValueError, KeyError, TypeError) as err:
             log.warning("Benchmark cache %s is unreadable (%s); measuring again.", cache, err)
+        else:
+            if with_missing_scores(run, target, sources, cfg, checkpoints):
+                write_json(cache, run.to_json())
+            return with_model_free(run, model_free_scores(target_ref, source_refs, cfg))
     pool_splits, test_splits = ("train", "val"), ("test",)
     base_pool, base_test = imagenet_split(target, cfg, pool_splits), imagenet_split(target, cfg, test_splits)
     if len(base_test.labels) == 0:
@@ -242,6 +247,24 @@ def measure_target(target_ref: str, source_refs: list[str], cfg: DictConfig, che
                     n_pool=len(base_pool.labels), n_test=len(base_test.labels), seconds=time.perf_counter() - start)
     write_json(cache, run.to_json())
     return with_model_free(run, model_free_scores(target_ref, source_refs, cfg))
+
+
+def with_missing_scores(run: TargetRun, target: ImageList, sources: list[ImageList], cfg: DictConfig,
+                        checkpoints: dict) -> bool:
+    """Add to a cached run the transferability scores `benchmark.scores` names that it lacks, from each source
+    network's cached adapted train+val features: a new score needs no re-measuring. Whether any was added."""
+    wanted = [n for n in cfg.benchmark.scores if n in REGISTRY]
+    added = False
+    for b in cfg.benchmark.top_blocks:
+        b = int(b)
+        missing = [n for n in wanted if n not in run.scores.get(b, {})]
+        if missing:
+            cfg_b = protocol_config(cfg, b)
+            pools = [adapted_split(checkpoints[(b, src.fingerprint)], target, cfg_b, ("train", "val"))
+                     for src in sources]
+            run.scores.setdefault(b, {}).update(model_based_scores(pools, missing))
+            added = True
+    return added
 
 
 def with_model_free(run: TargetRun, free: dict) -> TargetRun:

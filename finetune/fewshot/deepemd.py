@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from finetune.fewshot.episodes import logistic_predict
+from finetune.transferability.logistic import logistic_predict
 
 CLASSIFIERS = ("logistic", "prototype", "deepemd", "deepemd_cloud")
 

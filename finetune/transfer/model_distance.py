@@ -300,7 +300,7 @@ class PriorScore(Ranker):
 class Gain(Ranker):
     """`distance=gain`: each source's predicted accuracy gain over the ImageNet network on *this* target, in points,
     with a 90% interval (recommender.rankers.gain). The features are each source network's scores on the target
-    minus the ImageNet network's own (LogME, shrinkage H-score, kNN, as the evidence's model names them) and, for a
+    minus the ImageNet network's own (the few-shot probe, LogME, ..., as the evidence's model names them) and, for a
     source the catalog measured, its prior (mean gain on the other catalog targets). A catalog target gets the
     model fitted without it (nested leave-one-target-out); any other target the model fitted on every catalog
     target; a source the catalog never measured (a user's folder) the model fitted without the prior."""
@@ -308,7 +308,7 @@ class Gain(Ranker):
     name, kind, uses_evidence = "gain", "gain", True
 
     def fit(self, evidence: dict | None = None, held_out: str | None = None) -> Gain:
-        from recommender.rankers.gain import model_scores
+        from recommender.rankers.gain import PRIOR, model_scores
 
         refuse_fixed_options("gain", self.options)
         self.section = evidence.get("gain")
@@ -327,10 +327,13 @@ class Gain(Ranker):
             raise EvidenceError(f"distance.evidence: the gain model names {unknown}, which are not feature scores "
                                 "of finetune.transferability; fix the file or run scripts/studies/study_gain.py again.")
         self.table = pairwise_table()
+        fold = self.section["folds"].get(held_out) or self.section["all_targets"]
+        reads_prior = PRIOR in fold["catalog"]["features"]
         self.label = ("the predicted gain over ImageNet on this target: a linear model of each source network's "
-                      "scores on the target relative to the ImageNet network's (" + ", ".join(self.score_names)
-                      + ") and, for a catalog source, the catalog prior, fitted leave-one-target-out on the catalog "
-                      "benchmark, with a 90% conformal interval")
+                      "scores on the target relative to the ImageNet network's (" + ", ".join(
+                          f for f in fold["catalog"]["features"] if f != PRIOR) + ")"
+                      + (" and, for a catalog source, the catalog prior" if reads_prior else "")
+                      + ", fitted leave-one-target-out on the catalog benchmark, with a 90% conformal interval")
         return self
 
     def check(self, target: ImageList, sources: list[ImageList], catalog_of: dict) -> None:

@@ -19,6 +19,7 @@ from .leep import leep
 from .logme import logme
 from .nce import nce
 from .parc import parc
+from .probe import fewshot_probe
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ REGISTRY: dict[str, Score] = {s.name: s for s in (
     Score("gbc", gbc, "features", "Pandy et al., CVPR 2022"),
     Score("parc", parc, "features", "Bolya et al., NeurIPS 2021"),
     Score("knn_loo", knn_loo_accuracy, "features", "k-NN leave-one-out accuracy"),
+    Score("fewshot_probe", fewshot_probe, "features", "the benchmark's 20-shot logistic regression on train+val"),
 )}
 
 __all__ = ["REGISTRY", "Score", "logme", "leep", "nce", "h_score", "h_score_shrinkage", "gbc", "parc",
-           "knn_loo_accuracy"]
+           "knn_loo_accuracy", "fewshot_probe"]

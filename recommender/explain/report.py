@@ -29,6 +29,9 @@ def _gain_cell(gain: dict | None) -> str:
 
 
 GAIN_COLUMN = "gain over ImageNet, points (95% CI)"
+# What a gain ranker's parts hold besides the network scores it read (finetune.transfer.model_distance.Gain).
+GAIN_PARTS = ("predicted_gain_points", "low_points", "high_points", "interval", "model", "half_width",
+              "threshold_half_widths", "prior_gain_points", "network")
 PREDICTED_COLUMN = "predicted gain here, points [90%]"
 MEASURED_COLUMN = "measured on other targets (95% CI)"
 
@@ -46,12 +49,15 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
                         f"[{points(s.parts['low_points'])}, {points(s.parts['high_points'])}]"
                         + ("" if s.parts.get("model") == "catalog" else " *")))
         columns.append((MEASURED_COLUMN, lambda s: _gain_cell(s.gain)))
-        columns.append(("logme", lambda s: f"{s.parts['logme']:.4f}" if "logme" in s.parts else "—"))
+        # The network score the gain model read (its first, when it read several), as measured on this target.
+        read = next((k for k in ranking.sources[0].parts if k not in GAIN_PARTS), None)
+        if read:
+            columns.append((read, lambda s: f"{s.parts[read]:.4f}" if read in s.parts else "—"))
         header = ("rank", "source", *(c for c, _ in columns), "classes", "images", "skipped")
         body = [(str(s.rank), _flagged(s), *(f(s) for _, f in columns), str(s.n_classes), str(s.n_images),
                  str(s.n_skipped)) for s in ranking.sources]
-        return header, [*body, ("—", f"{IMAGENET} (no source)", "+0.0 (reference)", "+0.0 (reference)", "", "", "",
-                                "")]
+        return header, [*body, ("—", f"{IMAGENET} (no source)", "+0.0 (reference)", "+0.0 (reference)",
+                                *([""] * (len(columns) - 2)), "", "", "")]
     if kind == "model":
         columns.append((score_name, lambda s: f"{s.score:.4f}"))
     if kind in ("mix", "prior_model"):
@@ -288,10 +294,10 @@ METHOD = {
                  "the target and each source is {base}, solved exactly; sources are ranked by distance, smallest "
                  "first; similarity = exp(−gamma × distance)."),
     "gain": ("Each source's stage-1 network (its top 4 blocks trained on the source; the shipped file when the "
-             "networks folder has it) and the ImageNet network embed the target's train+val images, and three "
-             "transferability scores read those features. The features of the gain model are each source score "
-             "minus the ImageNet network's, and, for a catalog source, its mean measured gain on the other catalog "
-             "targets; {base}. Its coefficients, the interval's half-width (split-conformal over held-out "
+             "networks folder has it) and the ImageNet network embed the target's train+val images, and the "
+             "transferability scores the evidence's model names read those features; its features are each source "
+             "network's score minus the ImageNet network's and, where the model reads it, a catalog source's mean "
+             "measured gain on the other catalog targets; {base}. Its coefficients, the interval's half-width (split-conformal over held-out "
              "targets) and the verdict's rule were fitted by nested leave-one-target-out on the committed "
              "benchmark (docs/gain/gain.md). Higher predicted gains rank first."),
     "model": ("Each source's stage-1 network (its top blocks trained on the source) embeds the target's train+val "

@@ -8,6 +8,10 @@ Features x_f (named in FEATURES):
                                         *minus the same score of the ImageNet network* on those images (You et al.,
                                         ICML 2021; Ibrahim et al., ICLR 2022; a leave-one-out 1-NN accuracy), so
                                         the feature says how much better s's features fit t than ImageNet's do;
+    fewshot_probe                       the benchmark's own 20-shot logistic regression run on t's train+val
+                                        images alone (support sets drawn from them, the other images scored),
+                                        s's network minus ImageNet's on the same support sets: a direct estimate
+                                        of the gain that never reads t's test split;
     prior                               s's mean measured gain on the catalog targets other than t (points); a
                                         source nobody measured (a user's folder) has none, and is predicted by the
                                         model fitted without it.
@@ -32,7 +36,7 @@ import numpy as np
 
 from recommender.rankers.statistics import decision_regret
 
-FEATURES = ("logme", "h_score_shrinkage", "knn_loo", "prior")
+FEATURES = ("logme", "h_score_shrinkage", "knn_loo", "fewshot_probe", "prior")
 PRIOR = "prior"
 
 
@@ -162,14 +166,17 @@ def shipped_predictions(section: dict, target: str | None, sources: list[str], r
     benchmark: a catalog target gets the fold fitted without it, any other target the fit on every catalog target;
     a source with a prior (points, `prior_points`) the catalog model, one without it the model without the prior.
     relative: source -> score name -> (source network's score - ImageNet network's score) on the target.
-    Returns ([(mean, low, high, "catalog" | "user", model)] in source order, the verdict's threshold)."""
+    Returns ([(mean, low, high, "catalog" | "user", model)] in source order, the verdict's threshold); "user" marks
+    a source without a prior."""
     fold = section["folds"].get(target) or section["all_targets"]
     models = {path: GainModel.from_dict(fold[path]) for path in ("catalog", "user")}
     out = []
     for s in sources:
         prior = prior_points.get(s)
-        path = "catalog" if prior is not None and PRIOR in models["catalog"].features else "user"
-        model = models[path]
+        # "catalog": a source the catalog measured; "user": one it never did, predicted by the model without the
+        # prior (the catalog model itself when that reads no prior).
+        path = "catalog" if prior is not None else "user"
+        model = models["catalog"] if prior is not None or PRIOR not in models["catalog"].features else models["user"]
         mean, low, high = (float(v[0]) for v in model.predict([row_features(relative[s], prior, model.features)]))
         out.append((mean, low, high, path, model))
     return out, float(fold["threshold"])
@@ -184,8 +191,15 @@ def model_scores(section: dict) -> list[str]:
 
 # --- nested leave-one-target-out: how the model and its rule are chosen and judged -------------------------------
 CANDIDATES = (("logme",), ("logme", PRIOR), ("logme", "knn_loo", PRIOR),
-              ("logme", "h_score_shrinkage", "knn_loo", PRIOR))
+              ("logme", "h_score_shrinkage", "knn_loo", PRIOR), ("fewshot_probe",), ("fewshot_probe", PRIOR))
 THRESHOLDS = (0.0, 0.5, 1.0)
+
+
+def measured_candidates(catalog: Catalog) -> tuple[tuple[str, ...], ...]:
+    """The candidate feature sets whose scores the catalog holds for every (target, source): a benchmark that did
+    not measure a score (an older run) is judged on the others."""
+    held = set.intersection(*(set(r) for per in catalog.relative.values() for r in per.values()))
+    return tuple(c for c in CANDIDATES if all(f == PRIOR or f in held for f in c))
 
 
 def without_prior(features: tuple[str, ...]) -> tuple[str, ...]:
@@ -208,9 +222,10 @@ def inner_choice(catalog: Catalog, train: list[str], held_out: str | None, cover
     earlier (simpler) feature set and the larger (more cautious) threshold. `held_out` (None: none) is left out
     of every prior as well."""
     outer = set() if held_out is None else {held_out}
+    candidates = measured_candidates(catalog)
     fits = {}
     errors = []
-    for features in CANDIDATES:
+    for features in candidates:
         err = []
         for u in train:
             model = GainModel(features, coverage).fit(catalog, [t for t in train if t != u], {*outer, u})
@@ -218,7 +233,7 @@ def inner_choice(catalog: Catalog, train: list[str], held_out: str | None, cover
             sources, mean, _, _ = predict_target(model, catalog, u, outer)
             err.extend(np.abs(mean - np.array([catalog.gains[u][s] for s in sources])))
         errors.append(float(np.mean(err)))
-    features = CANDIDATES[int(np.argmin(np.round(errors, 9)))]
+    features = candidates[int(np.argmin(np.round(errors, 9)))]
     regrets = []
     for threshold in THRESHOLDS:
         r = []
@@ -231,7 +246,7 @@ def inner_choice(catalog: Catalog, train: list[str], held_out: str | None, cover
         regrets.append(float(np.mean(r)))
     best = min(regrets)
     threshold = max(t for t, r in zip(THRESHOLDS, regrets) if r <= best + 1e-9)
-    return features, threshold, dict(zip(map("+".join, CANDIDATES), errors)), dict(zip(map(str, THRESHOLDS), regrets))
+    return features, threshold, dict(zip(map("+".join, candidates), errors)), dict(zip(map(str, THRESHOLDS), regrets))
 
 
 def nested_loto(catalog: Catalog, coverage: float = 0.9) -> dict:

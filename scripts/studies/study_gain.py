@@ -4,10 +4,10 @@ ImageNet, does its interval hold, and does its verdict lose less than always ans
     python scripts/studies/study_gain.py [docs/benchmark/benchmark.json [docs/gain [docs/benchmark_intel/benchmark.json]]]
 
 Reads the benchmark's headline protocol (each source's mean gain over the ImageNet network over paired few-shot
-episodes, and each source network's LogME, shrinkage H-score and kNN on the target), computes the ImageNet
+episodes, and each source network's LogME, shrinkage H-score, kNN and few-shot probe on the target), computes the ImageNet
 network's own scores on every target from the cached features (`finetune.transfer.adapted.imagenet_scores`, the
 function `recommend` calls), and runs `recommender.rankers.gain.nested_loto`: for each target, the feature set
-(4 candidates), the verdict threshold (3 candidates), the coefficients and the conformal interval are chosen and
+(6 candidates), the verdict threshold (3 candidates), the coefficients and the conformal interval are chosen and
 fitted on the other nine targets only. Writes <out>/gain.md and <out>/gain.json, and the `gain` section of the
 evidence beside the benchmark (conf/evidence/catalog.json for the committed run in docs/benchmark/).
 
@@ -28,7 +28,7 @@ from recommender.rankers.gain import (CANDIDATES, THRESHOLDS, Catalog, GainModel
 from recommender.rankers.statistics import decision_regret, t_interval, weighted_tau
 
 ROOT = Path(__file__).resolve().parents[2]
-SCORES = ("logme", "h_score_shrinkage", "knn_loo")
+SCORES = ("logme", "h_score_shrinkage", "knn_loo", "fewshot_probe")
 COVERAGE = 0.9
 
 
@@ -40,7 +40,8 @@ def measured(path: Path) -> tuple[dict, dict, dict, str]:
     for t, r in data["targets"].items():
         gains[t] = {s: 100 * float(g) for s, g in r["gain_over_imagenet"].items()}
         halves[t] = {s: 100 * float(h) for s, h in r["gain_ci95"].items()}
-        scores[t] = {s: {n: float(r["scores"][n][s]) for n in SCORES} for s in gains[t]}
+        # An older benchmark may lack a score (the Intel run has no fewshot_probe): only its gains are read then.
+        scores[t] = {s: {n: float(r["scores"][n][s]) for n in SCORES if n in r["scores"]} for s in gains[t]}
     return gains, halves, scores, head
 
 
@@ -206,8 +207,13 @@ def report(summary: dict, result: dict, ceil: dict, source: str, reference: dict
         "figures as slightly optimistic. Before this run, on the two earlier benchmarks (networks retrained on an "
         "AMD and an Intel machine), each feature set fixed and a Huber loss in place of least squares were also "
         "looked at; Huber moved weighted τ by at most 0.02 and some sets' decision regret in both directions, and "
-        "none was adopted. All "
-        "gains and regrets are accuracy points.", "",
+        "none was adopted. The two feature sets with the few-shot probe (`fewshot_probe`: the benchmark's own "
+        "20-shot logistic regression run on each target's train+val images alone) were added in session 14, after "
+        "the probe alone was looked at on these ten targets in five settings (support from the train split and "
+        "queries from the validation split with k 5, 10, 20 and 20 or 50 episodes; then the shipped one), its order "
+        "scoring mean weighted τ 0.71 to 0.82; the shipped probe fixes k at the benchmark's headline k (20) and 20 "
+        "episodes for cost, support drawn from train+val and the other train+val images as queries (0.82 alone). "
+        "All gains and regrets are accuracy points.", "",
         "## Answer", "",
         f"- Coverage of the 90% interval: **{100 * c['coverage']:.0f}%** of {c['n_predictions']} measured gains "
         f"(95% Clopper-Pearson {100 * c['coverage_ci95'][0]:.0f}–{100 * c['coverage_ci95'][1]:.0f}%); for a "
@@ -257,9 +263,9 @@ def report(summary: dict, result: dict, ceil: dict, source: str, reference: dict
         f"counts. Each target's even episodes taken as a perfect predictor of its odd episodes rank them with mean "
         f"weighted τ {ceil['split_half_weighted_tau']:.2f}, decide with regret {ceil['split_half_decision_regret']:.2f} "
         f"points, go/no-go precision {ceil['split_half_go_precision']:.2f} and recall "
-        f"{ceil['split_half_go_recall']:.2f} (half the episodes each: a lower bound). So the ranking goal (weighted "
-        "τ ≥ 0.80) is not out of reach for noise: the model's 0.71 is short of signal; the precision goal (0.8) sits "
-        "at the ceiling of both rulers.",
+        f"{ceil['split_half_go_recall']:.2f} (half the episodes each: a lower bound). Episode noise alone leaves "
+        f"room for a weighted τ up to at least {ceil['split_half_weighted_tau']:.2f}; a go/no-go precision of 0.8 is "
+        "about what either ruler allows a perfect predictor.",
     ]
     lines += ["", "## Per target (catalog path)", "",
               "| target | features | threshold × q | q (90%) | verdict | its measured gain | regret | weighted τ | covered |",

@@ -9,7 +9,8 @@ from finetune.benchmark.ground_truth import Protocol
 from finetune.benchmark.results import Accuracies, TargetRun
 from finetune.evaluation import distinguishable, mean_ci, ranking_metrics
 from finetune.benchmark.evaluate import evaluate
-from finetune.fewshot.episodes import draw_episodes, episode_accuracies, logistic_predict
+from finetune.fewshot.episodes import draw_episodes, episode_accuracies
+from finetune.transferability.logistic import logistic_predict
 
 
 def test_episodes_depend_on_labels_and_seed_only_and_hold_k_per_class():
@@ -45,7 +46,7 @@ def test_logistic_regression_matches_scikit_learn():
 def test_a_network_fitted_in_a_batch_gets_exactly_its_lone_fit():
     # The batched L-BFGS stops evaluating problems that have converged; a problem's result must not depend on
     # which others share its batch (or on when they stop), so that accuracies are those of separate fits.
-    from finetune.fewshot.episodes import logistic_probabilities
+    from finetune.transferability.logistic import logistic_probabilities
 
     rng = np.random.default_rng(4)
     labels = np.repeat([0, 1, 2], 6)

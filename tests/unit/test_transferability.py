@@ -156,6 +156,22 @@ def test_knn_loo_by_hand():
     assert knn_loo_accuracy(f, [0, 0, 1, 1, 1], k=1) == pytest.approx(0.4)
 
 
+def test_fewshot_probe_by_hand():
+    from finetune.transferability.probe import fewshot_probe
+
+    labels = np.repeat([0, 1], 25)
+    # Features that do not vary: the standardised support is all zero, both classes are equally likely, and the
+    # tie goes to the first class, so each episode classifies its 5 + 5 queries as class 0: accuracy 1/2.
+    assert fewshot_probe(np.ones((50, 3)), labels) == pytest.approx(0.5)
+    # Two classes far apart: every query right.
+    assert fewshot_probe(np.c_[labels * 10.0, -labels * 10.0], labels) == pytest.approx(1.0)
+    # Classes of 6 images: k drops to 5, one query per class and episode, never a support image as a query.
+    small = np.repeat([0, 1], 6)
+    assert fewshot_probe(np.c_[small * 10.0, small * 3.0], small) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least two images of every class"):
+        fewshot_probe(np.eye(3), [0, 1, 1])
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_every_score_has_one_signature_and_rejects_bad_input(name):
     score = REGISTRY[name]
