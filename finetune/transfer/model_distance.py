@@ -364,7 +364,7 @@ class Gain(Ranker):
             "predicted_gain_points": mean, "low_points": low, "high_points": high,
             "interval": f"{int(round(100 * model.coverage))}%", "model": path, "half_width": model.q_,
             "threshold_half_widths": threshold, **measured[name], "prior_gain_points": prior_points.get(name),
-            "network": origins[name].to_dict()}) for name, (mean, low, high, path, model) in zip(names, predicted)]
+            "imagenet_scores": dict(reference), "network": origins[name].to_dict()}) for name, (mean, low, high, path, model) in zip(names, predicted)]
 
 
 def networks_note(origins: dict) -> str:

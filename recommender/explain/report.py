@@ -31,7 +31,7 @@ def _gain_cell(gain: dict | None) -> str:
 GAIN_COLUMN = "gain over ImageNet, points (95% CI)"
 # What a gain ranker's parts hold besides the network scores it read (finetune.transfer.model_distance.Gain).
 GAIN_PARTS = ("predicted_gain_points", "low_points", "high_points", "interval", "model", "half_width",
-              "threshold_half_widths", "prior_gain_points", "network")
+              "threshold_half_widths", "prior_gain_points", "imagenet_scores", "network")
 PREDICTED_COLUMN = "predicted gain here, points [90%]"
 MEASURED_COLUMN = "measured on other targets (95% CI)"
 
@@ -56,8 +56,10 @@ def table_rows(ranking: Ranking) -> tuple[tuple[str, ...], list[tuple[str, ...]]
         header = ("rank", "source", *(c for c, _ in columns), "classes", "images", "skipped")
         body = [(str(s.rank), _flagged(s), *(f(s) for _, f in columns), str(s.n_classes), str(s.n_images),
                  str(s.n_skipped)) for s in ranking.sources]
+        # The ImageNet network's own score on the target: what each source's score is read against.
+        own = (ranking.sources[0].parts.get("imagenet_scores") or {}).get(read) if read else None
         return header, [*body, ("—", f"{IMAGENET} (no source)", "+0.0 (reference)", "+0.0 (reference)",
-                                *([""] * (len(columns) - 2)), "", "", "")]
+                                *([] if not read else ["—" if own is None else f"{own:.4f}"]), "", "", "")]
     if kind == "model":
         columns.append((score_name, lambda s: f"{s.score:.4f}"))
     if kind in ("mix", "prior_model"):
