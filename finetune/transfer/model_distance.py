@@ -339,6 +339,19 @@ class Gain(Ranker):
     def check(self, target: ImageList, sources: list[ImageList], catalog_of: dict) -> None:
         require_splittable("gain", sources, self.stage1)
 
+    def probe_note(self, target) -> tuple[str, ...]:
+        """What the report says when the few-shot probe ran with fewer shots than the model was fitted with (a
+        class of the target's train+val images holds 20 or fewer): its interval was calibrated at k = 20."""
+        from finetune.fewshot.episodes import pool_labels
+        from finetune.transferability.probe import K, shots
+
+        if "fewshot_probe" not in self.score_names:
+            return ()
+        k = shots(pool_labels(target, self.stage1))
+        return () if k >= K else (
+            f"The few-shot probe ran with k = {k} (the target's smallest class has {k + 1} train+val images), "
+            f"below the k = {K} of the catalog targets the model was fitted on: read the interval as less sure.",)
+
     def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
         from recommender.common.logs import Steps
         from recommender.rankers.gain import shipped_predictions
@@ -357,10 +370,11 @@ class Gain(Ranker):
                                      for name in self.score_names}
             steps.step(source.name)
         names = [s.name for s in sources]
+        notes = (networks_note(origins), *self.probe_note(opened))
         prior_points = {s.name: 100 * self.prior_[s.catalog] for s in sources if s.catalog in self.prior_}
         relative = {n: {k: measured[n][k] - reference[k] for k in self.score_names} for n in names}
         predicted, threshold = shipped_predictions(self.section, self.held_out, names, relative, prior_points)
-        return [Scored(mean, notes=(networks_note(origins),), parts={
+        return [Scored(mean, notes=notes, parts={
             "predicted_gain_points": mean, "low_points": low, "high_points": high,
             "interval": f"{int(round(100 * model.coverage))}%", "model": path, "half_width": model.q_,
             "threshold_half_widths": threshold, **measured[name], "prior_gain_points": prior_points.get(name),

@@ -24,11 +24,16 @@ SEED = 0
 C = 1.0
 
 
+def shots(labels, k: int = K) -> int:
+    """The k the probe runs with on these labels: `k`, or one less than the smallest class when that is smaller."""
+    return min(int(k), int(np.bincount(np.unique(np.asarray(labels), return_inverse=True)[1]).min()) - 1)
+
+
 def fewshot_probe(features, labels, k: int = K, episodes: int = EPISODES, seed: int = SEED, c: float = C) -> float:
     """Mean accuracy of k-shot logistic regressions fitted on seeded support sets of (features, labels) and scored
     on the other images (module docstring). Higher: the features make few-shot classes easier to learn."""
     x, codes, _ = features_and_labels(features, labels)
-    k = min(int(k), int(np.bincount(codes).min()) - 1)
+    k = shots(codes, k)
     if k < 1:
         raise ValueError("a few-shot probe needs at least two images of every class (one to fit, one to score).")
     accuracies = []

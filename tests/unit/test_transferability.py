@@ -170,6 +170,9 @@ def test_fewshot_probe_by_hand():
     assert fewshot_probe(np.c_[small * 10.0, small * 3.0], small) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least two images of every class"):
         fewshot_probe(np.eye(3), [0, 1, 1])
+    from finetune.transferability.probe import shots
+
+    assert shots(np.repeat([0, 1], [30, 25])) == 20 and shots(np.repeat(["a", "b"], [30, 6])) == 5
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
