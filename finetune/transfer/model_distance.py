@@ -250,22 +250,22 @@ class PriorScore(Ranker):
             return None
         return "prior_score" if any_prior else str(section["score"])
 
-    def shortlist(self, sources: list[Candidate]) -> tuple[list[str], list[str]]:
-        """(the sources to train and score, the rest): the prior's first `distance.shortlist` sources and every
-        source it never measured (nothing else can place them); the rest follow in the prior's order."""
-        names = [s.name for s in sources]
-        by_prior = sorted((s for s in sources if s.catalog in self.prior_),
-                          key=lambda s: (-self.prior_[s.catalog], s.name))
+    def shortlist(self, catalog_of: dict[str, str | None]) -> tuple[list[str], list[str]]:
+        """(the sources to train and score, the rest), from display name -> catalog name: the prior's first
+        `distance.shortlist` sources and every source it never measured (nothing else can place them); the rest
+        follow in the prior's order."""
+        by_prior = sorted((n for n, c in catalog_of.items() if c in self.prior_),
+                          key=lambda n: (-self.prior_[catalog_of[n]], n))
         k = self.options.get("shortlist")
-        rest = [] if k is None else [s.name for s in by_prior[int(k):]]
-        return [n for n in names if n not in rest], rest
+        rest = [] if k is None else by_prior[int(k):]
+        return [n for n in catalog_of if n not in rest], rest
 
     def check(self, target: ImageList, sources: list[ImageList], catalog_of: dict) -> None:
-        chosen, _ = self.shortlist([Candidate(s, None, catalog_of.get(s.name)) for s in sources])
+        chosen, _ = self.shortlist({s.name: catalog_of.get(s.name) for s in sources})
         require_splittable("prior_score", [s for s in sources if s.name in chosen], self.stage1)
 
     def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
-        shortlist, rest = self.shortlist(sources)
+        shortlist, rest = self.shortlist({s.name: s.catalog for s in sources})
         by_name = {s.name: s for s in sources}
         chosen = [by_name[n] for n in shortlist]
         k = self.options.get("shortlist")

@@ -130,27 +130,27 @@ def test_model_score_without_the_fine_tuning_package_says_what_to_do(monkeypatch
         base.build_ranker({"name": "model_score", "score": "logme"})
 
 
-def _worked_example() -> tuple[str, str]:
-    """The module and the YAML exactly as docs/method.md shows them ("A distance of your own")."""
+def _doc_block(fence: str, first_line: str) -> str:
+    """The block of docs/method.md that opens with ```<fence> and `first_line`, exactly as the page shows it."""
     text = (Path(__file__).resolve().parents[2] / "docs" / "method.md").read_text()
-    module = "# toy_distance.py" + text.split("```python\n# toy_distance.py", 1)[1].split("```", 1)[0]
-    yaml = "# my_conf/distance/toy.yaml" + text.split("```yaml\n# my_conf/distance/toy.yaml", 1)[1].split("```", 1)[0]
-    return module, yaml
+    return first_line + text.split(f"```{fence}\n{first_line}", 1)[1].split("```", 1)[0]
 
 
-TOY_MODULE, TOY_YAML = _worked_example()
+TOY_MODULE, TOY_YAML = _doc_block("python", "# toy_distance.py"), _doc_block("yaml", "# my_conf/distance/toy.yaml")
+RANKER_MODULE = _doc_block("python", "# nearest_class.py")
+RANKER_YAML = _doc_block("yaml", "# my_conf/distance/nearest_class.yaml")
 
 
-def _ranker_example() -> tuple[str, str]:
-    """The module and the YAML exactly as docs/method.md shows them ("A ranker of your own")."""
-    text = (Path(__file__).resolve().parents[2] / "docs" / "method.md").read_text()
-    module = "# nearest_class.py" + text.split("```python\n# nearest_class.py", 1)[1].split("```", 1)[0]
-    yaml = "# my_conf/distance/nearest_class.yaml" + text.split(
-        "```yaml\n# my_conf/distance/nearest_class.yaml", 1)[1].split("```", 1)[0]
-    return module, yaml
-
-
-RANKER_MODULE, RANKER_YAML = _ranker_example()
+def _your_own(name: str, module: str, yaml: str, folders, cfg_factory, tmp_path, monkeypatch):
+    """The configuration that selects option `name`, with its module on the path and its YAML on Hydra's search
+    path, as docs/method.md tells a user to install them."""
+    target, near, far = folders
+    (tmp_path / module.split()[1].rstrip(",")).write_text(module)  # its first line names the file
+    (tmp_path / "conf" / "distance").mkdir(parents=True)
+    (tmp_path / "conf" / "distance" / f"{name}.yaml").write_text(yaml)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return cfg_factory(f"target={target}", f"sources=[{far},{near}]", f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
+                       f"distance={name}")
 
 
 def test_a_ranker_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory, tmp_path, monkeypatch):
@@ -160,13 +160,7 @@ def test_a_ranker_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory, t
 
     from recommender.checks import check_config
 
-    target, near, far = folders
-    (tmp_path / "nearest_class.py").write_text(RANKER_MODULE)
-    (tmp_path / "conf" / "distance").mkdir(parents=True)
-    (tmp_path / "conf" / "distance" / "nearest_class.yaml").write_text(RANKER_YAML)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    cfg = cfg_factory(f"target={target}", f"sources=[{far},{near}]", f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
-                      "distance=nearest_class")
+    cfg = _your_own("nearest_class", RANKER_MODULE, RANKER_YAML, folders, cfg_factory, tmp_path, monkeypatch)
     check_config(cfg)
     ranking = recommend(cfg=cfg)
     assert [s.name for s in ranking.sources] == ["near", "far"]
@@ -185,13 +179,7 @@ def test_a_ranker_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory, t
 def test_a_distance_of_your_own_is_one_module_and_one_yaml(folders, cfg_factory, tmp_path, monkeypatch):
     from recommender.checks import check_config
 
-    target, near, far = folders
-    (tmp_path / "toy_distance.py").write_text(TOY_MODULE)
-    (tmp_path / "conf" / "distance").mkdir(parents=True)
-    (tmp_path / "conf" / "distance" / "toy.yaml").write_text(TOY_YAML)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    cfg = cfg_factory(f"target={target}", f"sources=[{far},{near}]", f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
-                      "distance=toy")
+    cfg = _your_own("toy", TOY_MODULE, TOY_YAML, folders, cfg_factory, tmp_path, monkeypatch)
     check_config(cfg)  # an unknown name is fine when its YAML names a factory
     ranking = recommend(cfg=cfg)
     assert [s.name for s in ranking.sources] == ["near", "far"]  # 3 classes like the target, then 2
