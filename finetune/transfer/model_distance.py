@@ -340,17 +340,13 @@ class Gain(Ranker):
         require_splittable("gain", sources, self.stage1)
 
     def probe_note(self, target) -> tuple[str, ...]:
-        """What the report says when the few-shot probe ran with fewer shots than the model was fitted with (a
-        class of the target's train+val images holds 20 or fewer): its interval was calibrated at k = 20."""
+        """What the report says when the few-shot probe ran otherwise than on the catalog targets the model was
+        fitted on: fewer shots (a class of the target's train+val images holds 20 or fewer), or fewer episodes (a
+        target of many classes, `probe.episodes_for`)."""
         from finetune.fewshot.episodes import pool_labels
-        from finetune.transferability.probe import K, shots
+        from finetune.transferability.probe import departures
 
-        if "fewshot_probe" not in self.score_names:
-            return ()
-        k = shots(pool_labels(target, self.stage1))
-        return () if k >= K else (
-            f"The few-shot probe ran with k = {k} (the target's smallest class has {k + 1} train+val images), "
-            f"below the k = {K} of the catalog targets the model was fitted on: read the interval as less sure.",)
+        return departures(pool_labels(target, self.stage1)) if "fewshot_probe" in self.score_names else ()
 
     def score(self, target: Candidate, sources: list[Candidate]) -> list[Scored]:
         from recommender.common.logs import Steps

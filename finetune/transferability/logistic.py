@@ -26,12 +26,16 @@ def _span_coordinates(support: np.ndarray, query: np.ndarray) -> tuple[np.ndarra
     the standardised support images (n coordinates instead of d features).
 
     The L2-penalised optimum W lies in that span (representer theorem), so the logistic regression solved in
-    these coordinates is the same classifier as the one solved on all d features."""
+    these coordinates is the same classifier as the one solved on all d features. With at least as many support
+    images as features (n >= d: a target of many classes) the span is no smaller than the features, and the
+    standardised features themselves are returned: the same classifier, without an n x n eigendecomposition."""
     x = np.asarray(support, np.float64)
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std < 1e-12] = 1.0
     x = (x - mean) / std
     q = (np.asarray(query, np.float64) - mean) / std
+    if x.shape[0] >= x.shape[1]:
+        return x, q
     eigenvalues, v = np.linalg.eigh(x @ x.T)  # far cheaper than an SVD of the wide (n, d) matrix
     root = np.sqrt(np.clip(eigenvalues, 0, None))
     live = root > root.max() * 1e-6

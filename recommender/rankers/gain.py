@@ -195,11 +195,11 @@ CANDIDATES = (("logme",), ("logme", PRIOR), ("logme", "knn_loo", PRIOR),
 THRESHOLDS = (0.0, 0.5, 1.0)
 
 
-def measured_candidates(catalog: Catalog) -> tuple[tuple[str, ...], ...]:
+def measured_candidates(catalog: Catalog, candidates=CANDIDATES) -> tuple[tuple[str, ...], ...]:
     """The candidate feature sets whose scores the catalog holds for every (target, source): a benchmark that did
     not measure a score (an older run) is judged on the others."""
     held = set.intersection(*(set(r) for per in catalog.relative.values() for r in per.values()))
-    return tuple(c for c in CANDIDATES if all(f == PRIOR or f in held for f in c))
+    return tuple(c for c in candidates if all(f == PRIOR or f in held for f in c))
 
 
 def without_prior(features: tuple[str, ...]) -> tuple[str, ...]:
@@ -216,13 +216,13 @@ def predict_target(model: GainModel, catalog: Catalog, target: str, exclude) -> 
     return (sources, *model.predict(X))
 
 
-def inner_choice(catalog: Catalog, train: list[str], held_out: str | None, coverage: float):
+def inner_choice(catalog: Catalog, train: list[str], held_out: str | None, coverage: float, candidates=CANDIDATES):
     """(features, threshold) chosen on `train` alone: features by the smallest mean absolute error, then the
     threshold by the smallest mean decision regret, each target of `train` left out in turn. Ties keep the
     earlier (simpler) feature set and the larger (more cautious) threshold. `held_out` (None: none) is left out
     of every prior as well."""
     outer = set() if held_out is None else {held_out}
-    candidates = measured_candidates(catalog)
+    candidates = measured_candidates(catalog, candidates)
     fits = {}
     errors = []
     for features in candidates:
@@ -249,17 +249,18 @@ def inner_choice(catalog: Catalog, train: list[str], held_out: str | None, cover
     return features, threshold, dict(zip(map("+".join, candidates), errors)), dict(zip(map(str, THRESHOLDS), regrets))
 
 
-def nested_loto(catalog: Catalog, coverage: float = 0.9) -> dict:
+def nested_loto(catalog: Catalog, coverage: float = 0.9, candidates=CANDIDATES) -> dict:
     """Each catalog target t predicted by a model whose features, rule, coefficients and interval were all chosen
     and fitted without any of t's measurements (the prior of every row leaves t out as well). Per target: the
     choices, each source's prediction and interval, the decision and its regret, and the same for the model
-    without the prior (the path of a user's own source)."""
+    without the prior (the path of a user's own source). `candidates`: the feature sets the inner loop chooses
+    from (a study may offer others; their names are read from `catalog.relative`)."""
     from recommender.rankers.statistics import weighted_tau
 
     out = {}
     for t in catalog.targets:
         train = [u for u in catalog.targets if u != t]
-        features, threshold, errors, regrets = inner_choice(catalog, train, t, coverage)
+        features, threshold, errors, regrets = inner_choice(catalog, train, t, coverage, candidates)
         result = {"features": list(features), "threshold": threshold, "inner_mae": errors,
                   "inner_regret": regrets}
         for path, feats in (("catalog", features), ("user", without_prior(features))):

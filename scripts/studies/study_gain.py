@@ -213,7 +213,10 @@ def report(summary: dict, result: dict, ceil: dict, source: str, reference: dict
         "queries from the validation split with k 5, 10, 20 and 20 or 50 episodes; then the shipped one), its order "
         "scoring mean weighted τ 0.71 to 0.82; the shipped probe fixes k at the benchmark's headline k (20) and 20 "
         "episodes for cost, support drawn from train+val and the other train+val images as queries (0.82 alone). "
-        "All gains and regrets are accuracy points.", "",
+        "All gains and regrets are accuracy points. Session 15 looked further and adopted nothing: the probe at 50 "
+        "and 100 episodes ([probe_episodes.md](probe_episodes.md): less noise, the same regret, five times the "
+        "cost) and each of the benchmark's 11 model-free distances offered as a further feature "
+        "([distances.md](distances.md): no lower error in any; the regret moved with one target's decision).", "",
         "## Answer", "",
         f"- Coverage of the 90% interval: **{100 * c['coverage']:.0f}%** of {c['n_predictions']} measured gains "
         f"(95% Clopper-Pearson {100 * c['coverage_ci95'][0]:.0f}–{100 * c['coverage_ci95'][1]:.0f}%); for a "
@@ -268,15 +271,20 @@ def report(summary: dict, result: dict, ceil: dict, source: str, reference: dict
         "about what either ruler allows a perfect predictor.",
     ]
     lines += ["", "## Per target (catalog path)", "",
-              "| target | features | threshold × q | q (90%) | verdict | its measured gain | regret | weighted τ | covered |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| target | features | threshold × q | q (90%) | verdict | its measured gain | best measured source: "
+              "measured, predicted | regret | weighted τ | covered |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for t, r in result.items():
         p = r["catalog"]
         named = p["decision"]
         gain = "—" if named is None else f"{p['measured'][p['sources'].index(named)]:+.2f}"
+        best = int(np.argmax(p["measured"]))
         lines.append(f"| {t} | {'+'.join(r['features'])} | {r['threshold']:g} | {p['model']['half_width']:.2f} | "
-                     f"{named or 'ImageNet'} | {gain} | {p['regret']:.2f} | {p['weighted_tau']:.2f} | "
+                     f"{named or 'ImageNet'} | {gain} | {p['sources'][best]}: {p['measured'][best]:+.2f}, "
+                     f"{p['predicted'][best]:+.2f} | {p['regret']:.2f} | {p['weighted_tau']:.2f} | "
                      f"{sum(p['covered'])}/{len(p['covered'])} |")
+    lines += ["", "A regret comes from a prediction that missed the best source's measured gain by more than the "
+              "margin the verdict needed: the column above shows by how much, target by target."]
     lines += ["", "ImageNet network's own scores on each target (the reference the features subtract):", "",
               "| target | " + " | ".join(SCORES) + " |", "|---|" + "---|" * len(SCORES)]
     lines += [f"| {t} | " + " | ".join(f"{v[n]:.4f}" for n in SCORES) + " |" for t, v in reference.items()]

@@ -128,3 +128,16 @@ def test_scores_equal_within_their_precision_are_ties():
     value = prior_score({"a": 0.01, "b": -0.05, "c": 0.003, "d": -0.01}, ["a", "b", "c", "d"], logme, 4.0)
     assert list(value.argsort()[::-1]) == [0, 2, 3, 1]
     assert standardise([1.0, 1.0 + 1e-6]) == pytest.approx([-1.0, 1.0])  # a real spread still counts
+
+
+def test_a_candidate_a_study_offers_is_chosen_when_it_carries_the_signal():
+    # The gain is planted on "logme"; a study offers a feature set with a second score of pure noise and one with
+    # the planted score itself renamed. nested_loto reads the names from the catalog and chooses, fold by fold.
+    catalog = planted(n_targets=8, n_sources=6, noise=0.1, effect_sd=0.0, seed=4)
+    rng = np.random.default_rng(9)
+    for per in catalog.relative.values():
+        for scores in per.values():
+            scores["planted"], scores["noise"] = scores["logme"], float(rng.normal())
+    result = nested_loto(catalog, candidates=(("noise",), ("planted",)))
+    assert all(r["features"] == ["planted"] for r in result.values())
+    assert all(set(r["inner_mae"]) == {"noise", "planted"} for r in result.values())

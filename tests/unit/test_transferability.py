@@ -175,6 +175,60 @@ def test_fewshot_probe_by_hand():
     assert shots(np.repeat([0, 1], [30, 25])) == 20 and shots(np.repeat(["a", "b"], [30, 6])) == 5
 
 
+def test_the_probe_runs_ten_way_episodes_on_many_classes_and_says_so():
+    from finetune.transferability.probe import departures, episode_sets, fewshot_probe
+
+    # Up to 10 classes: every class in every episode, every non-support image a query (the catalog's probe).
+    codes = np.repeat(np.arange(10), 25)
+    for support, query in episode_sets(codes, 20, 3, 0):
+        assert np.array_equal(np.bincount(codes[support]), [20] * 10) and len(query) == 50
+    # 40 classes of 25: 10 classes per episode, 20 support and 5 query images of each, drawn anew per episode.
+    codes = np.repeat(np.arange(40), 25)
+    episodes = list(episode_sets(codes, 20, 3, 0))
+    for support, query in episodes:
+        chosen = np.unique(codes[support])
+        assert len(chosen) == 10 and np.array_equal(np.unique(codes[query]), chosen)
+        assert len(support) == 200 and len(query) == 50 and not set(support) & set(query)
+    assert len({tuple(np.unique(codes[s])) for s, _ in episodes}) == 3
+    # Separable classes: every 10-way episode right.
+    assert fewshot_probe(np.eye(40)[codes] * 10.0, codes) == pytest.approx(1.0)
+    assert departures(np.repeat([0, 1, 2], 30)) == ()
+    (note,) = departures(codes)
+    assert "10-way episodes" in note and "40 classes" in note
+    few_shots, many = departures(np.repeat(np.arange(40), 8))
+    assert "k = 7" in few_shots and "10-way" in many
+
+
+def test_with_more_support_images_than_features_the_classifier_is_fitted_on_the_features():
+    # n >= d: the span of the support images is the whole feature space; the same classifier is fitted on the
+    # standardised features (no n x n eigendecomposition). Two separable classes in 3 features, 8 images each.
+    from finetune.transferability.logistic import _span_coordinates, logistic_predict
+
+    rng = np.random.default_rng(5)
+    labels = np.repeat([0, 1], 8)
+    support = rng.normal(size=(16, 3)) + labels[:, None] * 4.0
+    query = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 4.0]])
+    coordinates, projected = _span_coordinates(support, query)
+    standardised = (support - support.mean(axis=0)) / support.std(axis=0)
+    assert np.allclose(coordinates, standardised)
+    assert np.allclose(projected, (query - support.mean(axis=0)) / support.std(axis=0))
+    assert logistic_predict(support, labels, query).tolist() == [0, 1]
+
+
+def test_a_longer_probe_run_starts_with_the_shorter_one():
+    # What scripts/studies/study_probe_episodes.py relies on: the probe with E episodes is the mean of the first E.
+    from finetune.transferability.probe import fewshot_probe, probe_accuracies
+
+    rng = np.random.default_rng(2)
+    labels = np.repeat([0, 1, 2], 12)
+    features = rng.normal(size=(36, 5)) + labels[:, None] * 0.7
+    long = probe_accuracies(features, labels, k=4, episodes=9)
+    assert np.array_equal(long[:4], probe_accuracies(features, labels, k=4, episodes=4))
+    assert fewshot_probe(features, labels, k=4, episodes=4) == pytest.approx(long[:4].mean())
+    # Each episode scores the 3 x 8 images outside its support: accuracies are multiples of 1/24.
+    assert np.allclose(long * 24, np.round(long * 24))
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_every_score_has_one_signature_and_rejects_bad_input(name):
     score = REGISTRY[name]
