@@ -21,26 +21,43 @@ def draw_supports(labels, k: int, episodes: int, seed: int) -> list[np.ndarray]:
     return drawn
 
 
-def _span_coordinates(support: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Standardise with the support set's statistics, then express both in an orthonormal basis of the span of
-    the standardised support images (n coordinates instead of d features).
-
-    The L2-penalised optimum W lies in that span (representer theorem), so the logistic regression solved in
-    these coordinates is the same classifier as the one solved on all d features. With at least as many support
-    images as features (n >= d: a target of many classes) the span is no smaller than the features, and the
-    standardised features themselves are returned: the same classifier, without an n x n eigendecomposition."""
+def _support_basis(support: np.ndarray):
+    """(standardised support x, mean, std, support coordinates, basis U or None): the support set standardised
+    with its own statistics, and its coordinates x U in an orthonormal basis U of the span of its rows (n
+    coordinates instead of d features). With at least as many support images as features (n >= d: a target of
+    many classes) the span is no smaller than the features: the standardised features themselves, U None."""
     x = np.asarray(support, np.float64)
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std < 1e-12] = 1.0
     x = (x - mean) / std
-    q = (np.asarray(query, np.float64) - mean) / std
     if x.shape[0] >= x.shape[1]:
-        return x, q
+        return x, mean, std, x, None
     eigenvalues, v = np.linalg.eigh(x @ x.T)  # far cheaper than an SVD of the wide (n, d) matrix
     root = np.sqrt(np.clip(eigenvalues, 0, None))
     live = root > root.max() * 1e-6
     inverse = np.where(live, 1.0 / np.where(live, root, 1.0), 0.0)
-    return v * np.where(live, root, 0.0), (q @ x.T) @ (v * inverse)
+    return x, mean, std, v * np.where(live, root, 0.0), v * inverse
+
+
+def _span_coordinates(support: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standardise with the support set's statistics, then express both in an orthonormal basis of the span of
+    the standardised support images (`_support_basis`).
+
+    The L2-penalised optimum W lies in that span (representer theorem), so the logistic regression solved in
+    these coordinates is the same classifier as the one solved on all d features."""
+    x, mean, std, coordinates, basis = _support_basis(support)
+    q = (np.asarray(query, np.float64) - mean) / std
+    return (coordinates, q) if basis is None else (coordinates, (q @ x.T) @ basis)
+
+
+def span_projector(support: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_span_coordinates` regrouped so that one matrix product projects any queries: (support coordinates, P
+    (d, n'), o (n',)), the coordinates of queries Q being Q P - o, since ((Q - mean) / std) x^T U = Q P - mean P
+    with P = (x / std)^T U (diag(1 / std) when U is None). The regrouping moves the coordinates by rounding
+    only. The few-shot probe projects its whole pool onto many episodes' bases in one product this way."""
+    x, mean, std, coordinates, basis = _support_basis(support)
+    projector = np.diag(1.0 / std) if basis is None else (x / std).T @ basis
+    return coordinates, projector, mean @ projector
 
 
 def _objective(x: np.ndarray, one_hot: np.ndarray, c: float, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,14 +154,19 @@ def logistic_probabilities(supports: np.ndarray, support_labels: np.ndarray, que
     supports, queries = (np.asarray(a)[None] for a in (supports, queries)) if single else (supports, queries)
     classes, y = np.unique(support_labels, return_inverse=True)
     coordinates = [_span_coordinates(s, q) for s, q in zip(supports, queries)]
-    x = np.stack([a for a, _ in coordinates])
-    q = np.stack([b for _, b in coordinates])
-    batch, n, d = x.shape
-    one_hot = np.eye(len(classes))[y]
-    theta = _lbfgs(_rows_objective(x, one_hot, float(c)), np.zeros((batch, d * len(classes) + len(classes))))
-    w = theta[:, : d * len(classes)].reshape(batch, d, len(classes))
-    probabilities = softmax(q @ w + theta[:, None, d * len(classes) :], axis=2)
+    probabilities = fit_in_span(np.stack([a for a, _ in coordinates]), y, np.stack([b for _, b in coordinates]),
+                                len(classes), c)
     return classes, probabilities[0] if single else probabilities
+
+
+def fit_in_span(x: np.ndarray, y: np.ndarray, q: np.ndarray, n_classes: int, c: float = 1.0) -> np.ndarray:
+    """The logistic regression of `logistic_probabilities` fitted on support coordinates x (B, n, n') with class
+    codes y (n,), and the class probabilities (B, m, C) of the query coordinates q (B, m, n')."""
+    batch, n, d = x.shape
+    one_hot = np.eye(n_classes)[y]
+    theta = _lbfgs(_rows_objective(x, one_hot, float(c)), np.zeros((batch, d * n_classes + n_classes)))
+    w = theta[:, : d * n_classes].reshape(batch, d, n_classes)
+    return softmax(q @ w + theta[:, None, d * n_classes :], axis=2)
 
 
 def logistic_predict(supports: np.ndarray, support_labels: np.ndarray, queries: np.ndarray,

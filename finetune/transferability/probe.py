@@ -9,7 +9,7 @@ sets from the train+val pool and the *test* split as queries; the probe never re
 difference between a source network and the ImageNet network, on the same support sets (the same seed and
 labels), estimates the source's gain directly. k = 20 is the benchmark's headline k, lowered to one less than
 the smallest class where a class is smaller, so every class keeps images to score; E = 20 episodes bounds the cost
-(0.1 to 1.3 s per network on a 2-core CPU for the catalog's targets, docs/benchmarks.md "gain_scores"). A target of
+(0.2 to 1.1 s per network on a 2-core CPU for the catalog's targets, docs/benchmarks.md "gain_scores"). A target of
 more than WAYS = 10 classes (the catalog's largest) runs 10-way episodes (`episode_sets`): an episode's cost grows
 faster than the square of its classes (its support set and its weights; 6 s for one 100-class episode), and the
 report says so (`departures`).
@@ -19,11 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._check import features_and_labels
-from .logistic import draw_supports, logistic_predict
+from .logistic import draw_supports, fit_in_span, span_projector
 
 K = 20
 EPISODES = 20
 WAYS = 10
+CHUNK_BYTES = 128 * 2**20
 SEED = 0
 C = 1.0
 
@@ -59,10 +60,26 @@ def probe_accuracies(features, labels, k: int = K, episodes: int = EPISODES, see
     k = shots(codes, k)
     if k < 1:
         raise ValueError("a few-shot probe needs at least two images of every class (one to fit, one to score).")
+    pool = x.astype(np.float32).astype(np.float64)  # the benchmark's classifier sees float32 features
+    sets = list(episode_sets(codes, k, episodes, seed))
+    # Where every episode scores the whole pool but its support (at most WAYS classes), many episodes' bases
+    # project the pool in one matrix product (`span_projector`: the arithmetic of `logistic_predict`, regrouped),
+    # in chunks whose product stays under CHUNK_BYTES; a 10-way episode of a larger target projects its own images.
+    width = min(len(sets[0][0]), x.shape[1])
+    whole_pool = codes.max() < WAYS
+    per_chunk = max(1, int(CHUNK_BYTES // (8 * len(codes) * width))) if whole_pool else 1
     accuracies = []
-    for support, query in episode_sets(codes, k, episodes, seed):
-        predicted = logistic_predict(x[support].astype(np.float32), codes[support], x[query].astype(np.float32), c)
-        accuracies.append(np.mean(predicted == codes[query]))
+    for lo in range(0, len(sets), per_chunk):
+        chunk = sets[lo:lo + per_chunk]
+        rows = np.arange(len(codes)) if whole_pool else chunk[0][1]
+        bases = [span_projector(pool[support]) for support, _ in chunk]
+        projected = pool[rows] @ np.concatenate([projector for _, projector, _ in bases], axis=1)
+        for i, ((support, query), (coordinates, _, offset)) in enumerate(zip(chunk, bases)):
+            classes, y = np.unique(codes[support], return_inverse=True)
+            at = query if whole_pool else np.arange(len(query))
+            probabilities = fit_in_span(coordinates[None], y, (projected[at, i * width:(i + 1) * width]
+                                                               - offset)[None], len(classes), c)[0]
+            accuracies.append(np.mean(classes[np.argmax(probabilities, axis=1)] == codes[query]))
     return np.asarray(accuracies, float)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -54,7 +53,8 @@ def many_class_folder(root: Path, classes: int, per_class: int) -> Path:
     for name in sorted(p.name for p in pool.iterdir() if p.is_dir())[:classes]:
         (folder / name).mkdir(parents=True, exist_ok=True)
         for image in sorted((pool / name).iterdir())[:per_class]:
-            shutil.copy2(image, folder / name / image.name)  # a folder's listing does not follow links
+            if not (folder / name / image.name).exists():
+                shutil.copy2(image, folder / name / image.name)  # a folder's listing does not follow links
     return folder
 
 
@@ -67,7 +67,7 @@ def main() -> None:
     rows = {}
     catalog = plan(cfg)
     every_source = [t for t, _ in catalog]
-    work = Path(tempfile.mkdtemp(prefix="gain-scores-"))
+    work = Path(cfg.features.cache_dir).expanduser() / "bench_gain_scores"  # reused: its features stay cached
     folders = [(str(many_class_folder(work, c, n)), every_source) for c, n in MANY_CLASSES]
     for target_ref, source_refs in [*catalog, *folders]:
         target = open_dataset(target_ref, cfg)

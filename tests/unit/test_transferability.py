@@ -215,6 +215,31 @@ def test_with_more_support_images_than_features_the_classifier_is_fitted_on_the_
     assert logistic_predict(support, labels, query).tolist() == [0, 1]
 
 
+def test_the_probe_regroups_the_benchmark_classifier_without_changing_it():
+    # span_projector: ((Q - mean) / std) x^T U regrouped as Q P - o, the same coordinates up to rounding, both when
+    # the support spans fewer dimensions than the features and when it has more images than features.
+    from finetune.transferability.logistic import _span_coordinates, logistic_predict, span_projector
+    from finetune.transferability.probe import episode_sets, probe_accuracies
+
+    rng = np.random.default_rng(11)
+    for n, d in ((30, 50), (40, 6)):
+        support = rng.normal(size=(n, d)) * rng.uniform(0.1, 3.0, d) + rng.normal(size=d)
+        query = rng.normal(size=(25, d))
+        coordinates, projected = _span_coordinates(support, query)
+        same, projector, offset = span_projector(support)
+        assert np.array_equal(same, coordinates)
+        assert np.allclose(query @ projector - offset, projected, atol=1e-10)
+    # The probe's episodes, each classified by logistic_predict itself: the same accuracies, with every class in
+    # every episode (4 classes) and with 10-way episodes (12 classes).
+    for n_classes in (4, 12):
+        labels = np.repeat(np.arange(n_classes), 15)
+        features = rng.normal(size=(len(labels), 8)) + labels[:, None] * rng.normal(size=8) * 0.3
+        expected = [np.mean(logistic_predict(features[s].astype(np.float32), labels[s],
+                                             features[q].astype(np.float32)) == labels[q])
+                    for s, q in episode_sets(labels, 5, 6, 0)]
+        assert np.array_equal(probe_accuracies(features, labels, k=5, episodes=6), expected)
+
+
 def test_a_longer_probe_run_starts_with_the_shorter_one():
     # What scripts/studies/study_probe_episodes.py relies on: the probe with E episodes is the mean of the first E.
     from finetune.transferability.probe import fewshot_probe, probe_accuracies
