@@ -100,6 +100,6 @@ def departures(labels) -> tuple[str, ...]:
     if classes > WAYS:
         notes += (f"The few-shot probe ran {WAYS}-way episodes ({WAYS} of the target's {classes} classes drawn in "
                   f"each) to bound its cost; the model was fitted on targets of at most {WAYS} classes, and a gain "
-                  f"in {classes}-way accuracy may be larger than the {WAYS}-way one it reads: read the prediction "
-                  "as less sure, and validate it (validate.py).",)
+                  f"in {classes}-way accuracy can be larger, either way, than the {WAYS}-way one it reads: read the "
+                  "prediction as less sure, and validate it (validate.py).",)
     return notes
