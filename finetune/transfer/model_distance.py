@@ -341,8 +341,8 @@ class Gain(Ranker):
 
     def probe_note(self, target) -> tuple[str, ...]:
         """What the report says when the few-shot probe ran otherwise than on the catalog targets the model was
-        fitted on: fewer shots (a class of the target's train+val images holds 20 or fewer), or fewer episodes (a
-        target of many classes, `probe.episodes_for`)."""
+        fitted on: fewer shots (a class of the target's train+val images holds 20 or fewer), or 10-way episodes (a
+        target of more than 10 classes): `probe.departures`."""
         from finetune.fewshot.episodes import pool_labels
         from finetune.transferability.probe import departures
 

@@ -66,7 +66,7 @@ def probe_accuracies(features, labels, k: int = K, episodes: int = EPISODES, see
     # project the pool in one matrix product (`span_projector`: the arithmetic of `logistic_predict`, regrouped),
     # in chunks whose product stays under CHUNK_BYTES; a 10-way episode of a larger target projects its own images.
     width = min(len(sets[0][0]), x.shape[1])
-    whole_pool = codes.max() < WAYS
+    whole_pool = codes.max() + 1 <= WAYS  # as episode_sets decides: every class in every episode
     per_chunk = max(1, int(CHUNK_BYTES // (8 * len(codes) * width))) if whole_pool else 1
     accuracies = []
     for lo in range(0, len(sets), per_chunk):
